@@ -1,0 +1,417 @@
+//! The connection container: one ZooKeeper session at a time, re-opened by itself after expiry.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::Stream;
+use rand::Rng;
+use tokio::sync::{broadcast, watch};
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use zookeeper_client::{Client, SessionState};
+
+use super::settings::{Settings, Target};
+use super::state::{ConnectionEvent, ConnectionState};
+use super::url::ZkUrl;
+use crate::error::ConnectError;
+
+/// How many transitions a slow subscriber may fall behind before it skips to the current state.
+const EVENT_BUFFER: usize = 64;
+const BACKOFF_MIN: Duration = Duration::from_millis(50);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// What dependants see of the current session.
+#[derive(Clone, Debug)]
+pub(crate) struct SessionSlot {
+    pub(crate) client: Option<Client>,
+    pub(crate) state: ConnectionState,
+    pub(crate) generation: u64,
+}
+
+struct Shared {
+    target: Target,
+    settings: Settings,
+    slot: watch::Sender<SessionSlot>,
+    events: broadcast::Sender<ConnectionEvent>,
+}
+
+impl Shared {
+    fn publish(
+        &self,
+        state: ConnectionState,
+        client: Option<&Client>,
+        new_session: bool,
+        generation: u64,
+    ) {
+        let session_id = client.map(|c| c.session_id().0);
+        tracing::info!(
+            servers = %self.target.servers,
+            %state,
+            session = session_id.map(|id| format!("{id:#x}")).unwrap_or_default(),
+            new_session,
+            generation,
+            "zookeeper connection state"
+        );
+        self.slot.send_replace(SessionSlot {
+            client: client.cloned(),
+            state,
+            generation,
+        });
+        // No receiver is fine: nobody subscribed yet.
+        let _ = self.events.send(ConnectionEvent {
+            state,
+            session_id,
+            new_session,
+            generation,
+        });
+    }
+}
+
+struct Owner {
+    shared: Arc<Shared>,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+/// A handle to one ZooKeeper ensemble, holding at most one session at a time: the Rust form of
+/// asab.zookeeper's container.
+///
+/// Cloning is cheap and every clone shares the session. A background task (owned by the handles)
+/// keeps the session: it reports [`ConnectionState`] transitions and, when a session expires,
+/// opens a new one by itself with a jittered backoff. The task stops when [`close`](Self::close)
+/// is called or the last clone is dropped.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), zkstate::ConnectError> {
+/// use zkstate::{Connection, Settings};
+/// let conn = Connection::connect("zookeeper://127.0.0.1:2181/apps/demo", Settings::default()).await?;
+/// println!("base path {} on {}", conn.path(), conn.servers());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Connection {
+    owner: Arc<Owner>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("servers", &self.owner.shared.target.servers)
+            .field("path", &self.owner.shared.target.path)
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+impl Connection {
+    /// Resolves `url` against `settings` and the environment, then waits until the first session
+    /// is established, at most [`Settings::connect_timeout`].
+    ///
+    /// `url` takes every form of [`ZkUrl`]; an empty `url` takes everything from `settings` and
+    /// the environment (`ZOOKEEPER_SERVERS`, `ZOOKEEPER_PATH`).
+    ///
+    /// # Errors
+    /// [`ConnectError::Url`] or [`ConnectError::Settings`] for a bad URL or settings;
+    /// [`ConnectError::Unreachable`] when no session could be opened in time;
+    /// [`ConnectError::AuthFailed`] when the server rejected the credentials.
+    pub async fn connect(url: &str, settings: Settings) -> Result<Connection, ConnectError> {
+        let conn = Self::start(url, settings)?;
+        let waited = conn.owner.shared.settings.connect_timeout();
+        match conn.wait_connected(waited).await {
+            Ok(_) => Ok(conn),
+            Err(err) => {
+                conn.close().await;
+                Err(err)
+            }
+        }
+    }
+
+    /// Like [`connect`](Self::connect) but returns at once, in state [`ConnectionState::Lost`];
+    /// the session is opened in the background. Subscribe to see it arrive.
+    ///
+    /// # Errors
+    /// [`ConnectError::Url`] or [`ConnectError::Settings`] for a bad URL or settings.
+    pub fn start(url: &str, settings: Settings) -> Result<Connection, ConnectError> {
+        let url = if url.trim().is_empty() {
+            None
+        } else {
+            Some(ZkUrl::parse(url)?)
+        };
+        let target = Target::resolve(url.as_ref(), &settings, |name| std::env::var(name).ok())?;
+        Ok(Self::start_target(target, settings))
+    }
+
+    /// Starts a container for an already resolved [`Target`].
+    pub fn start_target(target: Target, settings: Settings) -> Connection {
+        let (slot, _) = watch::channel(SessionSlot {
+            client: None,
+            state: ConnectionState::Lost,
+            generation: 0,
+        });
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let shared = Arc::new(Shared {
+            target,
+            settings,
+            slot,
+            events,
+        });
+        let cancel = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        tasks.spawn(supervise(shared.clone(), cancel.clone()));
+        tasks.close();
+        Connection {
+            owner: Arc::new(Owner {
+                shared,
+                cancel,
+                tasks,
+            }),
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> ConnectionState {
+        self.owner.shared.slot.borrow().state
+    }
+
+    /// A stream of every transition from now on. Any number of subscribers may exist.
+    ///
+    /// A subscriber that falls more than 64 transitions behind skips to an event for the current
+    /// state. The stream ends after [`ConnectionState::Closed`].
+    pub fn subscribe(&self) -> ConnectionEvents {
+        ConnectionEvents {
+            inner: BroadcastStream::new(self.owner.shared.events.subscribe()),
+            slot: self.owner.shared.slot.subscribe(),
+            done: false,
+        }
+    }
+
+    /// The current `zookeeper_client::Client`, for direct use, when a session exists. It is not
+    /// rooted at [`path`](Self::path): paths given to it are absolute.
+    pub fn client(&self) -> Option<Client> {
+        self.owner.shared.slot.borrow().client.clone()
+    }
+
+    /// Waits until the container is [`ConnectionState::Connected`] and returns its client.
+    ///
+    /// # Errors
+    /// [`ConnectError::Unreachable`] after `timeout`; [`ConnectError::Closed`] once closed.
+    pub async fn wait_connected(&self, timeout: Duration) -> Result<Client, ConnectError> {
+        let mut slot = self.owner.shared.slot.subscribe();
+        let wait = async {
+            loop {
+                {
+                    let current = slot.borrow_and_update();
+                    match (current.state, &current.client) {
+                        (ConnectionState::Connected, Some(client)) => return Ok(client.clone()),
+                        (ConnectionState::Closed, _) => return Err(ConnectError::Closed),
+                        _ => {}
+                    }
+                }
+                if slot.changed().await.is_err() {
+                    return Err(ConnectError::Closed);
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(result) => result,
+            Err(_) if self.state() == ConnectionState::AuthFailed => {
+                Err(ConnectError::AuthFailed {
+                    servers: self.servers().to_string(),
+                })
+            }
+            Err(_) => Err(ConnectError::Unreachable {
+                servers: self.servers().to_string(),
+                waited: timeout,
+            }),
+        }
+    }
+
+    /// The servers, as a normalised connect string.
+    pub fn servers(&self) -> &str {
+        &self.owner.shared.target.servers
+    }
+
+    /// The base path: state directories are resolved under it.
+    pub fn path(&self) -> &str {
+        &self.owner.shared.target.path
+    }
+
+    /// The settings this container was started with.
+    pub fn settings(&self) -> &Settings {
+        &self.owner.shared.settings
+    }
+
+    /// The current session id, when there is a session.
+    pub fn session_id(&self) -> Option<i64> {
+        self.client().map(|c| c.session_id().0)
+    }
+
+    /// Closes the session and stops the background task; waits until it has stopped. Every
+    /// clone sees [`ConnectionState::Closed`]. Idempotent.
+    pub async fn close(&self) {
+        self.owner.cancel.cancel();
+        self.owner.tasks.wait().await;
+    }
+
+    pub(crate) fn watch_slot(&self) -> watch::Receiver<SessionSlot> {
+        self.owner.shared.slot.subscribe()
+    }
+
+    /// Resolves a state directory: an absolute path is taken as it is, a relative one is joined
+    /// to [`path`](Self::path).
+    ///
+    /// # Errors
+    /// [`UrlError`](crate::connection::url::UrlError) for an invalid ZooKeeper path.
+    pub fn resolve_dir(&self, dir: &str) -> Result<String, crate::connection::url::UrlError> {
+        if dir.starts_with('/') {
+            super::url::validate_path(dir)?;
+            Ok(dir.to_string())
+        } else {
+            super::url::join_path(self.path(), dir)
+        }
+    }
+}
+
+/// The stream returned by [`Connection::subscribe`].
+pub struct ConnectionEvents {
+    inner: BroadcastStream<ConnectionEvent>,
+    slot: watch::Receiver<SessionSlot>,
+    done: bool,
+}
+
+impl Stream for ConnectionEvents {
+    type Item = ConnectionEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ConnectionEvent>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        let item = match Pin::new(&mut self.inner).poll_next(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(None) => None,
+            Poll::Ready(Some(Ok(event))) => Some(event),
+            Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(_)))) => {
+                let slot = self.slot.borrow();
+                Some(ConnectionEvent {
+                    state: slot.state,
+                    session_id: slot.client.as_ref().map(|c| c.session_id().0),
+                    new_session: false,
+                    generation: slot.generation,
+                })
+            }
+        };
+        if matches!(
+            item,
+            None | Some(ConnectionEvent {
+                state: ConnectionState::Closed,
+                ..
+            })
+        ) {
+            self.done = true;
+        }
+        Poll::Ready(item)
+    }
+}
+
+fn jitter(base: Duration) -> Duration {
+    let factor = rand::thread_rng().gen_range(0.5..1.5);
+    base.mul_f64(factor)
+}
+
+async fn open_session(shared: &Shared) -> Result<Client, zookeeper_client::Error> {
+    let settings = &shared.settings;
+    let mut connector = Client::connector()
+        .with_session_timeout(settings.session_timeout())
+        .with_fail_eagerly();
+    if let Some(timeout) = settings.connection_timeout() {
+        connector = connector.with_connection_timeout(timeout);
+    }
+    for credential in settings.digest() {
+        connector = connector.with_auth("digest", &credential.auth_bytes());
+    }
+    connector.connect(&shared.target.servers).await
+}
+
+/// Keeps one session at a time until cancelled.
+async fn supervise(shared: Arc<Shared>, cancel: CancellationToken) {
+    let mut generation = 0u64;
+    let mut backoff = BACKOFF_MIN;
+    'sessions: loop {
+        let opened = tokio::select! {
+            _ = cancel.cancelled() => break 'sessions,
+            opened = open_session(&shared) => opened,
+        };
+        let client = match opened {
+            Ok(client) => client,
+            Err(err) => {
+                if err == zookeeper_client::Error::AuthFailed {
+                    shared.publish(ConnectionState::AuthFailed, None, false, generation);
+                } else {
+                    tracing::debug!(servers = %shared.target.servers, error = %err, "zookeeper session not opened; retrying");
+                }
+                tokio::select! {
+                    _ = cancel.cancelled() => break 'sessions,
+                    _ = tokio::time::sleep(jitter(backoff)) => {},
+                }
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+                continue;
+            }
+        };
+        backoff = BACKOFF_MIN;
+        generation += 1;
+        shared.publish(ConnectionState::Connected, Some(&client), true, generation);
+        let mut watcher = client.state_watcher();
+        let mut last = ConnectionState::Connected;
+        loop {
+            let session_state = tokio::select! {
+                _ = cancel.cancelled() => break 'sessions,
+                state = watcher.changed() => state,
+            };
+            match session_state {
+                SessionState::Disconnected => {
+                    last = ConnectionState::Suspended;
+                    shared.publish(last, Some(&client), false, generation);
+                }
+                SessionState::SyncConnected | SessionState::ConnectedReadOnly => {
+                    // The watcher keeps only the latest state: Connected after Connected means a
+                    // disconnection happened in between.
+                    if last == ConnectionState::Connected {
+                        shared.publish(
+                            ConnectionState::Suspended,
+                            Some(&client),
+                            false,
+                            generation,
+                        );
+                    }
+                    last = ConnectionState::Connected;
+                    shared.publish(last, Some(&client), false, generation);
+                }
+                SessionState::AuthFailed => {
+                    shared.publish(ConnectionState::AuthFailed, None, false, generation);
+                    break;
+                }
+                // Expired, or closed under us: either way this session is over.
+                _ => {
+                    shared.publish(ConnectionState::Lost, None, false, generation);
+                    break;
+                }
+            }
+        }
+        // A new session right away: the old one is gone, dependants wait for the new one.
+        tokio::select! {
+            _ = cancel.cancelled() => break 'sessions,
+            _ = tokio::time::sleep(jitter(BACKOFF_MIN)) => {},
+        }
+    }
+    shared.publish(ConnectionState::Closed, None, false, generation);
+}

@@ -1,0 +1,10 @@
+//! Connecting to ZooKeeper: URLs, settings and the connection container.
+
+mod container;
+pub mod settings;
+mod state;
+pub mod url;
+
+pub(crate) use self::container::SessionSlot;
+pub use self::container::{Connection, ConnectionEvents};
+pub use self::state::{ConnectionEvent, ConnectionState};

@@ -1,0 +1,122 @@
+//! The change stream: what subscribers receive, and what happens when they fall behind.
+
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll};
+
+use futures::Stream;
+use serde_json::Value;
+use tokio::sync::broadcast;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::BroadcastStream;
+
+use crate::diff::Change;
+use crate::error::Error;
+
+/// Where a change batch came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Origin {
+    /// An update made through this state handle.
+    Local,
+    /// A write by another instance or an external actor, seen through a watch, a periodic check,
+    /// a consistent read, or a re-sync after a reconnect or a new session.
+    Remote,
+}
+
+/// The changes that moved the local copy to one version.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChangeBatch {
+    /// The payload version the local copy moves to.
+    pub version: i32,
+    /// The zxid of the write that made it (orders batches across deletion and re-creation).
+    pub mzxid: i64,
+    /// Every change, in an order that [`diff::apply`](crate::diff::apply) can replay. Never empty.
+    pub changes: Vec<Change>,
+    /// Who made it.
+    pub origin: Origin,
+}
+
+/// One item of a change stream.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum StateEvent {
+    /// The local copy changed. Batches arrive in version order, each one covering the whole
+    /// difference from the previous batch (several remote writes seen at once are coalesced).
+    Changed(Arc<ChangeBatch>),
+    /// This subscriber fell more than the event buffer behind and missed `missed` batches. `value`
+    /// is the local copy now, at `version`; batches that follow start after it.
+    Lagged {
+        /// How many batches were dropped for this subscriber.
+        missed: u64,
+        /// The current version.
+        version: i32,
+        /// The current value as JSON.
+        value: Value,
+    },
+    /// The payload in ZooKeeper went bad (not JSON, wrong shape, deleted). The local copy keeps
+    /// the last good value; a later `Changed` means it recovered.
+    Error(Error),
+}
+
+/// Something that can hand out the current snapshot to a lagging subscriber.
+pub(crate) trait SnapshotSource: Send + Sync {
+    fn snapshot(&self) -> (i32, i64, Value);
+}
+
+/// The stream returned by [`ZkState::subscribe`](crate::ZkState::subscribe).
+///
+/// Bounded: a subscriber that falls behind by more than the event buffer
+/// ([`StateOptions::with_event_buffer`](crate::StateOptions::with_event_buffer)) gets one
+/// [`StateEvent::Lagged`] with a fresh snapshot instead of the batches it missed; syncing never
+/// waits for subscribers. The stream ends when the state is closed or dropped.
+pub struct Changes {
+    inner: BroadcastStream<StateEvent>,
+    source: Weak<dyn SnapshotSource>,
+    /// After a lag, batches up to this zxid are already in the snapshot given.
+    skip_until: i64,
+}
+
+impl Changes {
+    pub(crate) fn new(
+        receiver: broadcast::Receiver<StateEvent>,
+        source: Weak<dyn SnapshotSource>,
+    ) -> Changes {
+        Changes {
+            inner: BroadcastStream::new(receiver),
+            source,
+            skip_until: i64::MIN,
+        }
+    }
+}
+
+impl Stream for Changes {
+    type Item = StateEvent;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<StateEvent>> {
+        loop {
+            match Pin::new(&mut self.inner).poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Ready(Some(Ok(StateEvent::Changed(batch))))
+                    if batch.mzxid <= self.skip_until =>
+                {
+                    continue
+                }
+                Poll::Ready(Some(Ok(event))) => return Poll::Ready(Some(event)),
+                Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(missed)))) => {
+                    let Some(source) = self.source.upgrade() else {
+                        return Poll::Ready(None);
+                    };
+                    let (version, mzxid, value) = source.snapshot();
+                    self.skip_until = mzxid;
+                    return Poll::Ready(Some(StateEvent::Lagged {
+                        missed,
+                        version,
+                        value,
+                    }));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! Keeping the local copy current: one owned task per state.
+//!
+//! The task is a loop over sessions. For each session of the connection it
+//!
+//! 1. registers this instance under `<dir>/listeners` (once per session: the record is ephemeral),
+//! 2. arms a persistent watch on the payload, then re-reads it and emits the diff from the last
+//!    known value (so a change made while this instance was cut off, or while it had no session,
+//!    still arrives as a change),
+//! 3. then reacts to watch events (re-read and apply), to `SyncConnected` after a disconnection
+//!    (re-read: persistent watches can lose events across reconnects, ZOOKEEPER-4698), and to a
+//!    jittered periodic check that compares the payload's `mzxid` with the local copy's.
+//!
+//! When the session expires it waits for the connection's next session and starts over.
+
+mod fetch;
+mod staleness;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::Rng;
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use zookeeper_client::{AddWatchMode, Client, EventType, SessionState};
+
+pub(crate) use self::fetch::fetch_and_apply;
+pub(crate) use self::staleness::watch_staleness;
+use crate::connection::{ConnectionState, SessionSlot};
+use crate::error::Error;
+use crate::state::listeners::{self, Listener};
+use crate::state::store::Store;
+
+/// Where the sync loop is, for logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// No usable session: waiting for the connection to open one.
+    WaitingForSession,
+    /// A session: watching the payload.
+    Watching,
+}
+
+/// Runs `fut` unless cancelled first.
+pub(crate) async fn unless_cancelled<F: std::future::Future>(
+    cancel: &CancellationToken,
+    fut: F,
+) -> Option<F::Output> {
+    tokio::select! {
+        _ = cancel.cancelled() => None,
+        out = fut => Some(out),
+    }
+}
+
+fn jittered(min: Duration, max: Duration) -> Duration {
+    if max <= min {
+        return min;
+    }
+    rand::thread_rng().gen_range(min..=max)
+}
+
+/// Waits for a connected session newer than `seen`.
+async fn next_session(slot: &mut watch::Receiver<SessionSlot>, seen: u64) -> Option<(Client, u64)> {
+    loop {
+        {
+            let current = slot.borrow_and_update();
+            match (&current.client, current.state) {
+                (_, ConnectionState::Closed) => return None,
+                (Some(client), ConnectionState::Connected) if current.generation > seen => {
+                    return Some((client.clone(), current.generation))
+                }
+                _ => {}
+            }
+        }
+        slot.changed().await.ok()?;
+    }
+}
+
+/// The sync task of one state.
+pub(crate) async fn run<T>(
+    store: Arc<Store<T>>,
+    mut slot: watch::Receiver<SessionSlot>,
+    cancel: CancellationToken,
+) where
+    T: DeserializeOwned + Send + Sync + 'static,
+{
+    let record = Listener::this_process(&store.id);
+    let listener_path = store.layout.listener(&store.id);
+    let mut generation = 0;
+    let mut last_client: Option<Client> = None;
+    loop {
+        tracing::debug!(dir = %store.layout.dir, phase = ?Phase::WaitingForSession, "sync");
+        let Some(Some((client, next))) =
+            unless_cancelled(&cancel, next_session(&mut slot, generation)).await
+        else {
+            break;
+        };
+        generation = next;
+        last_client = Some(client.clone());
+        tracing::debug!(dir = %store.layout.dir, phase = ?Phase::Watching, generation, "sync");
+        if watch_session(&store, &client, &record, &listener_path, &cancel)
+            .await
+            .is_break()
+        {
+            break;
+        }
+    }
+    // Leave gracefully: remove our listener record now rather than at session close.
+    if let (true, Some(client)) = (store.options.listener, last_client) {
+        let _ =
+            tokio::time::timeout(Duration::from_secs(2), client.delete(&listener_path, None)).await;
+    }
+}
+
+/// Serves one session; `Break` when cancelled, `Continue` when the session ended.
+async fn watch_session<T>(
+    store: &Store<T>,
+    client: &Client,
+    record: &Listener,
+    listener_path: &str,
+    cancel: &CancellationToken,
+) -> std::ops::ControlFlow<()>
+where
+    T: DeserializeOwned + Send + Sync + 'static,
+{
+    use std::ops::ControlFlow::{Break, Continue};
+    let payload = &store.layout.payload;
+    // Armed before the first read, so that no write falls between the read and the watch.
+    let mut watcher = match unless_cancelled(
+        cancel,
+        client.watch(payload, AddWatchMode::Persistent),
+    )
+    .await
+    {
+        None => return Break(()),
+        Some(Ok(watcher)) => watcher,
+        Some(Err(err)) => {
+            tracing::warn!(dir = %store.layout.dir, error = %err, "cannot watch the payload; waiting for the next session");
+            return Continue(());
+        }
+    };
+    if store.options.listener {
+        let register = listeners::register(client, listener_path, record);
+        match unless_cancelled(cancel, register).await {
+            None => return Break(()),
+            Some(Err(err)) => {
+                tracing::warn!(dir = %store.layout.dir, error = %err, "cannot register listener record")
+            }
+            Some(Ok(())) => {}
+        }
+    }
+    let opts = &store.options;
+    let (min, max) = opts.check_interval;
+    let mut resync = true;
+    loop {
+        if resync {
+            resync = false;
+            match unless_cancelled(cancel, fetch_and_apply(client, store)).await {
+                None => return Break(()),
+                Some(Ok(_)) => {}
+                Some(Err(Error::ZooKeeper {
+                    source: zookeeper_client::Error::SessionExpired,
+                    ..
+                })) => return Continue(()),
+                Some(Err(err)) => {
+                    tracing::debug!(dir = %store.layout.dir, error = %err, "re-sync failed")
+                }
+            }
+        }
+        let check = tokio::time::sleep(jittered(min, max));
+        tokio::select! {
+            _ = cancel.cancelled() => return Break(()),
+            event = watcher.changed() => match event.event_type {
+                EventType::Session => match event.session_state {
+                    SessionState::SyncConnected | SessionState::ConnectedReadOnly => resync = true,
+                    SessionState::Disconnected => {},
+                    // Terminal: the watcher must not be polled again.
+                    _ => return Continue(()),
+                },
+                EventType::NodeDeleted => {
+                    store.set_fault(Error::Missing { path: payload.clone() });
+                },
+                _ => resync = true,
+            },
+            _ = check => {
+                let verify = async {
+                    match client.check_stat(payload).await {
+                        Ok(Some(stat)) if stat.mzxid == store.stamp().mzxid && store.fault().is_none() => {
+                            store.mark_verified();
+                            false
+                        },
+                        Ok(None) => {
+                            store.set_fault(Error::Missing { path: payload.clone() });
+                            false
+                        },
+                        Ok(Some(_)) => true,
+                        Err(err) => {
+                            tracing::debug!(dir = %store.layout.dir, error = %err, "periodic check failed");
+                            false
+                        },
+                    }
+                };
+                match unless_cancelled(cancel, verify).await {
+                    None => return Break(()),
+                    Some(drifted) => {
+                        if drifted {
+                            tracing::info!(dir = %store.layout.dir, "periodic check found drift; re-syncing");
+                        }
+                        resync = drifted;
+                    },
+                }
+            },
+        }
+    }
+}

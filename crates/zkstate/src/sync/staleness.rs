@@ -1,0 +1,32 @@
+//! The staleness watchdog: raises the flag that `read()` checks, so that no clock is read on the
+//! read path.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::state::store::Store;
+
+/// Raises the stale flag whenever `max_staleness` passes without a verification.
+pub(crate) async fn watch_staleness<T: Send + Sync + 'static>(
+    store: Arc<Store<T>>,
+    cancel: CancellationToken,
+) {
+    let max = store.options.max_staleness;
+    loop {
+        let verified = store.verified_at();
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = store.verified.notified() => continue,
+            _ = tokio::time::sleep_until((verified + max).into()) => {
+                if store.verified_at() == verified {
+                    store.mark_stale();
+                    tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        _ = store.verified.notified() => {},
+                    }
+                }
+            },
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! Bad input from an external actor never panics: the local copy keeps the last good value,
+//! read() reports the condition, subscribers get an error event, and the state recovers.
+
+mod common;
+
+use common::{connect, eventually, next, raw_client, shared_server, unique_dir};
+use serde::{Deserialize, Serialize};
+use zkstate::{Error, StateEvent, ZkState};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Config {
+    name: String,
+    replicas: u32,
+}
+
+fn good() -> Config {
+    Config {
+        name: "web".into(),
+        replicas: 2,
+    }
+}
+
+struct Fixture {
+    state: ZkState<Config>,
+    actor: zookeeper_client::Client,
+    dir: String,
+    payload: String,
+    changes: zkstate::Changes,
+}
+
+async fn fixture(name: &str) -> Fixture {
+    let server = shared_server().await;
+    let dir = unique_dir(name);
+    let conn = connect(&server.connect_string()).await;
+    let state = ZkState::new(&conn, &dir, good()).await.expect("state");
+    let changes = state.subscribe();
+    let actor = raw_client(&server.connect_string()).await;
+    Fixture {
+        payload: format!("{dir}/payload"),
+        state,
+        actor,
+        dir,
+        changes,
+    }
+}
+
+impl Fixture {
+    async fn expect_error_event(&mut self) -> Error {
+        match next("an error event", &mut self.changes).await {
+            StateEvent::Error(err) => err,
+            other => panic!("expected an error event, got {other:?}"),
+        }
+    }
+
+    /// A good payload comes back: a change event, and read() answers again.
+    async fn recovers(&mut self) {
+        self.actor
+            .set_data(&self.payload, br#"{"name":"web","replicas":3}"#, None)
+            .await
+            .expect("good write");
+        match next("the recovery change", &mut self.changes).await {
+            StateEvent::Changed(batch) => assert_eq!(batch.changes.len(), 1, "{batch:?}"),
+            other => panic!("expected a change, got {other:?}"),
+        }
+        let state = &self.state;
+        eventually("read() to recover", || async { state.read().is_ok() }).await;
+        assert_eq!(self.state.read().expect("read").replicas, 3);
+    }
+}
+
+#[tokio::test]
+async fn payload_that_is_not_json_is_a_decode_error_and_recovers() {
+    let mut f = fixture("not-json").await;
+    f.actor
+        .set_data(&f.payload, b"{not json", None)
+        .await
+        .expect("write");
+    assert!(matches!(f.expect_error_event().await, Error::Decode { .. }));
+    assert!(matches!(f.state.read(), Err(Error::Decode { .. })));
+    assert_eq!(*f.state.d_read(), good(), "the last good value is kept");
+    f.recovers().await;
+}
+
+#[tokio::test]
+async fn json_of_the_wrong_shape_is_a_decode_error_and_recovers() {
+    let mut f = fixture("wrong-shape").await;
+    f.actor
+        .set_data(&f.payload, br#"["an","array"]"#, None)
+        .await
+        .expect("write");
+    assert!(matches!(f.expect_error_event().await, Error::Decode { .. }));
+    assert!(matches!(f.state.c_read().await, Err(Error::Decode { .. })));
+    assert_eq!(*f.state.d_read(), good());
+    f.recovers().await;
+}
+
+#[tokio::test]
+async fn invalid_utf8_is_a_decode_error() {
+    let mut f = fixture("utf8").await;
+    f.actor
+        .set_data(&f.payload, b"\"\xff\xfe\"", None)
+        .await
+        .expect("write");
+    assert!(matches!(f.expect_error_event().await, Error::Decode { .. }));
+    f.recovers().await;
+}
+
+#[tokio::test]
+async fn deleted_payload_is_missing_and_recovers_when_recreated() {
+    let mut f = fixture("deleted").await;
+    f.actor.delete(&f.payload, None).await.expect("delete");
+    assert!(matches!(
+        f.expect_error_event().await,
+        Error::Missing { .. }
+    ));
+    assert!(matches!(f.state.read(), Err(Error::Missing { .. })));
+    assert!(matches!(
+        f.state.update(|c| c.replicas = 9).await,
+        Err(Error::Missing { .. })
+    ));
+    let options =
+        zookeeper_client::CreateMode::Persistent.with_acls(zookeeper_client::Acls::anyone_all());
+    f.actor
+        .create(&f.payload, br#"{"name":"web","replicas":3}"#, &options)
+        .await
+        .expect("recreate");
+    match next("the recovery change", &mut f.changes).await {
+        StateEvent::Changed(batch) => {
+            assert_eq!(batch.version, 0, "a re-created node restarts at version 0")
+        }
+        other => panic!("expected a change, got {other:?}"),
+    }
+    assert_eq!(f.state.read().expect("recovered").replicas, 3);
+}
+
+#[tokio::test]
+async fn deleted_directory_is_missing_and_recovers_when_recreated() {
+    let mut f = fixture("deleted-dir").await;
+    f.state
+        .update(|c| c.replicas = 5)
+        .await
+        .expect("an update, so a writer marker exists");
+    let _ = next("the local change", &mut f.changes).await;
+    delete_recursive(&f.actor, &f.dir).await;
+    assert!(matches!(
+        f.expect_error_event().await,
+        Error::Missing { .. }
+    ));
+    let options =
+        zookeeper_client::CreateMode::Persistent.with_acls(zookeeper_client::Acls::anyone_all());
+    f.actor.mkdir(&f.dir, &options).await.expect("mkdir");
+    f.actor
+        .create(&f.payload, br#"{"name":"web","replicas":3}"#, &options)
+        .await
+        .expect("recreate");
+    match next("the recovery change", &mut f.changes).await {
+        StateEvent::Changed(_) => {}
+        other => panic!("expected a change, got {other:?}"),
+    }
+    assert_eq!(f.state.read().expect("recovered").replicas, 3);
+}
+
+#[tokio::test]
+async fn payload_above_the_limit_is_refused_before_sending() {
+    let f = fixture("too-large").await;
+    let err = f
+        .state
+        .update(|c| c.name = "x".repeat(2 * 1024 * 1024))
+        .await
+        .expect_err("too large");
+    assert!(
+        matches!(err, Error::PayloadTooLarge { size, limit, .. } if size > limit),
+        "{err:?}"
+    );
+    let (data, stat) = f.actor.get_data(&f.payload).await.expect("read");
+    assert_eq!(stat.version, 0, "nothing was written");
+    assert_eq!(
+        serde_json::from_slice::<Config>(&data).expect("json"),
+        good()
+    );
+    // The lock was released: the next update goes through.
+    f.state
+        .update(|c| c.replicas = 4)
+        .await
+        .expect("next update");
+}
+
+async fn delete_recursive(client: &zookeeper_client::Client, path: &str) {
+    let mut stack = vec![path.to_string()];
+    let mut order = Vec::new();
+    while let Some(node) = stack.pop() {
+        if let Ok(children) = client.list_children(&node).await {
+            stack.extend(children.into_iter().map(|c| format!("{node}/{c}")));
+        }
+        order.push(node);
+    }
+    for node in order.into_iter().rev() {
+        let _ = client.delete(&node, None).await;
+    }
+}

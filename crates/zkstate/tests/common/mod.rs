@@ -1,0 +1,117 @@
+//! Helpers shared by the integration tests: servers, connections, raw clients, waiting.
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use tokio::sync::OnceCell;
+use zkstate::{Connection, ConnectionEvent, ConnectionState, Settings, StateEvent};
+use zkstate_testing::ZkServer;
+
+/// Generous bound for anything that should happen "soon" on a loaded 2-core machine.
+pub const SOON: Duration = Duration::from_secs(30);
+
+static SHARED: OnceCell<ZkServer> = OnceCell::const_new();
+
+/// One server shared by the tests of a binary that do not break it; each test works in its own
+/// directory (see [`unique_dir`]). The JVM dies with the test process.
+pub async fn shared_server() -> &'static ZkServer {
+    SHARED
+        .get_or_init(|| async {
+            match ZkServer::start().await {
+                Ok(server) => server,
+                Err(err) => panic!("cannot start ZooKeeper: {err}"),
+            }
+        })
+        .await
+}
+
+/// A directory name no other test uses.
+pub fn unique_dir(name: &str) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "/t/{name}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Short sessions so that expiry tests run quickly.
+pub fn fast_settings() -> Settings {
+    Settings::default()
+        .with_session_timeout(Duration::from_secs(2))
+        .with_connect_timeout(Duration::from_secs(20))
+}
+
+pub async fn connect(servers: &str) -> Connection {
+    let url = format!("zookeeper://{servers}");
+    match Connection::connect(&url, fast_settings()).await {
+        Ok(conn) => conn,
+        Err(err) => panic!("connect to {url}: {err}"),
+    }
+}
+
+/// A raw zookeeper-client session: the "external actor".
+pub async fn raw_client(servers: &str) -> zookeeper_client::Client {
+    match zookeeper_client::Client::connect(servers).await {
+        Ok(client) => client,
+        Err(err) => panic!("raw connect to {servers}: {err}"),
+    }
+}
+
+/// Awaits `fut` for at most [`SOON`], naming what was awaited on failure.
+pub async fn soon<F: Future>(what: &str, fut: F) -> F::Output {
+    match tokio::time::timeout(SOON, fut).await {
+        Ok(out) => out,
+        Err(_) => panic!("timed out after {SOON:?} waiting for {what}"),
+    }
+}
+
+/// The next event of a stream, within [`SOON`].
+pub async fn next<S: Stream + Unpin>(what: &str, stream: &mut S) -> S::Item {
+    match soon(what, stream.next()).await {
+        Some(item) => item,
+        None => panic!("stream ended while waiting for {what}"),
+    }
+}
+
+/// The next `Changed` batch, skipping nothing else silently: any other event fails the test.
+pub async fn next_batch<S: Stream<Item = StateEvent> + Unpin>(
+    stream: &mut S,
+) -> std::sync::Arc<zkstate::ChangeBatch> {
+    match next("a change batch", stream).await {
+        StateEvent::Changed(batch) => batch,
+        other => panic!("expected a change batch, got {other:?}"),
+    }
+}
+
+/// Waits until a connection event in state `state` arrives; returns it and the states seen before it.
+pub async fn wait_state<S: Stream<Item = ConnectionEvent> + Unpin>(
+    events: &mut S,
+    state: ConnectionState,
+) -> (ConnectionEvent, Vec<ConnectionState>) {
+    let mut seen = Vec::new();
+    loop {
+        let event = next(&format!("connection state {state}"), events).await;
+        if event.state == state {
+            return (event, seen);
+        }
+        seen.push(event.state);
+    }
+}
+
+/// Polls `check` every 50 ms until it returns true, within [`SOON`].
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    soon(what, async {
+        while !check().await {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+}
