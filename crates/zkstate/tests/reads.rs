@@ -32,6 +32,7 @@ async fn c_read_sees_a_write_made_by_another_session_just_before() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_is_stale_after_max_staleness_while_the_server_is_down_and_recovers() {
+    common::init_tracing();
     let mut server = ZkServer::start().await.expect("server");
     let settings = fast_settings().with_session_timeout(Duration::from_secs(30));
     let conn = Connection::connect(

@@ -31,6 +31,21 @@ use crate::error::Error;
 use crate::state::listeners::{self, Listener};
 use crate::state::store::Store;
 
+/// The pause before serving a session again after a transient failure.
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
+
+/// Errors after which the session cannot serve any request again.
+trait SessionOver {
+    fn is_session_over(&self) -> bool;
+}
+
+impl SessionOver for zookeeper_client::Error {
+    fn is_session_over(&self) -> bool {
+        use zookeeper_client::Error::*;
+        matches!(self, SessionExpired | ClientClosed | AuthFailed | NoHosts)
+    }
+}
+
 /// Where the sync loop is, for logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -58,14 +73,26 @@ fn jittered(min: Duration, max: Duration) -> Duration {
     rand::thread_rng().gen_range(min..=max)
 }
 
-/// Waits for a connected session newer than `seen`.
-async fn next_session(slot: &mut watch::Receiver<SessionSlot>, seen: u64) -> Option<(Client, u64)> {
+/// How serving one session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SessionEnd {
+    /// The state is closing.
+    Cancelled,
+    /// The session is over (expired or closed): wait for the connection's next one.
+    Over,
+    /// A transient failure (the link dropped while arming the watch): serve the same session
+    /// again once it is connected.
+    Retry,
+}
+
+/// Waits for a connected session of generation `min` or newer.
+async fn next_session(slot: &mut watch::Receiver<SessionSlot>, min: u64) -> Option<(Client, u64)> {
     loop {
         {
             let current = slot.borrow_and_update();
             match (&current.client, current.state) {
                 (_, ConnectionState::Closed) => return None,
-                (Some(client), ConnectionState::Connected) if current.generation > seen => {
+                (Some(client), ConnectionState::Connected) if current.generation >= min => {
                     return Some((client.clone(), current.generation))
                 }
                 _ => {}
@@ -86,21 +113,28 @@ pub(crate) async fn run<T>(
     let record = Listener::this_process(&store.id);
     let listener_path = store.layout.listener(&store.id);
     let mut generation = 0;
+    let mut end = SessionEnd::Over;
     let mut last_client: Option<Client> = None;
     loop {
         tracing::debug!(dir = %store.layout.dir, phase = ?Phase::WaitingForSession, "sync");
+        if end == SessionEnd::Retry {
+            // Not in a tight loop while the link flaps.
+            let pause = tokio::time::sleep(jittered(RETRY_PAUSE, 2 * RETRY_PAUSE));
+            if unless_cancelled(&cancel, pause).await.is_none() {
+                break;
+            }
+        }
+        let min = if end == SessionEnd::Retry { generation } else { generation + 1 };
         let Some(Some((client, next))) =
-            unless_cancelled(&cancel, next_session(&mut slot, generation)).await
+            unless_cancelled(&cancel, next_session(&mut slot, min)).await
         else {
             break;
         };
         generation = next;
         last_client = Some(client.clone());
         tracing::debug!(dir = %store.layout.dir, phase = ?Phase::Watching, generation, "sync");
-        if watch_session(&store, &client, &record, &listener_path, &cancel)
-            .await
-            .is_break()
-        {
+        end = watch_session(&store, &client, &record, &listener_path, &cancel).await;
+        if end == SessionEnd::Cancelled {
             break;
         }
     }
@@ -111,18 +145,17 @@ pub(crate) async fn run<T>(
     }
 }
 
-/// Serves one session; `Break` when cancelled, `Continue` when the session ended.
+/// Serves one session until it ends.
 async fn watch_session<T>(
     store: &Store<T>,
     client: &Client,
     record: &Listener,
     listener_path: &str,
     cancel: &CancellationToken,
-) -> std::ops::ControlFlow<()>
+) -> SessionEnd
 where
     T: DeserializeOwned + Send + Sync + 'static,
 {
-    use std::ops::ControlFlow::{Break, Continue};
     let payload = &store.layout.payload;
     // Armed before the first read, so that no write falls between the read and the watch.
     let mut watcher = match unless_cancelled(
@@ -131,19 +164,22 @@ where
     )
     .await
     {
-        None => return Break(()),
+        None => return SessionEnd::Cancelled,
         Some(Ok(watcher)) => watcher,
+        Some(Err(err)) if err.is_session_over() => return SessionEnd::Over,
         Some(Err(err)) => {
-            tracing::warn!(dir = %store.layout.dir, error = %err, "cannot watch the payload; waiting for the next session");
-            return Continue(());
+            tracing::debug!(dir = %store.layout.dir, error = %err, "cannot watch the payload yet; retrying");
+            return SessionEnd::Retry;
         }
     };
     if store.options.listener {
         let register = listeners::register(client, listener_path, record);
         match unless_cancelled(cancel, register).await {
-            None => return Break(()),
+            None => return SessionEnd::Cancelled,
+            Some(Err(err)) if err.is_session_over() => return SessionEnd::Over,
             Some(Err(err)) => {
-                tracing::warn!(dir = %store.layout.dir, error = %err, "cannot register listener record")
+                tracing::debug!(dir = %store.layout.dir, error = %err, "cannot register the listener record yet; retrying");
+                return SessionEnd::Retry;
             }
             Some(Ok(())) => {}
         }
@@ -155,12 +191,11 @@ where
         if resync {
             resync = false;
             match unless_cancelled(cancel, fetch_and_apply(client, store)).await {
-                None => return Break(()),
+                None => return SessionEnd::Cancelled,
                 Some(Ok(_)) => {}
-                Some(Err(Error::ZooKeeper {
-                    source: zookeeper_client::Error::SessionExpired,
-                    ..
-                })) => return Continue(()),
+                Some(Err(Error::ZooKeeper { source, .. })) if source.is_session_over() => {
+                    return SessionEnd::Over
+                }
                 Some(Err(err)) => {
                     tracing::debug!(dir = %store.layout.dir, error = %err, "re-sync failed")
                 }
@@ -168,13 +203,13 @@ where
         }
         let check = tokio::time::sleep(jittered(min, max));
         tokio::select! {
-            _ = cancel.cancelled() => return Break(()),
+            _ = cancel.cancelled() => return SessionEnd::Cancelled,
             event = watcher.changed() => match event.event_type {
                 EventType::Session => match event.session_state {
                     SessionState::SyncConnected | SessionState::ConnectedReadOnly => resync = true,
                     SessionState::Disconnected => {},
                     // Terminal: the watcher must not be polled again.
-                    _ => return Continue(()),
+                    _ => return SessionEnd::Over,
                 },
                 EventType::NodeDeleted => {
                     store.set_fault(Error::Missing { path: payload.clone() });
@@ -200,7 +235,7 @@ where
                     }
                 };
                 match unless_cancelled(cancel, verify).await {
-                    None => return Break(()),
+                    None => return SessionEnd::Cancelled,
                     Some(drifted) => {
                         if drifted {
                             tracing::info!(dir = %store.layout.dir, "periodic check found drift; re-syncing");

@@ -18,6 +18,7 @@ static SHARED: OnceCell<ZkServer> = OnceCell::const_new();
 /// One server shared by the tests of a binary that do not break it; each test works in its own
 /// directory (see [`unique_dir`]). The JVM dies with the test process.
 pub async fn shared_server() -> &'static ZkServer {
+    init_tracing();
     SHARED
         .get_or_init(|| async {
             match ZkServer::start().await {
@@ -26,6 +27,12 @@ pub async fn shared_server() -> &'static ZkServer {
             }
         })
         .await
+}
+
+/// Logs to the test's captured output, filtered by `RUST_LOG` (default: warnings).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
 }
 
 /// A directory name no other test uses.
