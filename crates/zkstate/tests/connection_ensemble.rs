@@ -4,22 +4,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{fast_settings, soon, wait_state};
+use common::{fast_settings, serving_node, soon, wait_state};
 use zkstate::{Connection, ConnectionState};
-use zkstate_testing::{four_letter_word, ZkCluster};
-
-/// The index of the node that serves `session` (from `cons`).
-async fn node_of(cluster: &ZkCluster, session: i64) -> Option<usize> {
-    let sid = format!("sid={session:#x}");
-    for i in 0..cluster.len() {
-        if let Ok(cons) = four_letter_word(&cluster.node_connect_string(i), "cons").await {
-            if cons.contains(&sid) {
-                return Some(i);
-            }
-        }
-    }
-    None
-}
+use zkstate_testing::ZkCluster;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_connected_node_suspends_then_reconnects_without_losing_the_session() {
@@ -34,7 +21,7 @@ async fn killing_the_connected_node_suspends_then_reconnects_without_losing_the_
     let session = conn.session_id().expect("session");
     let node = soon("the serving node in cons", async {
         loop {
-            if let Some(node) = node_of(&cluster, session).await {
+            if let Some(node) = serving_node(&cluster, session).await {
                 break node;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -53,7 +40,7 @@ async fn killing_the_connected_node_suspends_then_reconnects_without_losing_the_
     );
     assert_eq!(connected.session_id, Some(session));
     assert!(!seen.contains(&ConnectionState::Lost), "saw {seen:?}");
-    let moved_to = node_of(&cluster, session).await;
+    let moved_to = serving_node(&cluster, session).await;
     assert!(
         moved_to.is_some() && moved_to != Some(node),
         "session now on {moved_to:?}, was on {node}"

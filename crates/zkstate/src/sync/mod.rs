@@ -124,7 +124,11 @@ pub(crate) async fn run<T>(
                 break;
             }
         }
-        let min = if end == SessionEnd::Retry { generation } else { generation + 1 };
+        let min = if end == SessionEnd::Retry {
+            generation
+        } else {
+            generation + 1
+        };
         let Some(Some((client, next))) =
             unless_cancelled(&cancel, next_session(&mut slot, min)).await
         else {

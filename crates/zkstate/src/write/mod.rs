@@ -278,6 +278,7 @@ where
         // The reply was lost: find out whether the write landed before answering.
         Some(CheckWriteError::RequestFailed { .. }) | None => {
             drop(lock);
+            tracing::info!(dir = %layout.dir, "reply to a write lost; resolving it through the commit marker");
             let resolved = writer
                 .resolve(
                     conn,
@@ -288,6 +289,7 @@ where
                     opts.request_timeout,
                 )
                 .await?;
+            tracing::info!(dir = %layout.dir, outcome = ?resolved, "write resolved");
             match resolved {
                 Resolved::Landed => {
                     // Our write made version base+1; later writes may already exist.

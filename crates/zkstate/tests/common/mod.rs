@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures::{Stream, StreamExt};
 use tokio::sync::OnceCell;
 use zkstate::{Connection, ConnectionEvent, ConnectionState, Settings, StateEvent};
-use zkstate_testing::ZkServer;
+use zkstate_testing::{four_letter_word, ZkCluster, ZkServer};
 
 /// Generous bound for anything that should happen "soon" on a loaded 2-core machine.
 pub const SOON: Duration = Duration::from_secs(30);
@@ -31,8 +31,12 @@ pub async fn shared_server() -> &'static ZkServer {
 
 /// Logs to the test's captured output, filtered by `RUST_LOG` (default: warnings).
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
 }
 
 /// A directory name no other test uses.
@@ -121,4 +125,17 @@ where
         }
     })
     .await
+}
+
+/// The index of the ensemble node that serves `session` (from the `cons` admin command).
+pub async fn serving_node(cluster: &ZkCluster, session: i64) -> Option<usize> {
+    let sid = format!("sid={session:#x}");
+    for i in 0..cluster.len() {
+        if let Ok(cons) = four_letter_word(&cluster.node_connect_string(i), "cons").await {
+            if cons.contains(&sid) {
+                return Some(i);
+            }
+        }
+    }
+    None
 }
