@@ -80,7 +80,9 @@ mod write;
 
 pub use self::connection::settings::{Credential, Settings, Target};
 pub use self::connection::url::ZkUrl;
-pub use self::connection::{Connection, ConnectionEvent, ConnectionEvents, ConnectionState};
+pub use self::connection::{
+    AclPolicy, Connection, ConnectionEvent, ConnectionEvents, ConnectionState,
+};
 pub use self::diff::{Change, KeyPath, PathSegment};
 pub use self::error::{ConnectError, Error, TryUpdateError};
 pub use self::state::changes::{ChangeBatch, Changes, Origin, StateEvent};

@@ -1,10 +1,12 @@
 //! Connecting to ZooKeeper: URLs, settings and the connection container.
 
+pub mod acl;
 mod container;
 pub mod settings;
 mod state;
 pub mod url;
 
+pub use self::acl::AclPolicy;
 pub(crate) use self::container::SessionSlot;
 pub use self::container::{Connection, ConnectionEvents};
 pub use self::state::{ConnectionEvent, ConnectionState};

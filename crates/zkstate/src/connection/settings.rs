@@ -21,6 +21,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
+use super::acl::AclPolicy;
 use super::url::{join_path, join_servers, parse_servers, validate_path, UrlError, ZkPath, ZkUrl};
 
 /// The environment variable with the default connect string.
@@ -29,6 +30,8 @@ pub const ENV_SERVERS: &str = "ZOOKEEPER_SERVERS";
 pub const ENV_PATH: &str = "ZOOKEEPER_PATH";
 /// The environment variable with a digest credential, `user:password`.
 pub const ENV_AUTH: &str = "ZOOKEEPER_AUTH";
+/// The environment variable naming the [`AclPolicy`] of created nodes.
+pub const ENV_ACL: &str = "ZOOKEEPER_ACL";
 
 const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -123,6 +126,14 @@ pub enum SettingsError {
         path: String,
         /// The system's message.
         message: String,
+    },
+    /// An ACL policy name is unknown, or a policy that names the creator has no credential.
+    #[error("bad acl policy in {origin}: {problem}")]
+    Acl {
+        /// Where the policy came from (`ZOOKEEPER_ACL`, `[zookeeper] acl`, ...).
+        origin: String,
+        /// What is wrong with it.
+        problem: String,
     },
     /// An environment variable is set but is not valid Unicode.
     #[error("environment variable {name} is not valid unicode")]
@@ -233,6 +244,7 @@ pub struct Settings {
     connection_timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     digest: Vec<Credential>,
+    acl: Option<AclPolicy>,
 }
 
 impl Settings {
@@ -283,6 +295,35 @@ impl Settings {
         self
     }
 
+    /// Sets the ACL policy of every node zkstate creates. Default: [`AclPolicy::Open`].
+    #[must_use]
+    pub fn with_acl_policy(mut self, policy: AclPolicy) -> Settings {
+        self.acl = Some(policy);
+        self
+    }
+
+    /// The ACL policy (open unless set).
+    pub fn acl_policy(&self) -> AclPolicy {
+        self.acl.unwrap_or_default()
+    }
+
+    /// Checks what no single source can: a policy that names the creator needs a credential.
+    ///
+    /// # Errors
+    /// [`SettingsError::Acl`].
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if self.acl_policy().needs_credentials() && self.digest.is_empty() {
+            return Err(SettingsError::Acl {
+                origin: "settings".to_string(),
+                problem: format!(
+                    "policy {} needs a digest credential (auth = user:password)",
+                    self.acl_policy()
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// The connect string, if set.
     pub fn servers(&self) -> Option<&str> {
         self.servers.as_deref()
@@ -328,6 +369,7 @@ impl Settings {
             } else {
                 self.digest
             },
+            acl: self.acl.or(lower.acl),
         }
     }
 
@@ -356,6 +398,7 @@ impl Settings {
             None => Vec::new(),
             Some(auth) => vec![Credential::parse_from(auth, "[zookeeper] auth")?],
         };
+        let acl = parse_acl(section.acl.as_deref(), "[zookeeper] acl")?;
         Ok(Settings {
             servers: section.servers.clone(),
             path: section.path.clone(),
@@ -363,6 +406,7 @@ impl Settings {
             connection_timeout: timeout(section.connection_timeout_ms, "connection_timeout_ms")?,
             connect_timeout: timeout(section.connect_timeout_ms, "connect_timeout_ms")?,
             digest,
+            acl,
         })
     }
 
@@ -413,7 +457,7 @@ impl Settings {
     /// [`SettingsError::NotUnicode`] for a variable that is set but not Unicode, or any error of
     /// [`Settings::from_env_with`].
     pub fn from_env() -> Result<Settings, SettingsError> {
-        for name in [ENV_SERVERS, ENV_PATH, ENV_AUTH] {
+        for name in [ENV_SERVERS, ENV_PATH, ENV_AUTH, ENV_ACL] {
             if let Err(std::env::VarError::NotUnicode(_)) = std::env::var(name) {
                 return Err(SettingsError::NotUnicode {
                     name: name.to_string(),
@@ -445,13 +489,26 @@ impl Settings {
             None => Vec::new(),
             Some(auth) => vec![Credential::parse_from(&auth, ENV_AUTH)?],
         };
+        let acl = parse_acl(get(ENV_ACL).as_deref(), ENV_ACL)?;
         Ok(Settings {
             servers,
             path,
             digest,
+            acl,
             ..Settings::default()
         })
     }
+}
+
+fn parse_acl(value: Option<&str>, origin: &str) -> Result<Option<AclPolicy>, SettingsError> {
+    value
+        .map(|name| {
+            name.parse::<AclPolicy>().map_err(|e| SettingsError::Acl {
+                origin: origin.to_string(),
+                problem: e.to_string(),
+            })
+        })
+        .transpose()
 }
 
 /// `line L, column C: message` on one line. toml's own `Display` quotes the offending source
@@ -491,6 +548,8 @@ pub struct ZookeeperSection {
     pub connect_timeout_ms: Option<u64>,
     /// A digest credential, `user:password`.
     pub auth: Option<String>,
+    /// The ACL policy of created nodes: `open`, `creator-all-world-read` or `creator-only`.
+    pub acl: Option<String>,
 }
 
 impl fmt::Debug for ZookeeperSection {
@@ -506,6 +565,7 @@ impl fmt::Debug for ZookeeperSection {
             .field("connection_timeout_ms", &self.connection_timeout_ms)
             .field("connect_timeout_ms", &self.connect_timeout_ms)
             .field("auth", &auth)
+            .field("acl", &self.acl)
             .finish()
     }
 }

@@ -1,5 +1,7 @@
 //! Where a state lives in ZooKeeper. Other tools depend on this layout: change nothing here.
 
+use crate::connection::AclPolicy;
+
 /// The nodes of one state directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Layout {
@@ -14,6 +16,8 @@ pub(crate) struct Layout {
     /// `/<dir>/writers`: one commit marker per writing instance, written in the same transaction
     /// as the payload, so that a write whose reply was lost can be resolved.
     pub(crate) writers: String,
+    /// The ACL policy of every node this state creates.
+    pub(crate) acl: AclPolicy,
 }
 
 impl Layout {
@@ -25,7 +29,17 @@ impl Layout {
             listeners: format!("{base}/listeners"),
             lock: format!("{base}/lock"),
             writers: format!("{base}/writers"),
+            acl: AclPolicy::Open,
         }
+    }
+
+    pub(crate) fn with_acl(mut self, acl: AclPolicy) -> Layout {
+        self.acl = acl;
+        self
+    }
+
+    pub(crate) fn acls(&self) -> zookeeper_client::Acls<'static> {
+        self.acl.acls()
     }
 
     pub(crate) fn listener(&self, id: &str) -> String {

@@ -61,10 +61,11 @@ pub(crate) async fn register(
     client: &Client,
     path: &str,
     record: &Listener,
+    acls: Acls<'_>,
 ) -> Result<(), zookeeper_client::Error> {
     // Serialising a struct of strings and integers cannot fail.
     let data = serde_json::to_vec(record).unwrap_or_default();
-    let options = CreateMode::Ephemeral.with_acls(Acls::anyone_all());
+    let options = CreateMode::Ephemeral.with_acls(acls);
     // Each retry follows a node that vanished or was replaced under us; a few suffice.
     for _ in 0..8 {
         match client.create(path, &data, &options).await {

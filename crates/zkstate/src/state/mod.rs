@@ -102,7 +102,7 @@ where
         initial: T,
         options: StateOptions,
     ) -> Result<ZkState<T>, Error> {
-        let layout = Layout::new(&conn.resolve_dir(dir)?);
+        let layout = Layout::new(&conn.resolve_dir(dir)?).with_acl(conn.settings().acl_policy());
         let bytes = serde_json::to_vec(&initial).map_err(|e| Error::Encode {
             path: layout.payload.clone(),
             message: e.to_string(),
@@ -116,7 +116,11 @@ where
         }
         let timeout = options.request_timeout;
         let client = connected(conn, &layout, timeout).await?;
-        let created = tokio::time::timeout(timeout, create_layout(&client, &layout, &bytes)).await;
+        let created = tokio::time::timeout(
+            timeout,
+            create_layout(&client, &layout, &bytes, layout.acls()),
+        )
+        .await;
         match created {
             Err(_) => {
                 return Err(Error::Timeout {
@@ -154,7 +158,7 @@ where
         timeout: Option<Duration>,
         options: StateOptions,
     ) -> Result<ZkState<T>, Error> {
-        let layout = Layout::new(&conn.resolve_dir(dir)?);
+        let layout = Layout::new(&conn.resolve_dir(dir)?).with_acl(conn.settings().acl_policy());
         let wait = async {
             loop {
                 let client = connected(conn, &layout, options.request_timeout).await?;
@@ -185,8 +189,11 @@ where
                     })??
             }
         };
-        let created =
-            tokio::time::timeout(options.request_timeout, create_dirs(&client, &layout)).await;
+        let created = tokio::time::timeout(
+            options.request_timeout,
+            create_dirs(&client, &layout, layout.acls()),
+        )
+        .await;
         if let Ok(Err(err)) = created {
             return Err(err);
         }
@@ -557,7 +564,7 @@ where
 /// [`Error::InvalidDir`], [`Error::Missing`] when `dir` has no listeners node,
 /// [`Error::Timeout`], [`Error::PermissionDenied`], [`Error::ZooKeeper`].
 pub async fn list_listeners(conn: &Connection, dir: &str) -> Result<Vec<Listener>, Error> {
-    let layout = Layout::new(&conn.resolve_dir(dir)?);
+    let layout = Layout::new(&conn.resolve_dir(dir)?).with_acl(conn.settings().acl_policy());
     let timeout = conn.settings().connect_timeout();
     let client = connected(conn, &layout, timeout).await?;
     tokio::time::timeout(timeout, listeners::list(&client, &layout.listeners))
@@ -584,17 +591,44 @@ async fn connected(conn: &Connection, layout: &Layout, timeout: Duration) -> Res
     })
 }
 
-/// Creates `dir`, `listeners`, `lock` and `writers` when absent.
-async fn create_dirs(client: &Client, layout: &Layout) -> Result<(), Error> {
-    let options = CreateMode::Persistent.with_acls(Acls::anyone_all());
-    for dir in [
+/// Creates `dir`, `listeners`, `lock` and `writers` when absent, with `acls`; ancestors above
+/// `dir` are created open (ZooKeeper's default), since other applications share them.
+///
+/// Existence is checked first (all four stats pipelined): ZooKeeper checks a create's
+/// permission before it reports `NodeExists`, so a session without write rights must not try to
+/// create what is already there.
+async fn create_dirs(client: &Client, layout: &Layout, acls: Acls<'_>) -> Result<(), Error> {
+    let dirs = [
         &layout.dir,
         &layout.listeners,
         &layout.lock,
         &layout.writers,
-    ] {
-        match client.mkdir(dir, &options).await {
-            Ok(()) | Err(zookeeper_client::Error::NodeExists) => {}
+    ];
+    let stats: Vec<_> = dirs.iter().map(|dir| client.check_stat(dir)).collect();
+    let mut missing = Vec::new();
+    for (dir, stat) in dirs.into_iter().zip(stats) {
+        match stat.await {
+            Ok(Some(_)) => {}
+            Ok(None) => missing.push(dir),
+            Err(err) => return Err(Error::zk("reading", dir, err)),
+        }
+    }
+    let options = CreateMode::Persistent.with_acls(acls);
+    for dir in missing {
+        if dir == &layout.dir {
+            if let Some((parent, _)) = dir
+                .rsplit_once('/')
+                .filter(|(parent, _)| !parent.is_empty())
+            {
+                let open = CreateMode::Persistent.with_acls(Acls::anyone_all());
+                match client.mkdir(parent, &open).await {
+                    Ok(()) | Err(zookeeper_client::Error::NodeExists) => {}
+                    Err(err) => return Err(Error::zk("creating", parent, err)),
+                }
+            }
+        }
+        match client.create(dir, &[], &options).await {
+            Ok(_) | Err(zookeeper_client::Error::NodeExists) => {}
             Err(err) => return Err(Error::zk("creating", dir, err)),
         }
     }
@@ -602,9 +636,14 @@ async fn create_dirs(client: &Client, layout: &Layout) -> Result<(), Error> {
 }
 
 /// Creates the layout; the payload only when absent (an existing one is adopted).
-async fn create_layout(client: &Client, layout: &Layout, initial: &[u8]) -> Result<(), Error> {
-    create_dirs(client, layout).await?;
-    let options = CreateMode::Persistent.with_acls(Acls::anyone_all());
+async fn create_layout(
+    client: &Client,
+    layout: &Layout,
+    initial: &[u8],
+    acls: Acls<'_>,
+) -> Result<(), Error> {
+    create_dirs(client, layout, acls.clone()).await?;
+    let options = CreateMode::Persistent.with_acls(acls);
     match client.create(&layout.payload, initial, &options).await {
         Ok(_) | Err(zookeeper_client::Error::NodeExists) => Ok(()),
         Err(err) => Err(Error::zk("creating", &layout.payload, err)),

@@ -177,10 +177,14 @@ where
         }
     };
     if store.options.listener {
-        let register = listeners::register(client, listener_path, record);
+        let register = listeners::register(client, listener_path, record, store.layout.acls());
         match unless_cancelled(cancel, register).await {
             None => return SessionEnd::Cancelled,
             Some(Err(err)) if err.is_session_over() => return SessionEnd::Over,
+            // A read-only instance (ACLs) serves without a record rather than retrying forever.
+            Some(Err(zookeeper_client::Error::NoAuth)) => {
+                tracing::warn!(dir = %store.layout.dir, "no permission to register a listener record; serving without one");
+            }
             Some(Err(err)) => {
                 tracing::debug!(dir = %store.layout.dir, error = %err, "cannot register the listener record yet; retrying");
                 return SessionEnd::Retry;

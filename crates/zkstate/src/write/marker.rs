@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use zookeeper_client::{Acls, Client, CreateMode};
+use zookeeper_client::{Client, CreateMode};
 
 use crate::connection::Connection;
 use crate::error::Error;
@@ -53,7 +53,7 @@ impl WriterState {
             return Ok(version);
         }
         let path = layout.writer(id);
-        let options = CreateMode::Persistent.with_acls(Acls::anyone_all());
+        let options = CreateMode::Persistent.with_acls(layout.acls());
         let version = loop {
             match client.create(&path, b"", &options).await {
                 Ok((stat, _)) if stat.version >= 0 => break stat.version,
@@ -65,7 +65,7 @@ impl WriterState {
                     }
                 }
                 Err(zookeeper_client::Error::NoNode) => {
-                    let dir_options = CreateMode::Persistent.with_acls(Acls::anyone_all());
+                    let dir_options = CreateMode::Persistent.with_acls(layout.acls());
                     match client.mkdir(&layout.writers, &dir_options).await {
                         Ok(()) | Err(zookeeper_client::Error::NodeExists) => continue,
                         Err(err) => return Err(Error::zk("creating", &layout.writers, err)),

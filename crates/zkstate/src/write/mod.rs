@@ -14,9 +14,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use zookeeper_client::{
-    Acls, CheckWriteError, CreateMode, LockOptions, LockPrefix, MultiWriteResult,
-};
+use zookeeper_client::{CheckWriteError, CreateMode, LockOptions, LockPrefix, MultiWriteResult};
 
 use self::marker::{Resolved, WriterState};
 use crate::connection::Connection;
@@ -129,8 +127,8 @@ where
 
     let prefix = LockPrefix::new_curator(&layout.lock, "lock-")
         .map_err(|e| Error::zk("locking", &layout.lock, e))?;
-    let options = LockOptions::new(Acls::anyone_all())
-        .with_ancestor_options(CreateMode::Persistent.with_acls(Acls::anyone_all()))
+    let options = LockOptions::new(layout.acls())
+        .with_ancestor_options(CreateMode::Persistent.with_acls(layout.acls()))
         .map_err(|e| Error::zk("locking", &layout.lock, e))?;
     let lock = match tokio::time::timeout(
         opts.lock_timeout,
