@@ -90,3 +90,11 @@ pub use self::state::listeners::Listener;
 pub use self::state::options::{StateOptions, DEFAULT_MAX_PAYLOAD};
 pub use self::state::store::StateRef;
 pub use self::state::{list_listeners, ZkState};
+
+/// Decodes a payload exactly as a state does (JSON first, then `T`), for tools and fuzzing.
+///
+/// # Errors
+/// serde_json's message, with line and column, when the bytes are not JSON or not JSON of `T`.
+pub fn decode_payload<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    state::store::decode::<T>(bytes).map(|(value, _)| value)
+}

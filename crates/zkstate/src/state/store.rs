@@ -345,3 +345,33 @@ mod tests {
         assert_eq!(*store.read().expect("recovered"), json!([2]));
     }
 }
+
+#[cfg(test)]
+mod decode_properties {
+    use proptest::prelude::*;
+
+    use super::decode;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Config {
+        name: String,
+        replicas: u32,
+    }
+
+    proptest! {
+        /// Arbitrary bytes from an external actor decode or fail with a message; never a panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            let _ = decode::<Config>(&bytes);
+            let _ = decode::<serde_json::Value>(&bytes);
+        }
+
+        /// JSON-looking text (brackets, quotes, numbers, keys) is the interesting part of the space.
+        #[test]
+        fn json_like_text_never_panics(text in r#"[\[\]{}",:0-9eE.+\-a-z ]{0,256}"#) {
+            let _ = decode::<Config>(text.as_bytes());
+            let _ = decode::<Vec<u64>>(text.as_bytes());
+        }
+    }
+}
