@@ -203,7 +203,10 @@ async fn delete_recursive(client: &zookeeper_client::Client, path: &str) {
 /// then recovery.
 async fn rejected_then_recovers(name: &str, payload: &[u8]) {
     let mut f = fixture(name).await;
-    f.actor.set_data(&f.payload, payload, None).await.expect("hostile write");
+    f.actor
+        .set_data(&f.payload, payload, None)
+        .await
+        .expect("hostile write");
     let err = f.expect_error_event().await;
     assert!(matches!(err, Error::Decode { .. }), "{name}: {err:?}");
     assert!(matches!(f.state.read(), Err(Error::Decode { .. })));
@@ -225,14 +228,21 @@ async fn a_one_megabyte_string_is_a_decode_error_for_a_struct() {
 
 #[tokio::test]
 async fn numbers_beyond_u64_and_f64_are_decode_errors() {
-    rejected_then_recovers("beyond-u64", br#"{"name":"web","replicas":18446744073709551616}"#).await;
+    rejected_then_recovers(
+        "beyond-u64",
+        br#"{"name":"web","replicas":18446744073709551616}"#,
+    )
+    .await;
     rejected_then_recovers("beyond-f64", br#"{"name":"web","replicas":1e400}"#).await;
 }
 
 #[tokio::test]
 async fn duplicate_keys_take_the_last_value() {
     let mut f = fixture("duplicate-keys").await;
-    f.actor.set_data(&f.payload, br#"{"name":"a","name":"b","replicas":2}"#, None).await.expect("write");
+    f.actor
+        .set_data(&f.payload, br#"{"name":"a","name":"b","replicas":2}"#, None)
+        .await
+        .expect("write");
     match next("the change", &mut f.changes).await {
         StateEvent::Changed(batch) => assert_eq!(batch.changes.len(), 1, "{batch:?}"),
         other => panic!("expected a change, got {other:?}"),
@@ -245,18 +255,33 @@ async fn a_large_array_just_under_the_packet_limit_is_applied_and_diffed() {
     let server = shared_server().await;
     let dir = unique_dir("large-array");
     let conn = connect(&server.connect_string()).await;
-    let state = ZkState::new(&conn, &dir, serde_json::json!([])).await.expect("state");
+    let state = ZkState::new(&conn, &dir, serde_json::json!([]))
+        .await
+        .expect("state");
     let mut changes = state.subscribe();
     // About 1,000,000 bytes: under ZooKeeper's 1 MB packet limit with room for framing.
-    let records: Vec<serde_json::Value> =
-        (0..24_000).map(|i| serde_json::json!({"id": i, "host": format!("host-{i:06}.example")})).collect();
+    let records: Vec<serde_json::Value> = (0..24_000)
+        .map(|i| serde_json::json!({"id": i, "host": format!("host-{i:06}.example")}))
+        .collect();
     let bytes = serde_json::to_vec(&records).expect("json");
-    assert!(bytes.len() > 900_000 && bytes.len() < 1_040_000, "{}", bytes.len());
+    assert!(
+        bytes.len() > 900_000 && bytes.len() < 1_040_000,
+        "{}",
+        bytes.len()
+    );
     let actor = raw_client(&server.connect_string()).await;
-    actor.set_data(&format!("{dir}/payload"), &bytes, None).await.expect("large write");
+    actor
+        .set_data(&format!("{dir}/payload"), &bytes, None)
+        .await
+        .expect("large write");
     match next("the change", &mut changes).await {
-        StateEvent::Changed(batch) => assert_eq!(batch.changes.len(), 24_000, "one Added per record"),
+        StateEvent::Changed(batch) => {
+            assert_eq!(batch.changes.len(), 24_000, "one Added per record")
+        }
         other => panic!("expected a change, got {other:?}"),
     }
-    assert_eq!(state.read().expect("read").as_array().map(Vec::len), Some(24_000));
+    assert_eq!(
+        state.read().expect("read").as_array().map(Vec::len),
+        Some(24_000)
+    );
 }

@@ -147,6 +147,9 @@ impl Connection {
         } else {
             Some(ZkUrl::parse(url)?)
         };
+        // The environment is the last source of every setting.
+        let settings = settings.or(Settings::from_env()?);
+        settings.validate()?;
         let target = Target::resolve(url.as_ref(), &settings, |name| std::env::var(name).ok())?;
         Ok(Self::start_target(target, settings))
     }

@@ -1,0 +1,154 @@
+//! The command line: global options and subcommands (clap derive). Each subcommand's own
+//! arguments live beside its code in `commands/`.
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands::{edit, get, listeners, ls, patch, rm, set, watch};
+
+/// The exit codes, as `--help` shows them. Keep in step with `exit.rs`.
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success (also when the reader of stdout goes away: a broken pipe)
+  1  any other runtime error
+  2  usage error or invalid input (bad JSON: the message names line and column)
+  3  version conflict: ZooKeeper holds another version; nothing was written
+  4  not found: the state directory or path does not exist
+  5  ZooKeeper unreachable, or no answer, within --timeout
+
+Every error is one line on stderr starting with `zkstate: `. Data goes to stdout, messages to
+stderr.";
+
+/// Read, write, patch, edit and watch zkstate states in Apache ZooKeeper.
+///
+/// A state directory (DIR) is the ZooKeeper node that holds `payload` (the value as JSON),
+/// `listeners`, `lock` and `writers`. A relative DIR is resolved under the path of the --zk URL
+/// (or $ZOOKEEPER_PATH, else /); an absolute one is taken as it is.
+#[derive(Debug, Parser)]
+#[command(name = "zkstate", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// ZooKeeper to use: `zookeeper://h1:2181,h2/base`, `zookeeper:///abs`, `zookeeper:./rel`
+    /// or `h1:2181,h2/chroot` [default: $ZOOKEEPER_SERVERS, else 127.0.0.1:2181]
+    #[arg(long, global = true, value_name = "URL")]
+    pub zk: Option<String>,
+
+    /// Seconds to wait for ZooKeeper: to connect, and for each request
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECS",
+        default_value = "10",
+        value_parser = parse_seconds
+    )]
+    pub timeout: Duration,
+
+    /// Digest credential `user:password` sent with the session (never printed)
+    /// [default: $ZOOKEEPER_AUTH]
+    #[arg(
+        long,
+        global = true,
+        value_name = "USER:PASSWORD",
+        env = "ZOOKEEPER_AUTH",
+        hide_env_values = true
+    )]
+    pub auth: Option<String>,
+
+    /// ACL of the nodes this command creates: open, creator-all-world-read or creator-only
+    /// (the last two need --auth) [default: $ZOOKEEPER_ACL, else open]
+    #[arg(long, global = true, value_name = "POLICY", env = "ZOOKEEPER_ACL")]
+    pub acl: Option<zkstate::AclPolicy>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a state's payload as pretty JSON
+    Get(get::Args),
+    /// Write a whole payload, under the state's lock
+    Set(set::Args),
+    /// Change the payload with a JSON merge patch (RFC 7396) or a JSON patch (RFC 6902)
+    Patch(patch::Args),
+    /// Edit the payload in $EDITOR; write it back unless someone changed it meanwhile
+    Edit(edit::Args),
+    /// Print every change of a state as it happens, until interrupted
+    Watch(watch::Args),
+    /// List the live instances of a state
+    Listeners(listeners::Args),
+    /// List the state directories under a path
+    Ls(ls::Args),
+    /// Remove a state directory and everything under it
+    Rm(rm::Args),
+}
+
+/// A positive, finite number of seconds (`10`, `0.5`).
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return Err(format!("`{text}`: expected a positive number of seconds"));
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_subcommand_and_flag_has_a_doc_line() {
+        let cli = Cli::command();
+        let mut missing = Vec::new();
+        for sub in cli.get_subcommands() {
+            if sub.get_about().is_none() {
+                missing.push(sub.get_name().to_string());
+            }
+            for arg in sub.get_arguments() {
+                if arg.get_help().is_none() && !matches!(arg.get_id().as_str(), "help") {
+                    missing.push(format!("{} {}", sub.get_name(), arg.get_id()));
+                }
+            }
+        }
+        for arg in cli.get_arguments() {
+            if arg.get_help().is_none() {
+                missing.push(arg.get_id().to_string());
+            }
+        }
+        assert!(missing.is_empty(), "without a doc line: {missing:?}");
+    }
+
+    #[test]
+    fn seconds_parse() {
+        assert_eq!(parse_seconds("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
+        assert!(parse_seconds("0").is_err());
+        assert!(parse_seconds("-1").is_err());
+        assert!(parse_seconds("inf").is_err());
+        assert!(parse_seconds("ten").is_err());
+    }
+
+    #[test]
+    fn help_lists_the_exit_codes() {
+        let help = Cli::command().render_long_help().to_string();
+        for line in [
+            "0  success",
+            "3  version conflict",
+            "5  ZooKeeper unreachable",
+        ] {
+            assert!(help.contains(line), "{help}");
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! `zkstate get DIR`: the payload on stdout.
+//!
+//! A raw read of `<dir>/payload`, preceded by a `sync` (pipelined with the read) so that the
+//! value is current even when this session's server lags behind the leader. The payload is
+//! printed pretty; with `--raw`, byte for byte as stored (zkstate stores compact JSON) with a
+//! newline added, and without checking that it is JSON, so a broken payload can be inspected.
+//! Without `--raw`, a payload that is not JSON is an error (exit 1) that says to use `--raw`.
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+use super::{client, info, not_a_state, payload_path, print_line, request, resolve_dir, Global};
+use crate::exit::{fail, Code};
+use crate::output::rfc3339_from_millis;
+
+/// Arguments of `zkstate get`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The state directory
+    pub dir: String,
+
+    /// Print the payload as stored (compact), byte for byte, even when it is not JSON
+    #[arg(long)]
+    pub raw: bool,
+
+    /// Also print the payload's version and modification time on stderr
+    #[arg(long)]
+    pub stat: bool,
+}
+
+/// Runs `zkstate get`.
+pub async fn run(global: &Global, args: Args) -> Result<()> {
+    let timeout = global.timeout;
+    global
+        .with_connection(|conn| async move {
+            let dir = resolve_dir(&conn, &args.dir)?;
+            let path = payload_path(&dir);
+            let client = client(&conn, timeout).await?;
+            let read = async {
+                // Both are sent before either is awaited: one round trip.
+                let (synced, read) = futures::join!(client.sync(&path), client.get_data(&path));
+                let read = read?;
+                synced?;
+                Ok(read)
+            };
+            let (data, stat) = match request("reading", &path, timeout, read).await {
+                Ok(read) => read,
+                Err(zkstate::Error::Missing { .. }) => return Err(not_a_state(&dir)),
+                Err(err) => return Err(err.into()),
+            };
+            if args.raw {
+                let mut out = std::io::stdout().lock();
+                out.write_all(&data)
+                    .and_then(|()| out.write_all(b"\n"))
+                    .and_then(|()| out.flush())
+                    .context("cannot write to stdout")?;
+            } else {
+                let value: Value = serde_json::from_slice(&data).map_err(|err| {
+                    fail(
+                        Code::Failure,
+                        format!(
+                            "payload {path} (version {}) is not JSON: {err}; `zkstate get --raw` shows it as stored",
+                            stat.version
+                        ),
+                    )
+                })?;
+                // Serialising a `Value` cannot fail: its map keys are strings.
+                print_line(&serde_json::to_string_pretty(&value).unwrap_or_default())?;
+            }
+            if args.stat {
+                info(&format!("version {}", stat.version));
+                info(&format!("modified {}", rfc3339_from_millis(stat.mtime)));
+            }
+            Ok(())
+        })
+        .await
+}

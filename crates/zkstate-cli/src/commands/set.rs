@@ -1,0 +1,106 @@
+//! `zkstate set DIR [JSON|-]`: writes a whole payload under the state's lock.
+//!
+//! * plain: `update_latest`, replacing the value whatever version ZooKeeper holds;
+//! * `--if-version N`: `replace_at(N, value)`, a compare-and-set: exit 3 unless ZooKeeper holds
+//!   version N;
+//! * `--create`: creates the layout with the value when DIR does not exist (when it does, the
+//!   value is written as usual). Without it a missing DIR is exit 4. It cannot be combined with
+//!   `--if-version` (a missing state has no version to compare).
+//!
+//! The JSON is parsed before connecting, so bad input is exit 2 whatever the server's state.
+//! The new version is printed on stderr as `version N`.
+//!
+//! A payload in ZooKeeper that is not JSON cannot be overwritten: the library refuses to open
+//! such a state (`Error::Decode`, exit 1). `zkstate rm --yes DIR` then `set --create` replaces it.
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+use zkstate::ZkState;
+
+use super::{
+    client, closing, info, open_existing, parse_json, payload_path, read_input, request,
+    resolve_dir, Global,
+};
+use crate::exit::{fail, Code};
+
+/// Arguments of `zkstate set`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The state directory
+    pub dir: String,
+
+    /// The new payload as JSON; `-` or absent reads it from stdin
+    pub json: Option<String>,
+
+    /// Write only if ZooKeeper holds this payload version (else exit 3)
+    #[arg(long, value_name = "N", conflicts_with = "create")]
+    pub if_version: Option<i32>,
+
+    /// Create the state directory with this payload when it does not exist
+    #[arg(long)]
+    pub create: bool,
+}
+
+/// Runs `zkstate set`.
+pub async fn run(global: &Global, args: Args) -> Result<()> {
+    let (text, source) = read_input(args.json.as_deref(), "the JSON argument")?;
+    let value = parse_json(&text, &source)?;
+    let timeout = global.timeout;
+    global
+        .with_connection(|conn| async move {
+            let dir = resolve_dir(&conn, &args.dir)?;
+            let options = global.state_options();
+            let path = payload_path(&dir);
+            let client = client(&conn, timeout).await?;
+            let exists = request("reading", &path, timeout, client.check_stat(&path))
+                .await?
+                .is_some();
+            if !exists && args.create {
+                let state = ZkState::with_options(&conn, &dir, value.clone(), options)
+                    .await
+                    .with_context(|| format!("cannot create {dir}"))?;
+                return closing(state, |state| async move {
+                    // Another process may have created it first, with its own value: then ours
+                    // was discarded and is written now, as for an existing state.
+                    let version = if *state.d_read().json() == value {
+                        state.version()
+                    } else {
+                        write(&state, &dir, value, None).await?
+                    };
+                    info(&format!("version {version}"));
+                    Ok(())
+                })
+                .await;
+            }
+            let state = open_existing(global, &conn, &dir, options).await?;
+            closing(state, |state| async move {
+                let version = write(&state, &dir, value, args.if_version).await?;
+                info(&format!("version {version}"));
+                Ok(())
+            })
+            .await
+        })
+        .await
+}
+
+/// Writes `value` whatever the version, or only at `if_version`.
+async fn write(
+    state: &ZkState<Value>,
+    dir: &str,
+    value: Value,
+    if_version: Option<i32>,
+) -> Result<i32> {
+    let written = match if_version {
+        None => state.update_latest(|slot| *slot = value.clone()).await,
+        Some(expected) => state.replace_at(expected, value).await,
+    };
+    written.map_err(|err| match err {
+        zkstate::Error::StaleWrite { local, remote, .. } => fail(
+            Code::Conflict,
+            format!(
+                "version conflict on {dir}: expected version {local}, zookeeper holds {remote}; nothing written"
+            ),
+        ),
+        err => anyhow::Error::new(err).context(format!("cannot write {dir}")),
+    })
+}

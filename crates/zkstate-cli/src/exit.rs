@@ -1,0 +1,295 @@
+//! Exit codes, and how errors map to them.
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success (a broken pipe on stdout counts as success) |
+//! | 1 | any other runtime error |
+//! | 2 | usage error or invalid input (bad JSON, a patch that does not apply, a missing `--yes`) |
+//! | 3 | version conflict: ZooKeeper holds another version than the one required; nothing written |
+//! | 4 | not found: the state directory (or path) does not exist |
+//! | 5 | ZooKeeper unreachable, or it did not answer, within `--timeout` |
+//!
+//! Commands return `anyhow::Error`s. [`Code::of`] walks the cause chain, outermost first, and
+//! takes the code of the first error it recognises: a [`Failure`] (a command's own verdict), a
+//! [`zkstate::Error`], a [`zkstate::ConnectError`], or an `io::Error` of kind `BrokenPipe`.
+
+use std::io;
+
+/// What the process exits with. Scripts depend on these numbers: never renumber them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Code {
+    /// 0: success.
+    Success = 0,
+    /// 1: any other runtime error.
+    Failure = 1,
+    /// 2: usage error or invalid input.
+    Usage = 2,
+    /// 3: version conflict; nothing was written.
+    Conflict = 3,
+    /// 4: the state directory or path does not exist.
+    NotFound = 4,
+    /// 5: ZooKeeper unreachable, or no answer, within `--timeout`.
+    Unreachable = 5,
+}
+
+impl Code {
+    /// The number the process exits with.
+    pub fn number(self) -> u8 {
+        self as u8
+    }
+
+    /// The code for an error: that of the first error in its chain (outermost first) that has
+    /// one; [`Code::Failure`] when none has.
+    pub fn of(err: &anyhow::Error) -> Code {
+        // A `Failure` given as context is not visible through `chain()` (anyhow wraps it), but
+        // `downcast_ref` finds it.
+        if let Some(failure) = err.downcast_ref::<Failure>() {
+            return failure.code;
+        }
+        err.chain().find_map(code_of_cause).unwrap_or(Code::Failure)
+    }
+
+    /// The code for an error of a state operation.
+    pub fn of_state_error(err: &zkstate::Error) -> Code {
+        match err {
+            zkstate::Error::StaleWrite { .. } => Code::Conflict,
+            zkstate::Error::Missing { .. } => Code::NotFound,
+            zkstate::Error::Timeout { .. } => Code::Unreachable,
+            // The value given was refused before anything was sent: the input is at fault.
+            zkstate::Error::InvalidDir(_)
+            | zkstate::Error::PayloadTooLarge { .. }
+            | zkstate::Error::Encode { .. } => Code::Usage,
+            // `Decode` is the payload in ZooKeeper at fault, not the input; the rest are runtime
+            // failures (permissions, a closed state, other ZooKeeper errors).
+            _ => Code::Failure,
+        }
+    }
+
+    /// The code for an error of opening a connection.
+    pub fn of_connect_error(err: &zkstate::ConnectError) -> Code {
+        match err {
+            zkstate::ConnectError::Unreachable { .. } => Code::Unreachable,
+            zkstate::ConnectError::Url(_) | zkstate::ConnectError::Settings(_) => Code::Usage,
+            _ => Code::Failure,
+        }
+    }
+}
+
+fn code_of_cause(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
+    if let Some(failure) = cause.downcast_ref::<Failure>() {
+        Some(failure.code)
+    } else if let Some(err) = cause.downcast_ref::<zkstate::Error>() {
+        Some(Code::of_state_error(err))
+    } else if let Some(err) = cause.downcast_ref::<zkstate::ConnectError>() {
+        Some(Code::of_connect_error(err))
+    } else if let Some(err) = cause.downcast_ref::<io::Error>() {
+        // The reader of stdout went away (`zkstate watch | head -1`): that is how pipes end.
+        (err.kind() == io::ErrorKind::BrokenPipe).then_some(Code::Success)
+    } else {
+        None
+    }
+}
+
+/// A command's own verdict: a message and the code to exit with.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    /// The exit code.
+    pub code: Code,
+    /// What went wrong, one line.
+    pub message: String,
+}
+
+/// An `anyhow::Error` carrying `code`.
+pub fn fail(code: Code, message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Failure {
+        code,
+        message: message.into(),
+    })
+}
+
+/// The one-line message for an error: its cause chain joined with `": "`.
+///
+/// Library errors often repeat their source in their own message (`... while writing /x:
+/// connection loss` with `connection loss` as the source); a cause whose text the message so far
+/// already ends with is skipped. Line breaks become spaces so the message stays on one line.
+pub fn message(err: &anyhow::Error) -> String {
+    join_chain(err.chain().map(|cause| cause.to_string()))
+}
+
+fn join_chain(causes: impl Iterator<Item = String>) -> String {
+    let mut out = String::new();
+    for cause in causes {
+        let cause = cause.trim();
+        if cause.is_empty() || out.ends_with(cause) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(cause);
+    }
+    out.replace(['\r', '\n'], " ")
+}
+
+/// A usage error rendered by clap (several lines: the error, hints, usage, a pointer to
+/// `--help`) folded into one line: `unrecognized subcommand 'gte' (usage: zkstate [OPTIONS]
+/// <COMMAND>)`.
+pub fn one_line_usage_error(rendered: &str) -> String {
+    let mut main = String::new();
+    let mut usage = None;
+    for line in rendered.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(rest) = line.strip_prefix("Usage: ") {
+            usage = Some(rest.to_string());
+        } else if line.starts_with("For more information") {
+            continue;
+        } else {
+            if !main.is_empty() {
+                main.push(' ');
+            }
+            main.push_str(line.strip_prefix("error: ").unwrap_or(line));
+        }
+    }
+    match usage {
+        Some(usage) => format!("{main} (usage: {usage})"),
+        None => main,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn numbers_are_the_documented_ones() {
+        let codes = [
+            (Code::Success, 0),
+            (Code::Failure, 1),
+            (Code::Usage, 2),
+            (Code::Conflict, 3),
+            (Code::NotFound, 4),
+            (Code::Unreachable, 5),
+        ];
+        for (code, number) in codes {
+            assert_eq!(code.number(), number, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn state_errors_map_to_codes() {
+        let stale = zkstate::Error::StaleWrite {
+            path: "/a/payload".into(),
+            local: 1,
+            remote: 2,
+        };
+        assert_eq!(Code::of_state_error(&stale), Code::Conflict);
+        let missing = zkstate::Error::Missing {
+            path: "/a/payload".into(),
+        };
+        assert_eq!(Code::of_state_error(&missing), Code::NotFound);
+        let timeout = zkstate::Error::Timeout {
+            op: "reading",
+            path: "/a/payload".into(),
+            waited: Duration::from_secs(1),
+        };
+        assert_eq!(Code::of_state_error(&timeout), Code::Unreachable);
+        let large = zkstate::Error::PayloadTooLarge {
+            path: "/a/payload".into(),
+            size: 2,
+            limit: 1,
+        };
+        assert_eq!(Code::of_state_error(&large), Code::Usage);
+        let denied = zkstate::Error::PermissionDenied {
+            path: "/a/payload".into(),
+        };
+        assert_eq!(Code::of_state_error(&denied), Code::Failure);
+    }
+
+    #[test]
+    fn connect_errors_map_to_codes() {
+        let unreachable = zkstate::ConnectError::Unreachable {
+            servers: "127.0.0.1:1".into(),
+            waited: Duration::from_secs(2),
+        };
+        assert_eq!(Code::of_connect_error(&unreachable), Code::Unreachable);
+        match zkstate::ZkUrl::parse("") {
+            Err(err) => assert_eq!(
+                Code::of_connect_error(&zkstate::ConnectError::Url(err)),
+                Code::Usage
+            ),
+            Ok(url) => panic!("an empty url parsed: {url}"),
+        }
+        assert_eq!(
+            Code::of_connect_error(&zkstate::ConnectError::Closed),
+            Code::Failure
+        );
+    }
+
+    #[test]
+    fn code_is_found_through_context() {
+        let err = anyhow::Error::new(zkstate::Error::Missing {
+            path: "/a/payload".into(),
+        })
+        .context("cannot read /a");
+        assert_eq!(Code::of(&err), Code::NotFound);
+        let err = fail(Code::Conflict, "version conflict").context("cannot write /a");
+        assert_eq!(Code::of(&err), Code::Conflict);
+        assert_eq!(Code::of(&anyhow::anyhow!("something")), Code::Failure);
+    }
+
+    #[test]
+    fn the_outermost_code_wins() {
+        let err = anyhow::Error::new(zkstate::Error::Missing {
+            path: "/a/payload".into(),
+        })
+        .context(Failure {
+            code: Code::Usage,
+            message: "bad".into(),
+        });
+        assert_eq!(Code::of(&err), Code::Usage);
+    }
+
+    #[test]
+    fn broken_pipe_is_success() {
+        let err = anyhow::Error::new(io::Error::from(io::ErrorKind::BrokenPipe))
+            .context("writing to stdout");
+        assert_eq!(Code::of(&err), Code::Success);
+        let err = anyhow::Error::new(io::Error::from(io::ErrorKind::PermissionDenied));
+        assert_eq!(Code::of(&err), Code::Failure);
+    }
+
+    #[test]
+    fn usage_errors_fold_into_one_line() {
+        let rendered = "error: the following required arguments were not provided:\n  <DIR>\n\nUsage: zkstate set <DIR> [JSON]\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            one_line_usage_error(rendered),
+            "the following required arguments were not provided: <DIR> (usage: zkstate set <DIR> [JSON])"
+        );
+        let rendered = "error: invalid value 'x' for '--timeout <SECS>': bad\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            one_line_usage_error(rendered),
+            "invalid value 'x' for '--timeout <SECS>': bad"
+        );
+    }
+
+    #[test]
+    fn message_joins_the_chain_without_repeats() {
+        let joined = join_chain(
+            [
+                "cannot write /a".to_string(),
+                "zookeeper error while writing /a/payload: connection loss".to_string(),
+                "connection loss".to_string(),
+            ]
+            .into_iter(),
+        );
+        assert_eq!(
+            joined,
+            "cannot write /a: zookeeper error while writing /a/payload: connection loss"
+        );
+        assert_eq!(join_chain(["a\nb".to_string()].into_iter()), "a b");
+        let err = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(message(&err), "outer: inner");
+    }
+}

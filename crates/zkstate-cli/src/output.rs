@@ -1,0 +1,388 @@
+//! What the commands print: change lines (human and JSON forms), times, the listeners table.
+//! Pure functions, so that the formats scripts depend on are tested without a server.
+
+use serde::Serialize;
+use serde_json::Value;
+use zkstate::{Change, KeyPath, Listener};
+
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const RED: &str = "\x1b[31m";
+const RESET: &str = "\x1b[0m";
+
+/// Compact JSON for a value. Serialising a `Value` cannot fail (its map keys are strings).
+fn compact(value: &Value) -> String {
+    value.to_string()
+}
+
+/// One change in the human form: `+ [2] "firefox*"`, `~ .name "a" -> "b"`, `- .x 1`; values
+/// as compact JSON. With `colour`, the line is green, yellow or red (ANSI escapes).
+pub fn human_line(change: &Change, colour: bool) -> String {
+    let (colour_code, line) = match change {
+        Change::Added { path, value } => (GREEN, format!("+ {path} {}", compact(value))),
+        Change::Removed { path, value } => (RED, format!("- {path} {}", compact(value))),
+        Change::Modified { path, old, new } => (
+            YELLOW,
+            format!("~ {path} {} -> {}", compact(old), compact(new)),
+        ),
+        // `Change` is non-exhaustive: a kind added later still prints, in its serde form.
+        other => (
+            YELLOW,
+            format!(
+                "? {} {}",
+                other.path(),
+                serde_json::to_string(other).unwrap_or_default()
+            ),
+        ),
+    };
+    if colour {
+        format!("{colour_code}{line}{RESET}")
+    } else {
+        line
+    }
+}
+
+/// One line of `watch --json`, fields in this order.
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    version: i32,
+    op: &'a str,
+    path: &'a KeyPath,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    old: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new: Option<&'a Value>,
+}
+
+/// One change in the JSON form: `{"version":N,"op":"added","path":["a",0],"value":...}`;
+/// `"old"` and `"new"` instead of `"value"` for `"modified"`. The path is an array of keys
+/// (strings) and indexes (numbers).
+pub fn json_line(version: i32, change: &Change) -> String {
+    let mut line = JsonLine {
+        version,
+        op: "modified",
+        path: change.path(),
+        value: None,
+        old: None,
+        new: None,
+    };
+    match change {
+        Change::Added { value, .. } => {
+            line.op = "added";
+            line.value = Some(value);
+        }
+        Change::Removed { value, .. } => {
+            line.op = "removed";
+            line.value = Some(value);
+        }
+        Change::Modified { old, new, .. } => {
+            line.old = Some(old);
+            line.new = Some(new);
+        }
+        // A kind added later: its own serde form is the most faithful line.
+        other => return serde_json::to_string(other).unwrap_or_default(),
+    }
+    // A struct of strings, integers and `Value`s always serialises.
+    serde_json::to_string(&line).unwrap_or_default()
+}
+
+/// Milliseconds since the Unix epoch as RFC 3339 UTC with milliseconds:
+/// `2024-03-01T12:00:00.000Z`.
+pub fn rfc3339_from_millis(millis: i64) -> String {
+    let seconds = millis.div_euclid(1000);
+    let ms = millis.rem_euclid(1000);
+    let days = seconds.div_euclid(86_400);
+    let of_day = seconds.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{ms:03}Z",
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60
+    )
+}
+
+/// The proleptic Gregorian date of a day number (days since 1970-01-01): Howard Hinnant's
+/// `civil_from_days`, exact for every `i64` day this program will meet.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11], March first
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32; // [1, 31]
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32; // [1, 12]
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// A listener record as `listeners --json` prints it.
+#[derive(Debug, PartialEq, Serialize)]
+pub struct ListenerRow {
+    /// The instance id.
+    pub id: String,
+    /// Its host.
+    pub hostname: String,
+    /// Its process id.
+    pub pid: u32,
+    /// When it started, RFC 3339 UTC; empty when the record does not say.
+    pub started_at: String,
+    /// When it started, milliseconds since the Unix epoch (0 when unknown).
+    pub started_at_ms: u64,
+}
+
+impl From<&Listener> for ListenerRow {
+    fn from(listener: &Listener) -> ListenerRow {
+        let started_at = if listener.started_at_ms == 0 {
+            String::new()
+        } else {
+            rfc3339_from_millis(i64::try_from(listener.started_at_ms).unwrap_or(i64::MAX))
+        };
+        ListenerRow {
+            id: listener.id.clone(),
+            hostname: listener.hostname.clone(),
+            pid: listener.pid,
+            started_at,
+            started_at_ms: listener.started_at_ms,
+        }
+    }
+}
+
+/// The listeners as a table with a header, columns aligned, one line each (no trailing newline
+/// on the last). Unknown fields (a record written by another tool) show as `-`.
+pub fn listeners_table(rows: &[ListenerRow]) -> String {
+    let cells: Vec<[String; 4]> = rows
+        .iter()
+        .map(|row| {
+            let or_dash = |s: &str| {
+                if s.is_empty() {
+                    "-".to_string()
+                } else {
+                    s.to_string()
+                }
+            };
+            [
+                row.id.clone(),
+                or_dash(&row.hostname),
+                if row.pid == 0 {
+                    "-".to_string()
+                } else {
+                    row.pid.to_string()
+                },
+                or_dash(&row.started_at),
+            ]
+        })
+        .collect();
+    let header = ["ID", "HOST", "PID", "STARTED"].map(str::to_string);
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for row in &cells {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    std::iter::once(&header)
+        .chain(&cells)
+        .map(|row| {
+            let line = row
+                .iter()
+                .zip(widths)
+                .map(|(cell, width)| format!("{cell:<width$}"))
+                .collect::<Vec<_>>()
+                .join("  ");
+            line.trim_end().to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use zkstate::PathSegment;
+
+    use super::*;
+
+    fn path(segments: Vec<PathSegment>) -> KeyPath {
+        KeyPath::from(segments)
+    }
+
+    fn added() -> Change {
+        Change::Added {
+            path: path(vec![PathSegment::Index(2)]),
+            value: json!("firefox*"),
+        }
+    }
+
+    fn modified() -> Change {
+        Change::Modified {
+            path: path(vec!["name".into()]),
+            old: json!("a"),
+            new: json!("b"),
+        }
+    }
+
+    fn removed() -> Change {
+        Change::Removed {
+            path: path(vec!["x".into()]),
+            value: json!(1),
+        }
+    }
+
+    #[test]
+    fn human_lines_match_the_contract() {
+        assert_eq!(human_line(&added(), false), r#"+ [2] "firefox*""#);
+        assert_eq!(human_line(&modified(), false), r#"~ .name "a" -> "b""#);
+        assert_eq!(human_line(&removed(), false), "- .x 1");
+    }
+
+    #[test]
+    fn human_values_are_compact_json() {
+        let change = Change::Added {
+            path: path(vec!["hosts".into(), PathSegment::Index(0), "a b".into()]),
+            value: json!({"b": [1, 2], "a": null}),
+        };
+        assert_eq!(
+            human_line(&change, false),
+            r#"+ .hosts[0]["a b"] {"a":null,"b":[1,2]}"#
+        );
+        let root = Change::Modified {
+            path: KeyPath::root(),
+            old: json!(1),
+            new: json!([1]),
+        };
+        assert_eq!(human_line(&root, false), "~ . 1 -> [1]");
+    }
+
+    #[test]
+    fn human_colours_by_kind() {
+        assert_eq!(
+            human_line(&added(), true),
+            "\x1b[32m+ [2] \"firefox*\"\x1b[0m"
+        );
+        assert_eq!(
+            human_line(&modified(), true),
+            "\x1b[33m~ .name \"a\" -> \"b\"\x1b[0m"
+        );
+        assert_eq!(human_line(&removed(), true), "\x1b[31m- .x 1\x1b[0m");
+    }
+
+    #[test]
+    fn json_lines_match_the_contract() {
+        assert_eq!(
+            json_line(3, &added()),
+            r#"{"version":3,"op":"added","path":[2],"value":"firefox*"}"#
+        );
+        assert_eq!(
+            json_line(4, &modified()),
+            r#"{"version":4,"op":"modified","path":["name"],"old":"a","new":"b"}"#
+        );
+        assert_eq!(
+            json_line(5, &removed()),
+            r#"{"version":5,"op":"removed","path":["x"],"value":1}"#
+        );
+        let deep = Change::Added {
+            path: path(vec!["a".into(), PathSegment::Index(0), "b".into()]),
+            value: json!(null),
+        };
+        assert_eq!(
+            json_line(1, &deep),
+            r#"{"version":1,"op":"added","path":["a",0,"b"],"value":null}"#
+        );
+    }
+
+    #[test]
+    fn json_lines_keep_null_values() {
+        let change = Change::Modified {
+            path: KeyPath::root(),
+            old: json!(null),
+            new: json!(false),
+        };
+        assert_eq!(
+            json_line(2, &change),
+            r#"{"version":2,"op":"modified","path":[],"old":null,"new":false}"#
+        );
+    }
+
+    #[test]
+    fn rfc3339_known_instants() {
+        assert_eq!(rfc3339_from_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339_from_millis(951_782_400_000),
+            "2000-02-29T00:00:00.000Z"
+        );
+        assert_eq!(
+            rfc3339_from_millis(1_709_294_400_123),
+            "2024-03-01T12:00:00.123Z"
+        );
+        assert_eq!(
+            rfc3339_from_millis(4_102_444_799_999),
+            "2099-12-31T23:59:59.999Z"
+        );
+        assert_eq!(rfc3339_from_millis(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn rfc3339_days_round_trip() {
+        // Every day over 800 years: dates strictly increase and months/days stay in range.
+        let mut last = (1599, 12, 31);
+        for days in -135_140..157_000 {
+            let date = civil_from_days(days);
+            assert!(date > last, "{days}: {date:?} after {last:?}");
+            assert!((1..=12).contains(&date.1) && (1..=31).contains(&date.2));
+            last = date;
+        }
+    }
+
+    #[test]
+    fn listeners_table_aligns_columns() {
+        let rows = vec![
+            ListenerRow {
+                id: "abc".into(),
+                hostname: "host-1".into(),
+                pid: 42,
+                started_at: "2024-03-01T12:00:00.123Z".into(),
+                started_at_ms: 1_709_294_400_123,
+            },
+            ListenerRow {
+                id: "a-much-longer-id".into(),
+                hostname: String::new(),
+                pid: 0,
+                started_at: String::new(),
+                started_at_ms: 0,
+            },
+        ];
+        let table = listeners_table(&rows);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            lines,
+            vec![
+                "ID                HOST    PID  STARTED",
+                "abc               host-1  42   2024-03-01T12:00:00.123Z",
+                "a-much-longer-id  -       -    -",
+            ]
+        );
+        assert_eq!(listeners_table(&[]), "ID  HOST  PID  STARTED");
+    }
+
+    #[test]
+    fn listener_rows_from_records() {
+        let record: Listener = match serde_json::from_value(json!({
+            "id": "x", "hostname": "h", "pid": 7, "started_at_ms": 1_709_294_400_123u64
+        })) {
+            Ok(record) => record,
+            Err(err) => panic!("{err}"),
+        };
+        let row = ListenerRow::from(&record);
+        assert_eq!(row.started_at, "2024-03-01T12:00:00.123Z");
+        assert_eq!(
+            serde_json::to_value(&row).ok(),
+            Some(json!({
+                "id": "x", "hostname": "h", "pid": 7,
+                "started_at": "2024-03-01T12:00:00.123Z", "started_at_ms": 1_709_294_400_123u64
+            }))
+        );
+    }
+}

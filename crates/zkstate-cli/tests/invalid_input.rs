@@ -1,0 +1,111 @@
+//! Exit 2: usage errors and invalid input, each reported on one line; bad JSON names the line
+//! and column. Nothing is written.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn bad_json_argument_names_line_and_column() {
+    let zk = shared_zk().await;
+    let dir = unique_dir("bad-json-arg");
+    create_state(&zk, &dir, r#"{"keep":true}"#).await;
+    run(&zk, &["set", &dir, r#"{"a": tru}"#])
+        .await
+        .expect_code(2)
+        .error_line(&["invalid JSON", "line 1, column 10"]);
+    assert_eq!(payload(&zk, &dir).await, (json!({"keep": true}), 0));
+}
+
+#[tokio::test]
+async fn bad_json_on_stdin_names_line_and_column() {
+    let zk = shared_zk().await;
+    let dir = unique_dir("bad-json-stdin");
+    create_state(&zk, &dir, "1").await;
+    run_with(
+        &zk,
+        &["set", &dir],
+        Some("{\n  \"a\": 1,\n  \"b\": ]\n}\n"),
+        &[],
+    )
+    .await
+    .expect_code(2)
+    .error_line(&["invalid JSON in stdin", "line 3, column 8"]);
+    assert_eq!(payload(&zk, &dir).await, (json!(1), 0));
+}
+
+#[tokio::test]
+async fn bad_json_is_exit_2_even_before_connecting() {
+    // Parsing comes first: no server is needed to reject bad input.
+    run_args(
+        &["--zk", "127.0.0.1:1", "--timeout", "1", "set", "/x", "{"],
+        None,
+        &[],
+    )
+    .await
+    .expect_code(2)
+    .error_line(&["invalid JSON", "line 1, column 1"]);
+}
+
+#[tokio::test]
+async fn usage_errors_are_exit_2_on_one_line() {
+    run_args(&["frobnicate"], None, &[])
+        .await
+        .expect_code(2)
+        .error_line(&["frobnicate", "usage: zkstate"]);
+    run_args(&["get"], None, &[])
+        .await
+        .expect_code(2)
+        .error_line(&["<DIR>"]);
+    run_args(&["--timeout", "soon", "get", "/x"], None, &[])
+        .await
+        .expect_code(2)
+        .error_line(&["--timeout", "soon"]);
+    // patch needs exactly one of --merge and --json-patch.
+    run_args(&["patch", "/x"], None, &[])
+        .await
+        .expect_code(2)
+        .error_line(&["--merge"]);
+    run_args(
+        &["patch", "/x", "--merge", "{}", "--json-patch", "[]"],
+        None,
+        &[],
+    )
+    .await
+    .expect_code(2)
+    .error_line(&["cannot be used with"]);
+}
+
+#[tokio::test]
+async fn a_bad_url_is_exit_2() {
+    run_args(&["--zk", "zookeeper://h:notaport/x", "get", "a"], None, &[])
+        .await
+        .expect_code(2)
+        .error_line(&["url"]);
+}
+
+#[tokio::test]
+async fn a_bad_dir_is_exit_2() {
+    let zk = shared_zk().await;
+    run(&zk, &["get", "/a//b"])
+        .await
+        .expect_code(2)
+        .error_line(&["/a//b"]);
+}
+
+#[tokio::test]
+async fn help_documents_the_exit_codes() {
+    let out = run_args(&["--help"], None, &[]).await;
+    out.success();
+    for line in [
+        "0  success",
+        "1  any other runtime error",
+        "2  usage error or invalid input",
+        "3  version conflict",
+        "4  not found",
+        "5  ZooKeeper unreachable",
+    ] {
+        assert!(out.stdout.contains(line), "{line:?} missing\n{out}");
+    }
+}

@@ -1,0 +1,104 @@
+//! `zkstate ls` finds the state directories under a path; `zkstate rm` removes one, all or
+//! nothing, only with `--yes`.
+
+mod common;
+
+use common::*;
+
+#[tokio::test]
+async fn ls_lists_state_dirs_below_a_path() {
+    let zk = shared_zk().await;
+    let base = unique_dir("ls");
+    for dir in ["a", "b/c", "b/d/e", "a/nested"] {
+        create_state(&zk, &format!("{base}/{dir}"), "{}").await;
+    }
+    // Not states: a plain node, and one whose name looks like a layout node.
+    raw_mkdir(&zk, &format!("{base}/plain/lock")).await;
+
+    let out = run(&zk, &["ls", &base]).await;
+    out.success();
+    let expected: Vec<String> = ["a", "a/nested", "b/c", "b/d/e"]
+        .iter()
+        .map(|d| format!("{base}/{d}"))
+        .collect();
+    assert_eq!(out.stdout.lines().collect::<Vec<_>>(), expected, "{out}");
+
+    // Without PATH: the URL's base path.
+    let url = format!("zookeeper://{zk}{base}/b");
+    let out = run_args(&["--zk", &url, "ls"], None, &[]).await;
+    out.success();
+    assert_eq!(out.stdout, format!("{base}/b/c\n{base}/b/d/e\n"), "{out}");
+    // A relative PATH is resolved under it.
+    let out = run_args(&["--zk", &url, "ls", "d"], None, &[]).await;
+    out.success();
+    assert_eq!(out.stdout, format!("{base}/b/d/e\n"), "{out}");
+
+    // From the root, /zookeeper is skipped and ours are there.
+    let out = run(&zk, &["ls"]).await;
+    out.success();
+    assert!(
+        out.stdout.lines().all(|l| !l.starts_with("/zookeeper")),
+        "{out}"
+    );
+    assert!(out.stdout.contains(&format!("{base}/b/d/e\n")), "{out}");
+}
+
+#[tokio::test]
+async fn ls_of_a_missing_path_is_exit_4() {
+    let zk = shared_zk().await;
+    let base = unique_dir("ls-missing");
+    run(&zk, &["ls", &base])
+        .await
+        .expect_code(4)
+        .error_line(&[&base, "does not exist"]);
+}
+
+#[tokio::test]
+async fn rm_needs_yes() {
+    let zk = shared_zk().await;
+    let dir = unique_dir("rm-no-yes");
+    create_state(&zk, &dir, "1").await;
+    run(&zk, &["rm", &dir])
+        .await
+        .expect_code(2)
+        .error_line(&["--yes"]);
+    assert!(exists(&zk, &format!("{dir}/payload")).await);
+}
+
+#[tokio::test]
+async fn rm_removes_the_whole_state_dir() {
+    let zk = shared_zk().await;
+    let dir = unique_dir("rm");
+    create_state(&zk, &dir, r#"{"a":1}"#).await;
+    create_state(&zk, &format!("{dir}/nested"), "2").await;
+    // A live instance: its ephemeral listener record goes too.
+    let watch = Running::watch(&zk, &dir, &[]).await;
+    wait_listeners(&zk, &dir, 1).await;
+    let out = run(&zk, &["rm", "--yes", &dir]).await;
+    out.success();
+    assert!(out.stderr.starts_with(&format!("removed {dir} (")), "{out}");
+    assert!(!exists(&zk, &dir).await, "{dir} still there");
+    watch.kill().await;
+
+    run(&zk, &["get", &dir]).await.expect_code(4);
+    run(&zk, &["rm", "--yes", &dir])
+        .await
+        .expect_code(4)
+        .error_line(&[&dir, "does not exist"]);
+}
+
+#[tokio::test]
+async fn rm_refuses_what_is_not_a_state_dir() {
+    let zk = shared_zk().await;
+    let dir = unique_dir("rm-not-state");
+    raw_mkdir(&zk, &format!("{dir}/child")).await;
+    run(&zk, &["rm", "--yes", &dir])
+        .await
+        .expect_code(2)
+        .error_line(&["not a state directory"]);
+    assert!(exists(&zk, &format!("{dir}/child")).await);
+    run(&zk, &["rm", "--yes", "/"])
+        .await
+        .expect_code(2)
+        .error_line(&["refusing"]);
+}

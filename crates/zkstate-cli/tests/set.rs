@@ -1,0 +1,105 @@
+//! `zkstate set`: from an argument and from stdin, `--create`, a missing state,
+//! `--if-version`.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn set_create_makes_the_layout() {
+    let zk = shared_zk().await;
+    let dir = unique_dir("set-create");
+    let out = run(&zk, &["set", "--create", &dir, r#"{"a":1}"#]).await;
+    out.success();
+    assert_eq!(out.stderr, "version 0\n", "{out}");
+    assert_eq!(payload(&zk, &dir).await, (json!({"a": 1}), 0));
+    for node in ["listeners", "lock", "writers"] {
+        assert!(exists(&zk, &format!("{dir}/{node}")).await, "{node}");
+    }
+    // --create on an existing state writes as usual.
+    let out = run(&zk, &["set", "--create", &dir, r#"{"a":2}"#]).await;
+    out.success();
+    assert_eq!(out.stderr, "version 1\n", "{out}");
+    assert_eq!(payload(&zk, &dir).await, (json!({"a": 2}), 1));
+}
+
+#[tokio::test]
+async fn set_replaces_the_whole_payload() {
+    let zk = shared_zk().await;
+    let dir = unique_dir("set-replace");
+    create_state(&zk, &dir, r#"{"a":1,"b":2}"#).await;
+    let out = run(&zk, &["set", &dir, r#"{"c":[3]}"#]).await;
+    out.success();
+    assert_eq!(out.stderr, "version 1\n", "{out}");
+    assert_eq!(payload(&zk, &dir).await, (json!({"c": [3]}), 1));
+    // A one-shot command leaves no listener record or commit marker behind.
+    let client = raw_client(&zk).await;
+    for node in ["listeners", "writers"] {
+        let children = client.list_children(&format!("{dir}/{node}")).await;
+        assert_eq!(children, Ok(vec![]), "{node}");
+    }
+}
+
+#[tokio::test]
+async fn set_reads_stdin_when_no_json_or_dash() {
+    let zk = shared_zk().await;
+    let dir = unique_dir("set-stdin");
+    create_state(&zk, &dir, "0").await;
+    run_with(&zk, &["set", &dir], Some("[1, 2]\n"), &[])
+        .await
+        .success();
+    assert_eq!(payload(&zk, &dir).await.0, json!([1, 2]));
+    run_with(&zk, &["set", &dir, "-"], Some(r#"{"x": null}"#), &[])
+        .await
+        .success();
+    assert_eq!(payload(&zk, &dir).await.0, json!({"x": null}));
+}
+
+#[tokio::test]
+async fn set_on_a_missing_state_is_exit_4() {
+    let zk = shared_zk().await;
+    let dir = unique_dir("set-missing");
+    run(&zk, &["set", &dir, "1"])
+        .await
+        .expect_code(4)
+        .error_line(&[&dir, "does not exist"]);
+    assert!(
+        !exists(&zk, &dir).await,
+        "set without --create created {dir}"
+    );
+}
+
+#[tokio::test]
+async fn set_if_version_writes_at_that_version() {
+    let zk = shared_zk().await;
+    let dir = unique_dir("set-if-version");
+    create_state(&zk, &dir, "0").await;
+    let out = run(&zk, &["set", "--if-version", "0", &dir, "1"]).await;
+    out.success();
+    assert_eq!(out.stderr, "version 1\n", "{out}");
+    assert_eq!(payload(&zk, &dir).await, (json!(1), 1));
+}
+
+#[tokio::test]
+async fn set_if_version_conflict_is_exit_3_and_writes_nothing() {
+    let zk = shared_zk().await;
+    let dir = unique_dir("set-conflict");
+    create_state(&zk, &dir, r#""first""#).await;
+    run(&zk, &["set", &dir, r#""second""#]).await.success();
+    run(&zk, &["set", "--if-version", "0", &dir, r#""third""#])
+        .await
+        .expect_code(3)
+        .error_line(&["version conflict", &dir, "expected version 0", "holds 1"]);
+    assert_eq!(payload(&zk, &dir).await, (json!("second"), 1));
+}
+
+#[tokio::test]
+async fn set_create_and_if_version_are_exclusive() {
+    let zk = shared_zk().await;
+    let dir = unique_dir("set-exclusive");
+    run(&zk, &["set", "--create", "--if-version", "0", &dir, "1"])
+        .await
+        .expect_code(2)
+        .error_line(&["cannot be used with"]);
+}
