@@ -10,6 +10,16 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 cargo test --workspace --locked
 
+# The fuzz targets (URL and settings parser, diff engine, payload decoder), bounded.
+# cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP lets the stable toolchain provide them.
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+  cargo install cargo-fuzz --locked --quiet
+fi
+for target in url diff payload; do
+  (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none "$target" -- \
+     -max_total_time="${ZKSTATE_FUZZ_SECONDS:-10}" -print_final_stats=1 2>&1 | tail -n 3)
+done
+
 # No ZooKeeper JVM started by the tests may survive them.
 sleep 1
 if pgrep -f 'zkstate\.testing' >/dev/null; then

@@ -74,7 +74,7 @@ fn spawn(
 async fn wait_for(
     lines: &mut broadcast::Receiver<String>,
     what: &str,
-    want: impl Fn(&str) -> bool,
+    mut want: impl FnMut(&str) -> bool,
 ) -> anyhow::Result<()> {
     let found = tokio::time::timeout(WAIT, async {
         loop {
@@ -151,7 +151,16 @@ async fn main() -> anyhow::Result<()> {
     );
     let server = ZkServer::start().await.context("starting ZooKeeper")?;
     let url = format!("zookeeper://{}/demo", server.connect_string());
-    println!("ZooKeeper {} serving at {}", "3.8", server.connect_string());
+    let srvr = zkstate_testing::four_letter_word(&server.connect_string(), "srvr")
+        .await
+        .unwrap_or_default();
+    let version = srvr
+        .lines()
+        .next()
+        .unwrap_or("Zookeeper")
+        .trim()
+        .to_string();
+    println!("{version}, serving at {}", server.connect_string());
 
     step("2. Two agents share their process globs through zkstate");
     let agent_1 = spawn(
@@ -204,19 +213,15 @@ async fn main() -> anyhow::Result<()> {
         ],
     )
     .await?;
-    wait_for(&mut seen, "agent-1 reacting", |l| {
-        l.starts_with("[agent-1]") && l.contains("firefox-demo(")
+    // Lines of the three arrive in any order.
+    let mut reacted = [false; 3];
+    wait_for(&mut seen, "both agents and the watch reacting", |l| {
+        reacted[0] |= l.starts_with("[agent-1]") && l.contains("firefox-demo(");
+        reacted[1] |= l.starts_with("[agent-2]") && l.contains("firefox-demo(");
+        reacted[2] |= l.starts_with("+ [2] \"firefox*\"");
+        reacted.iter().all(|&r| r)
     })
     .await?;
-    wait_for(&mut seen, "agent-2 reacting", |l| {
-        l.starts_with("[agent-2]") && l.contains("firefox-demo(")
-    })
-    .await?;
-    wait_for(&mut seen, "the watch line", |l| {
-        l.contains("firefox*") && l.starts_with('+')
-    })
-    .await
-    .ok();
     run_cli(&cli, &url, &["get", DIR, "--stat"]).await?;
 
     step("6. Stopping everything");

@@ -142,7 +142,11 @@ async fn main() -> anyhow::Result<()> {
                     for change in &batch.changes {
                         println!("[{name}] change -> version {}: {}", batch.version, describe(change));
                     }
-                    report(&name, &state.d_read());
+                    // The batch carries the new value: the local copy is replaced just after.
+                    match serde_json::from_value::<Vec<String>>(serde_json::Value::clone(&batch.value)) {
+                        Ok(globs) => report(&name, &globs),
+                        Err(err) => println!("[{name}] unexpected payload: {err}"),
+                    }
                 },
                 Some(StateEvent::Lagged { version, .. }) => {
                     println!("[{name}] fell behind; now at version {version}");

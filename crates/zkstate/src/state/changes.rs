@@ -33,6 +33,10 @@ pub struct ChangeBatch {
     pub mzxid: i64,
     /// Every change, in an order that [`diff::apply`](crate::diff::apply) can replay. Never empty.
     pub changes: Vec<Change>,
+    /// The whole value after this batch, as JSON. Changes are emitted before the local copy is
+    /// replaced (as the seed says), so a handler that needs the new value takes it from here
+    /// rather than from `d_read()`.
+    pub value: Arc<Value>,
     /// Who made it.
     pub origin: Origin,
 }

@@ -222,7 +222,7 @@ where
         })?;
         let first = Snapshot {
             value,
-            json,
+            json: Arc::new(json),
             stamp: Stamp::of(&stat),
         };
         let store = Arc::new(Store::new(layout, new_id(), options, first));
@@ -261,7 +261,7 @@ where
         })?;
         let first = Snapshot {
             value: initial,
-            json,
+            json: Arc::new(json),
             stamp: Stamp {
                 version: 0,
                 mzxid: 0,

@@ -39,7 +39,7 @@ impl Stamp {
 #[derive(Debug)]
 pub(crate) struct Snapshot<T> {
     pub(crate) value: T,
-    pub(crate) json: Value,
+    pub(crate) json: Arc<Value>,
     pub(crate) stamp: Stamp,
 }
 
@@ -179,11 +179,13 @@ impl<T: Send + Sync + 'static> Store<T> {
             return false;
         }
         let changes = diff::diff(&current.json, &json);
+        let json = Arc::new(json);
         if !changes.is_empty() {
             let batch = ChangeBatch {
                 version: stamp.version,
                 mzxid: stamp.mzxid,
                 changes,
+                value: json.clone(),
                 origin,
             };
             if let Some(sender) = emitter.as_ref() {
@@ -244,7 +246,7 @@ impl<T: Send + Sync + 'static> SnapshotSource for Store<T> {
         (
             current.stamp.version,
             current.stamp.mzxid,
-            current.json.clone(),
+            Value::clone(&current.json),
         )
     }
 }
@@ -269,7 +271,7 @@ mod tests {
             StateOptions::default(),
             Snapshot {
                 value: first.clone(),
-                json: first,
+                json: Arc::new(first),
                 stamp,
             },
         )
