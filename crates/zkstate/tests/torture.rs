@@ -194,7 +194,7 @@ async fn run_faults<T>(
                     let writer = &writers[round as usize % writers.len()];
                     let session = writer.conn.session_id();
                     let node = match session {
-                        Some(session) => serving_node(&cluster, session).await,
+                        Some(session) => serving_node(cluster, session).await,
                         None => None,
                     };
                     let leader = cluster.leader().await;
@@ -216,7 +216,7 @@ async fn run_faults<T>(
                 }
                 3 => {
                     eprintln!("round {round}: expire a writer's session");
-                    expire(&cluster, &writers[(round as usize + 2) % writers.len()]).await;
+                    expire(cluster, &writers[(round as usize + 2) % writers.len()]).await;
                 }
                 4 => {
                     eprintln!("round {round}: drop every connection of a writer mid-write");

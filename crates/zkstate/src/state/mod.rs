@@ -642,7 +642,7 @@ async fn create_layout(
     initial: &[u8],
     acls: Acls<'_>,
 ) -> Result<(), Error> {
-    create_dirs(client, layout, acls.clone()).await?;
+    create_dirs(client, layout, acls).await?;
     let options = CreateMode::Persistent.with_acls(acls);
     match client.create(&layout.payload, initial, &options).await {
         Ok(_) | Err(zookeeper_client::Error::NodeExists) => Ok(()),
