@@ -101,6 +101,8 @@ pub(crate) struct Store<T> {
     pub(crate) verified: Notify,
     /// What is wrong with the payload in ZooKeeper now, if anything.
     fault: ArcSwapOption<Error>,
+    /// Mirrors `fault.is_some()`, so that the read path loads a flag, not a pointer.
+    faulty: AtomicBool,
 }
 
 impl<T: Send + Sync + 'static> Store<T> {
@@ -122,6 +124,7 @@ impl<T: Send + Sync + 'static> Store<T> {
             epoch: Instant::now(),
             verified: Notify::new(),
             fault: ArcSwapOption::empty(),
+            faulty: AtomicBool::new(false),
         }
     }
 
@@ -143,8 +146,10 @@ impl<T: Send + Sync + 'static> Store<T> {
                 max_staleness: self.options.max_staleness,
             });
         }
-        if let Some(fault) = self.fault.load().as_ref() {
-            return Err(Error::clone(fault));
+        if self.faulty.load(Ordering::Acquire) {
+            if let Some(fault) = self.fault.load().as_ref() {
+                return Err(Error::clone(fault));
+            }
         }
         Ok(self.load())
     }
@@ -221,6 +226,7 @@ impl<T: Send + Sync + 'static> Store<T> {
     /// Reports a bad payload: `read()` returns it and subscribers get it, once per distinct fault.
     pub(crate) fn set_fault(&self, fault: Error) {
         let previous = self.fault.swap(Some(Arc::new(fault.clone())));
+        self.faulty.store(true, Ordering::Release);
         if previous.as_deref() != Some(&fault) {
             tracing::warn!(dir = %self.layout.dir, error = %fault, "payload fault");
             if let Some(sender) = self.emitter().as_ref() {
@@ -230,6 +236,7 @@ impl<T: Send + Sync + 'static> Store<T> {
     }
 
     pub(crate) fn clear_fault(&self) {
+        self.faulty.store(false, Ordering::Release);
         if self.fault.swap(None).is_some() {
             tracing::info!(dir = %self.layout.dir, "payload recovered");
         }

@@ -153,161 +153,159 @@ where
         Ok(Ok(lock)) => lock,
     };
 
-    let base_stamp = match base {
-        Base::Local | Base::Exact(_) => store.stamp(),
-        Base::Latest => {
-            match tokio::time::timeout(opts.request_timeout, fetch_and_apply(&client, store)).await
-            {
-                Err(_) => {
-                    return Err(
-                        timeout_error("reading", &layout.payload, opts.request_timeout).into(),
-                    )
-                }
-                Ok(Err(err)) => return Err(err.into()),
-                Ok(Ok(stamp)) => stamp,
-            }
-        }
-    };
-    let snapshot = store.load();
-    // Under the lock nobody else writes, so for Latest the local copy is exactly what we read.
-    let mut value = T::deserialize(snapshot.json()).map_err(|e| Error::Decode {
-        path: layout.payload.clone(),
-        version: snapshot.version(),
-        message: e.to_string(),
-    })?;
-    let base_version = match base {
-        Base::Latest => base_stamp.version,
-        Base::Local => snapshot.version(),
-        Base::Exact(version) => version,
-    };
-    drop(snapshot);
-
-    match catch_unwind(AssertUnwindSafe(|| f(&mut value))) {
-        Err(_) => {
-            return Err(Error::UpdatePanicked {
-                path: layout.payload.clone(),
-            }
-            .into())
-        }
-        Ok(Err(err)) => return Err(NotApplied::Fail(TryUpdateError::Aborted(err))),
-        Ok(Ok(())) => {}
-    }
-    let json = serde_json::to_value(&value).map_err(|e| Error::Encode {
-        path: layout.payload.clone(),
-        message: e.to_string(),
-    })?;
-    // Serialising a Value cannot fail: its map keys are strings.
-    let bytes = serde_json::to_vec(&json).unwrap_or_default();
-    if bytes.len() > opts.max_payload {
-        return Err(Error::PayloadTooLarge {
+    for round in 0..MAX_ATTEMPTS {
+        // The re-reading update starts from the local copy too: it is usually current, which saves a
+        // read. If it is not, the version check fails, nothing is written, and the update goes again
+        // from a fresh read, still under the lock.
+        let snapshot = store.load();
+        let mut value = T::deserialize(snapshot.json()).map_err(|e| Error::Decode {
             path: layout.payload.clone(),
-            size: bytes.len(),
-            limit: opts.max_payload,
-        }
-        .into());
-    }
+            version: snapshot.version(),
+            message: e.to_string(),
+        })?;
+        let base_version = match base {
+            Base::Latest | Base::Local => snapshot.version(),
+            Base::Exact(version) => version,
+        };
+        drop(snapshot);
 
-    let token = writer.next_token(&store.id);
-    let marker_path = layout.writer(&store.id);
-    let mut txn = lock.new_check_writer();
-    let staged = txn
-        .add_set_data(&layout.payload, &bytes, Some(base_version))
-        .and_then(|_| txn.add_set_data(&marker_path, &token, Some(marker_version)));
-    if let Err(err) = staged {
-        return Err(Error::zk("writing", &layout.payload, err).into());
-    }
-    let outcome = tokio::time::timeout(opts.request_timeout, txn.commit()).await;
-    let failure = match outcome {
-        Ok(Ok(results)) => {
-            let mut stats = results.into_iter().filter_map(|r| match r {
-                MultiWriteResult::SetData { stat } => Some(stat),
-                _ => None,
-            });
-            let (Some(payload_stat), Some(marker_stat)) = (stats.next(), stats.next()) else {
-                return Err(Error::zk(
-                    "writing",
-                    &layout.payload,
-                    zookeeper_client::Error::UnexpectedError("multi returned no stats".into()),
-                )
-                .into());
-            };
-            writer.marker_version = Some(marker_stat.version);
-            store.apply(value, json, Stamp::of(&payload_stat), Origin::Local);
-            store.mark_verified();
-            return Ok(payload_stat.version);
-        }
-        Ok(Err(failure)) => Some(failure),
-        Err(_) => None,
-    };
-    match failure {
-        // The lock node is gone (our session expired): the transaction failed as a whole.
-        Some(CheckWriteError::CheckFailed { source }) => Err(NotApplied::Retry(Error::zk(
-            "writing",
-            &layout.lock,
-            source,
-        ))),
-        Some(CheckWriteError::OperationFailed {
-            index: 0,
-            source: zookeeper_client::Error::BadVersion,
-        }) => {
-            let remote = refresh(store, &client).await;
-            let err = Error::StaleWrite {
-                path: layout.payload.clone(),
-                local: base_version,
-                remote,
-            };
-            Err(NotApplied::Retry(err))
-        }
-        Some(CheckWriteError::OperationFailed { index: 1, source }) => {
-            // Our knowledge of the marker was off: learn it again and start over.
-            writer.marker_version = None;
-            Err(NotApplied::Retry(Error::zk(
-                "writing",
-                &marker_path,
-                source,
-            )))
-        }
-        Some(CheckWriteError::OperationFailed { source, .. }) => {
-            Err(Error::zk("writing", &layout.payload, source).into())
-        }
-        Some(CheckWriteError::RequestFailed { source }) if source.has_no_data_change_public() => {
-            Err(Error::zk("writing", &layout.payload, source).into())
-        }
-        // The reply was lost: find out whether the write landed before answering.
-        Some(CheckWriteError::RequestFailed { .. }) | None => {
-            drop(lock);
-            tracing::info!(dir = %layout.dir, "reply to a write lost; resolving it through the commit marker");
-            let resolved = writer
-                .resolve(
-                    conn,
-                    layout,
-                    &store.id,
-                    &token,
-                    marker_version,
-                    opts.request_timeout,
-                )
-                .await?;
-            tracing::info!(dir = %layout.dir, outcome = ?resolved, "write resolved");
-            match resolved {
-                Resolved::Landed => {
-                    // Our write made version base+1; later writes may already exist.
-                    if let Ok(client) = conn.wait_connected(opts.request_timeout).await {
-                        let _ = tokio::time::timeout(
-                            opts.request_timeout,
-                            fetch_and_apply(&client, store),
-                        )
-                        .await;
-                    }
-                    Ok(base_version + 1)
+        match catch_unwind(AssertUnwindSafe(|| f(&mut value))) {
+            Err(_) => {
+                return Err(Error::UpdatePanicked {
+                    path: layout.payload.clone(),
                 }
-                Resolved::NotApplied => Err(NotApplied::Retry(Error::zk(
-                    "writing",
-                    &layout.payload,
-                    zookeeper_client::Error::ConnectionLoss,
-                ))),
+                .into())
             }
+            Ok(Err(err)) => return Err(NotApplied::Fail(TryUpdateError::Aborted(err))),
+            Ok(Ok(())) => {}
         }
+        let json = serde_json::to_value(&value).map_err(|e| Error::Encode {
+            path: layout.payload.clone(),
+            message: e.to_string(),
+        })?;
+        // Serialising a Value cannot fail: its map keys are strings.
+        let bytes = serde_json::to_vec(&json).unwrap_or_default();
+        if bytes.len() > opts.max_payload {
+            return Err(Error::PayloadTooLarge {
+                path: layout.payload.clone(),
+                size: bytes.len(),
+                limit: opts.max_payload,
+            }
+            .into());
+        }
+
+        let token = writer.next_token(&store.id);
+        let marker_path = layout.writer(&store.id);
+        let mut txn = lock.new_check_writer();
+        let staged = txn
+            .add_set_data(&layout.payload, &bytes, Some(base_version))
+            .and_then(|_| txn.add_set_data(&marker_path, &token, Some(marker_version)));
+        if let Err(err) = staged {
+            return Err(Error::zk("writing", &layout.payload, err).into());
+        }
+        let outcome = tokio::time::timeout(opts.request_timeout, txn.commit()).await;
+        let failure = match outcome {
+            Ok(Ok(results)) => {
+                let mut stats = results.into_iter().filter_map(|r| match r {
+                    MultiWriteResult::SetData { stat } => Some(stat),
+                    _ => None,
+                });
+                let (Some(payload_stat), Some(marker_stat)) = (stats.next(), stats.next()) else {
+                    return Err(Error::zk(
+                        "writing",
+                        &layout.payload,
+                        zookeeper_client::Error::UnexpectedError("multi returned no stats".into()),
+                    )
+                    .into());
+                };
+                writer.marker_version = Some(marker_stat.version);
+                store.apply(value, json, Stamp::of(&payload_stat), Origin::Local);
+                store.mark_verified();
+                return Ok(payload_stat.version);
+            }
+            Ok(Err(failure)) => Some(failure),
+            Err(_) => None,
+        };
+        return match failure {
+            // The lock node is gone (our session expired): the transaction failed as a whole.
+            Some(CheckWriteError::CheckFailed { source }) => Err(NotApplied::Retry(Error::zk(
+                "writing",
+                &layout.lock,
+                source,
+            ))),
+            Some(CheckWriteError::OperationFailed {
+                index: 0,
+                source: zookeeper_client::Error::BadVersion,
+            }) => {
+                let remote = refresh(store, &client).await;
+                if base == Base::Latest && remote >= 0 && round + 1 < MAX_ATTEMPTS {
+                    continue;
+                }
+                let err = Error::StaleWrite {
+                    path: layout.payload.clone(),
+                    local: base_version,
+                    remote,
+                };
+                Err(NotApplied::Retry(err))
+            }
+            Some(CheckWriteError::OperationFailed { index: 1, source }) => {
+                // Our knowledge of the marker was off: learn it again and start over.
+                writer.marker_version = None;
+                Err(NotApplied::Retry(Error::zk(
+                    "writing",
+                    &marker_path,
+                    source,
+                )))
+            }
+            Some(CheckWriteError::OperationFailed { source, .. }) => {
+                Err(Error::zk("writing", &layout.payload, source).into())
+            }
+            Some(CheckWriteError::RequestFailed { source })
+                if source.has_no_data_change_public() =>
+            {
+                Err(Error::zk("writing", &layout.payload, source).into())
+            }
+            // The reply was lost: find out whether the write landed before answering.
+            Some(CheckWriteError::RequestFailed { .. }) | None => {
+                drop(lock);
+                tracing::info!(dir = %layout.dir, "reply to a write lost; resolving it through the commit marker");
+                let resolved = writer
+                    .resolve(
+                        conn,
+                        layout,
+                        &store.id,
+                        &token,
+                        marker_version,
+                        opts.request_timeout,
+                    )
+                    .await?;
+                tracing::info!(dir = %layout.dir, outcome = ?resolved, "write resolved");
+                match resolved {
+                    Resolved::Landed => {
+                        // Our write made version base+1; later writes may already exist.
+                        if let Ok(client) = conn.wait_connected(opts.request_timeout).await {
+                            let _ = tokio::time::timeout(
+                                opts.request_timeout,
+                                fetch_and_apply(&client, store),
+                            )
+                            .await;
+                        }
+                        Ok(base_version + 1)
+                    }
+                    Resolved::NotApplied => Err(NotApplied::Retry(Error::zk(
+                        "writing",
+                        &layout.payload,
+                        zookeeper_client::Error::ConnectionLoss,
+                    ))),
+                }
+            }
+        };
     }
+    Err(NotApplied::Retry(Error::StaleWrite {
+        path: layout.payload.clone(),
+        local: store.stamp().version,
+        remote: -1,
+    }))
 }
 
 /// After a version mismatch: bring the local copy up to date so that a retry works; returns
