@@ -1,5 +1,6 @@
 //! Errors, one enum per boundary: connecting, and working with a state.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::connection::settings::SettingsError;
@@ -32,6 +33,35 @@ pub enum ConnectError {
     /// The connection was closed.
     #[error("the zookeeper connection was closed")]
     Closed,
+    /// The TLS settings could not be used: a file cannot be read or holds no usable PEM, or a
+    /// `zookeeper+tls://` URL was given without a CA. The message names the file or setting.
+    #[error("zookeeper tls: {message}")]
+    Tls {
+        /// What is wrong, naming the file.
+        message: String,
+    },
+    /// TLS was on and no session could be opened in time. What [`Unreachable`] is without TLS,
+    /// with the likely TLS causes spelled out: a failed handshake (the servers' certificate is
+    /// not signed by the CA, or does not name the host; the servers refused the client
+    /// certificate) looks like an unreachable server to the client, which retries until the
+    /// connect timeout.
+    ///
+    /// [`Unreachable`]: ConnectError::Unreachable
+    #[error(
+        "no TLS session with zookeeper at {servers} within {waited:?}: check that the servers \
+         run and these are their secure client ports (secureClientPort), that their \
+         certificates are signed by the CA in {} and name the host connected to, and that they \
+         accept the client certificate",
+        ca.display()
+    )]
+    TlsUnreachable {
+        /// The connect string tried.
+        servers: String,
+        /// How long we waited.
+        waited: Duration,
+        /// The CA file the servers' certificates were checked against.
+        ca: PathBuf,
+    },
 }
 
 /// Errors from [`ZkState`](crate::ZkState).

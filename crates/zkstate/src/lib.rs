@@ -79,6 +79,7 @@ mod sync;
 mod write;
 
 pub use self::connection::settings::{Credential, Settings, Target};
+pub use self::connection::tls::TlsSettings;
 pub use self::connection::url::ZkUrl;
 pub use self::connection::{
     AclPolicy, Connection, ConnectionEvent, ConnectionEvents, ConnectionState,

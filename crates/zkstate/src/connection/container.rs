@@ -1,5 +1,6 @@
 //! The connection container: one ZooKeeper session at a time, re-opened by itself after expiry.
 
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -12,9 +13,10 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use zookeeper_client::{Client, SessionState};
+use zookeeper_client::{Client, SessionState, TlsOptions};
 
 use super::settings::{Settings, Target};
+use super::tls::ENV_TLS_CA;
 use super::state::{ConnectionEvent, ConnectionState};
 use super::url::ZkUrl;
 use crate::error::ConnectError;
@@ -35,8 +37,38 @@ pub(crate) struct SessionSlot {
 struct Shared {
     target: Target,
     settings: Settings,
+    /// Loaded once at start: every session of the container uses these options.
+    tls: Option<LoadedTls>,
+    /// Set when the TLS files could not be loaded by [`Connection::start_target`]: the
+    /// container then never connects, and [`Connection::wait_connected`] returns this.
+    broken: Option<ConnectError>,
     slot: watch::Sender<SessionSlot>,
     events: broadcast::Sender<ConnectionEvent>,
+}
+
+/// TLS options built from the files of [`TlsSettings`](super::tls::TlsSettings).
+struct LoadedTls {
+    options: TlsOptions,
+    /// The CA file, named in errors.
+    ca: PathBuf,
+}
+
+/// Reads the TLS files of `settings`, when TLS is on. `url_tls`: the URL asked for TLS, which
+/// needs a CA in the settings.
+fn load_tls(settings: &Settings, url_tls: bool) -> Result<Option<LoadedTls>, ConnectError> {
+    match settings.tls() {
+        Some(tls) => Ok(Some(LoadedTls {
+            options: tls.client_options()?,
+            ca: tls.ca().to_path_buf(),
+        })),
+        None if url_tls => Err(ConnectError::Tls {
+            message: format!(
+                "a zookeeper+tls:// url needs the CA of the servers: set tls_ca in [zookeeper], \
+                 {ENV_TLS_CA}, or Settings::with_tls"
+            ),
+        }),
+        None => Ok(None),
+    }
 }
 
 impl Shared {
@@ -120,9 +152,15 @@ impl Connection {
     /// `url` takes every form of [`ZkUrl`]; an empty `url` takes everything from `settings` and
     /// the environment (`ZOOKEEPER_SERVERS`, `ZOOKEEPER_PATH`).
     ///
+    /// TLS is on when the settings (or the environment) name a CA; a `zookeeper+tls://` URL
+    /// requires it. See [`crate::connection::tls`].
+    ///
     /// # Errors
     /// [`ConnectError::Url`] or [`ConnectError::Settings`] for a bad URL or settings;
-    /// [`ConnectError::Unreachable`] when no session could be opened in time;
+    /// [`ConnectError::Tls`] when a TLS file cannot be read or used, or a `zookeeper+tls://`
+    /// URL comes without a CA;
+    /// [`ConnectError::Unreachable`] when no session could be opened in time, or
+    /// [`ConnectError::TlsUnreachable`] when TLS was on (a failed handshake looks the same);
     /// [`ConnectError::AuthFailed`] when the server rejected the credentials.
     pub async fn connect(url: &str, settings: Settings) -> Result<Connection, ConnectError> {
         let conn = Self::start(url, settings)?;
@@ -137,10 +175,12 @@ impl Connection {
     }
 
     /// Like [`connect`](Self::connect) but returns at once, in state [`ConnectionState::Lost`];
-    /// the session is opened in the background. Subscribe to see it arrive.
+    /// the session is opened in the background. Subscribe to see it arrive. The TLS files, if
+    /// any, are read here, once.
     ///
     /// # Errors
-    /// [`ConnectError::Url`] or [`ConnectError::Settings`] for a bad URL or settings.
+    /// [`ConnectError::Url`] or [`ConnectError::Settings`] for a bad URL or settings;
+    /// [`ConnectError::Tls`] for TLS files that cannot be used.
     pub fn start(url: &str, settings: Settings) -> Result<Connection, ConnectError> {
         let url = if url.trim().is_empty() {
             None
@@ -151,11 +191,28 @@ impl Connection {
         let settings = settings.or(Settings::from_env()?);
         settings.validate()?;
         let target = Target::resolve(url.as_ref(), &settings, |name| std::env::var(name).ok())?;
-        Ok(Self::start_target(target, settings))
+        let tls = load_tls(&settings, url.as_ref().is_some_and(ZkUrl::tls))?;
+        Ok(Self::start_loaded(target, settings, Ok(tls)))
     }
 
-    /// Starts a container for an already resolved [`Target`].
+    /// Starts a container for an already resolved [`Target`]. TLS is on when `settings` name a
+    /// CA; their files are read here, once. When they cannot be used, the container never
+    /// connects and [`wait_connected`](Self::wait_connected) returns the [`ConnectError::Tls`]
+    /// at once ([`start`](Self::start) returns it instead).
     pub fn start_target(target: Target, settings: Settings) -> Connection {
+        let tls = load_tls(&settings, false);
+        Self::start_loaded(target, settings, tls)
+    }
+
+    fn start_loaded(
+        target: Target,
+        settings: Settings,
+        tls: Result<Option<LoadedTls>, ConnectError>,
+    ) -> Connection {
+        let (tls, broken) = match tls {
+            Ok(tls) => (tls, None),
+            Err(err) => (None, Some(err)),
+        };
         let (slot, _) = watch::channel(SessionSlot {
             client: None,
             state: ConnectionState::Lost,
@@ -165,6 +222,8 @@ impl Connection {
         let shared = Arc::new(Shared {
             target,
             settings,
+            tls,
+            broken,
             slot,
             events,
         });
@@ -207,8 +266,13 @@ impl Connection {
     /// Waits until the container is [`ConnectionState::Connected`] and returns its client.
     ///
     /// # Errors
-    /// [`ConnectError::Unreachable`] after `timeout`; [`ConnectError::Closed`] once closed.
+    /// [`ConnectError::Unreachable`] after `timeout` ([`ConnectError::TlsUnreachable`] when
+    /// TLS is on); [`ConnectError::Closed`] once closed; [`ConnectError::Tls`] at once when the
+    /// TLS files given to [`start_target`](Self::start_target) could not be used.
     pub async fn wait_connected(&self, timeout: Duration) -> Result<Client, ConnectError> {
+        if let Some(err) = &self.owner.shared.broken {
+            return Err(err.clone());
+        }
         let mut slot = self.owner.shared.slot.subscribe();
         let wait = async {
             loop {
@@ -232,11 +296,23 @@ impl Connection {
                     servers: self.servers().to_string(),
                 })
             }
-            Err(_) => Err(ConnectError::Unreachable {
-                servers: self.servers().to_string(),
-                waited: timeout,
-            }),
+            Err(_) => match &self.owner.shared.tls {
+                Some(tls) => Err(ConnectError::TlsUnreachable {
+                    servers: self.servers().to_string(),
+                    waited: timeout,
+                    ca: tls.ca.clone(),
+                }),
+                None => Err(ConnectError::Unreachable {
+                    servers: self.servers().to_string(),
+                    waited: timeout,
+                }),
+            },
         }
+    }
+
+    /// Whether the sessions of this container use TLS.
+    pub fn is_tls(&self) -> bool {
+        self.owner.shared.tls.is_some()
     }
 
     /// The servers, as a normalised connect string.
@@ -342,12 +418,27 @@ async fn open_session(shared: &Shared) -> Result<Client, zookeeper_client::Error
     for credential in settings.digest() {
         connector = connector.with_auth("digest", &credential.auth_bytes());
     }
-    connector.connect(&shared.target.servers).await
+    match &shared.tls {
+        // Every server of the connect string over TLS.
+        Some(tls) => {
+            connector
+                .with_tls(tls.options.clone())
+                .secure_connect(&shared.target.servers)
+                .await
+        }
+        None => connector.connect(&shared.target.servers).await,
+    }
 }
 
 /// Keeps one session at a time until cancelled.
 async fn supervise(shared: Arc<Shared>, cancel: CancellationToken) {
     let mut generation = 0u64;
+    if shared.broken.is_some() {
+        // Unusable TLS files: nothing to connect with, until closed.
+        cancel.cancelled().await;
+        shared.publish(ConnectionState::Closed, None, false, generation);
+        return;
+    }
     let mut backoff = BACKOFF_MIN;
     'sessions: loop {
         let opened = tokio::select! {
@@ -360,7 +451,7 @@ async fn supervise(shared: Arc<Shared>, cancel: CancellationToken) {
                 if err == zookeeper_client::Error::AuthFailed {
                     shared.publish(ConnectionState::AuthFailed, None, false, generation);
                 } else {
-                    tracing::debug!(servers = %shared.target.servers, error = %err, "zookeeper session not opened; retrying");
+                    tracing::debug!(servers = %shared.target.servers, tls = shared.tls.is_some(), error = %err, "zookeeper session not opened; retrying");
                 }
                 tokio::select! {
                     _ = cancel.cancelled() => break 'sessions,

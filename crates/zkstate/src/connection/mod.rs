@@ -4,9 +4,11 @@ pub mod acl;
 mod container;
 pub mod settings;
 mod state;
+pub mod tls;
 pub mod url;
 
 pub use self::acl::AclPolicy;
 pub(crate) use self::container::SessionSlot;
 pub use self::container::{Connection, ConnectionEvents};
 pub use self::state::{ConnectionEvent, ConnectionState};
+pub use self::tls::TlsSettings;

@@ -4,7 +4,8 @@
 //!
 //! 1. the URL given to the connection ([`ZkUrl`]);
 //! 2. the `[zookeeper]` configuration section ([`ZookeeperSection`], [`Settings::from_toml_str`]);
-//! 3. the environment: `ZOOKEEPER_SERVERS`, `ZOOKEEPER_PATH`, `ZOOKEEPER_AUTH`.
+//! 3. the environment: `ZOOKEEPER_SERVERS`, `ZOOKEEPER_PATH`, `ZOOKEEPER_AUTH`, `ZOOKEEPER_ACL`,
+//!    and for TLS `ZOOKEEPER_TLS_CA`, `ZOOKEEPER_TLS_CERT`, `ZOOKEEPER_TLS_KEY`.
 //!
 //! [`Target::resolve`] combines them into the servers and base path to use; [`Settings::or`]
 //! layers whole settings (e.g. the file's over the environment's).
@@ -15,13 +16,18 @@
 //! path = "/apps/monitor"
 //! session_timeout_ms = 10000
 //! auth = "monitor:s3cret"
+//! # TLS to the servers' secureClientPort (see `connection::tls`):
+//! # tls_ca = "/etc/zkstate/ca.pem"
+//! # tls_cert = "/etc/zkstate/client.pem"
+//! # tls_key = "/etc/zkstate/client-key.pem"
 //! ```
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::acl::AclPolicy;
+use super::tls::{TlsSettings, ENV_TLS_CA, ENV_TLS_CERT, ENV_TLS_KEY};
 use super::url::{join_path, join_servers, parse_servers, validate_path, UrlError, ZkPath, ZkUrl};
 
 /// The environment variable with the default connect string.
@@ -135,6 +141,15 @@ pub enum SettingsError {
         /// What is wrong with it.
         problem: String,
     },
+    /// The TLS files of one source do not fit together (a certificate without its key, or a
+    /// certificate without a CA), or a path is empty.
+    #[error("bad tls settings in {origin}: {problem}")]
+    Tls {
+        /// The key or variable at fault (`[zookeeper] tls_cert`, `ZOOKEEPER_TLS_KEY`, ...).
+        origin: String,
+        /// What is wrong.
+        problem: String,
+    },
     /// An environment variable is set but is not valid Unicode.
     #[error("environment variable {name} is not valid unicode")]
     NotUnicode {
@@ -245,6 +260,7 @@ pub struct Settings {
     connect_timeout: Option<Duration>,
     digest: Vec<Credential>,
     acl: Option<AclPolicy>,
+    tls: Option<TlsSettings>,
 }
 
 impl Settings {
@@ -302,6 +318,20 @@ impl Settings {
         self
     }
 
+    /// Turns TLS on: connect to the servers' secure client port, trusting the CA and
+    /// presenting the client certificate of `tls`. Default: none (then `ZOOKEEPER_TLS_CA`,
+    /// ...); see [`crate::connection::tls`].
+    #[must_use]
+    pub fn with_tls(mut self, tls: TlsSettings) -> Settings {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// The TLS settings, when TLS is on.
+    pub fn tls(&self) -> Option<&TlsSettings> {
+        self.tls.as_ref()
+    }
+
     /// The ACL policy (open unless set).
     pub fn acl_policy(&self) -> AclPolicy {
         self.acl.unwrap_or_default()
@@ -355,7 +385,8 @@ impl Settings {
     }
 
     /// Fills every field unset in `self` from `lower`; `digest` is taken from `lower` only when
-    /// `self` has none, so credentials are replaced, not merged.
+    /// `self` has none, so credentials are replaced, not merged. TLS settings are taken whole
+    /// (CA, certificate and key together), never mixed from two sources.
     #[must_use]
     pub fn or(self, lower: Settings) -> Settings {
         Settings {
@@ -370,6 +401,7 @@ impl Settings {
                 self.digest
             },
             acl: self.acl.or(lower.acl),
+            tls: self.tls.or(lower.tls),
         }
     }
 
@@ -399,6 +431,16 @@ impl Settings {
             Some(auth) => vec![Credential::parse_from(auth, "[zookeeper] auth")?],
         };
         let acl = parse_acl(section.acl.as_deref(), "[zookeeper] acl")?;
+        let tls = TlsSettings::from_parts(
+            section.tls_ca.clone(),
+            section.tls_cert.clone(),
+            section.tls_key.clone(),
+            [
+                "[zookeeper] tls_ca",
+                "[zookeeper] tls_cert",
+                "[zookeeper] tls_key",
+            ],
+        )?;
         Ok(Settings {
             servers: section.servers.clone(),
             path: section.path.clone(),
@@ -407,6 +449,7 @@ impl Settings {
             connect_timeout: timeout(section.connect_timeout_ms, "connect_timeout_ms")?,
             digest,
             acl,
+            tls,
         })
     }
 
@@ -450,14 +493,22 @@ impl Settings {
         }
     }
 
-    /// Reads `ZOOKEEPER_SERVERS`, `ZOOKEEPER_PATH` and `ZOOKEEPER_AUTH` from the process
-    /// environment, as [`Settings::from_env_with`].
+    /// Reads `ZOOKEEPER_SERVERS`, `ZOOKEEPER_PATH`, `ZOOKEEPER_AUTH`, `ZOOKEEPER_ACL` and
+    /// `ZOOKEEPER_TLS_*` from the process environment, as [`Settings::from_env_with`].
     ///
     /// # Errors
     /// [`SettingsError::NotUnicode`] for a variable that is set but not Unicode, or any error of
     /// [`Settings::from_env_with`].
     pub fn from_env() -> Result<Settings, SettingsError> {
-        for name in [ENV_SERVERS, ENV_PATH, ENV_AUTH, ENV_ACL] {
+        for name in [
+            ENV_SERVERS,
+            ENV_PATH,
+            ENV_AUTH,
+            ENV_ACL,
+            ENV_TLS_CA,
+            ENV_TLS_CERT,
+            ENV_TLS_KEY,
+        ] {
             if let Err(std::env::VarError::NotUnicode(_)) = std::env::var(name) {
                 return Err(SettingsError::NotUnicode {
                     name: name.to_string(),
@@ -467,7 +518,8 @@ impl Settings {
         Settings::from_env_with(env_var)
     }
 
-    /// Reads `ZOOKEEPER_SERVERS`, `ZOOKEEPER_PATH` and `ZOOKEEPER_AUTH` through `lookup`. A
+    /// Reads `ZOOKEEPER_SERVERS`, `ZOOKEEPER_PATH`, `ZOOKEEPER_AUTH`, `ZOOKEEPER_ACL` and
+    /// `ZOOKEEPER_TLS_CA`, `ZOOKEEPER_TLS_CERT`, `ZOOKEEPER_TLS_KEY` through `lookup`. A
     /// variable set to an empty or blank value counts as unset, as shells make it easy to set
     /// one by accident.
     ///
@@ -490,11 +542,18 @@ impl Settings {
             Some(auth) => vec![Credential::parse_from(&auth, ENV_AUTH)?],
         };
         let acl = parse_acl(get(ENV_ACL).as_deref(), ENV_ACL)?;
+        let tls = TlsSettings::from_parts(
+            get(ENV_TLS_CA).map(PathBuf::from),
+            get(ENV_TLS_CERT).map(PathBuf::from),
+            get(ENV_TLS_KEY).map(PathBuf::from),
+            [ENV_TLS_CA, ENV_TLS_CERT, ENV_TLS_KEY],
+        )?;
         Ok(Settings {
             servers,
             path,
             digest,
             acl,
+            tls,
             ..Settings::default()
         })
     }
@@ -550,6 +609,12 @@ pub struct ZookeeperSection {
     pub auth: Option<String>,
     /// The ACL policy of created nodes: `open`, `creator-all-world-read` or `creator-only`.
     pub acl: Option<String>,
+    /// The CA certificates (PEM file) of the servers; turns TLS on.
+    pub tls_ca: Option<PathBuf>,
+    /// The client certificate (PEM file); needs `tls_key` and `tls_ca`.
+    pub tls_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM file); needs `tls_cert`.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl fmt::Debug for ZookeeperSection {
@@ -566,6 +631,9 @@ impl fmt::Debug for ZookeeperSection {
             .field("connect_timeout_ms", &self.connect_timeout_ms)
             .field("auth", &auth)
             .field("acl", &self.acl)
+            .field("tls_ca", &self.tls_ca)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
             .finish()
     }
 }

@@ -17,6 +17,10 @@
 //! | `h1,h2`, `127.0.0.1:2181`            | port 2181 added   | `Unspecified`              |
 //! | `[::1]:2181`, `zookeeper://[::1]/x`  | `[::1]:2181`      | as above                   |
 //!
+//! `zookeeper+tls://` in place of `zookeeper://` (also `zookeeper+tls:./rel` and
+//! `zookeeper+tls:/abs`) asks for TLS ([`ZkUrl::tls`]): the ports are then the servers' secure
+//! client ports, and the settings must name a CA (see [`super::tls`]).
+//!
 //! A relative path must be written `zookeeper:./rel`. `zookeeper:etc/x` is rejected
 //! ([`PathProblem::NeedsDotSlash`]) rather than read as relative, because `zookeeper:2181` is
 //! the connect string of a host called `zookeeper` (the usual name of the service in container
@@ -34,6 +38,8 @@ use std::str::FromStr;
 pub const DEFAULT_PORT: u16 = 2181;
 
 const SCHEME: &str = "zookeeper";
+/// The scheme of URLs that ask for TLS.
+const TLS_SCHEME: &str = "zookeeper+tls";
 
 /// Why a path was rejected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -84,8 +90,8 @@ pub enum UrlError {
     /// The input is empty.
     #[error("empty zookeeper url")]
     Empty,
-    /// The URL has a scheme other than `zookeeper`.
-    #[error("unknown url scheme `{scheme}` (expected `zookeeper://`)")]
+    /// The URL has a scheme other than `zookeeper` and `zookeeper+tls`.
+    #[error("unknown url scheme `{scheme}` (expected `zookeeper://` or `zookeeper+tls://`)")]
     UnknownScheme {
         /// The scheme found.
         scheme: String,
@@ -195,6 +201,8 @@ pub struct ZkUrl {
     /// Never `Some` of an empty list: the parser reports an empty host instead.
     servers: Option<Vec<ServerAddr>>,
     path: ZkPath,
+    /// Written `zookeeper+tls:`.
+    tls: bool,
 }
 
 impl ZkUrl {
@@ -213,12 +221,39 @@ impl ZkUrl {
         }
         // What comes before a `://` that follows a path or a port (`h1/a://b`) is no scheme.
         if let Some((scheme, rest)) = input.split_once("://").filter(|(s, _)| is_scheme(s)) {
-            if !scheme.eq_ignore_ascii_case(SCHEME) {
+            let tls = if scheme.eq_ignore_ascii_case(SCHEME) {
+                false
+            } else if scheme.eq_ignore_ascii_case(TLS_SCHEME) {
+                true
+            } else {
                 return Err(UrlError::UnknownScheme {
                     scheme: scheme.to_string(),
                 });
-            }
-            return parse_authority_and_path(rest, true);
+            };
+            let url = parse_authority_and_path(rest, true)?;
+            return Ok(ZkUrl { tls, ..url });
+        }
+        if let Some(rest) = strip_prefix_ignore_case(input, "zookeeper+tls:") {
+            // Only the path forms: `zookeeper+tls` cannot be a host name (it has a '+').
+            let path = match rest.strip_prefix("./") {
+                Some(rel) => {
+                    check_relative(rel)?;
+                    ZkPath::Relative(rel.to_string())
+                }
+                None if rest.starts_with('/') => {
+                    validate_path(rest)?;
+                    ZkPath::Absolute(rest.to_string())
+                }
+                None if rest.is_empty() || rest == "." => {
+                    return Err(bad_path(rest, PathProblem::Empty))
+                }
+                None => return Err(bad_path(rest, PathProblem::NeedsDotSlash)),
+            };
+            return Ok(ZkUrl {
+                servers: None,
+                path,
+                tls: true,
+            });
         }
         if let Some(rest) = strip_prefix_ignore_case(input, "zookeeper:") {
             if let Some(rel) = rest.strip_prefix("./") {
@@ -226,6 +261,7 @@ impl ZkUrl {
                 return Ok(ZkUrl {
                     servers: None,
                     path: ZkPath::Relative(rel.to_string()),
+                    tls: false,
                 });
             }
             if rest == "." {
@@ -236,6 +272,7 @@ impl ZkUrl {
                 return Ok(ZkUrl {
                     servers: None,
                     path: ZkPath::Absolute(rest.to_string()),
+                    tls: false,
                 });
             }
             // A port starts with a digit; a letter or dot means a relative path without `./`,
@@ -265,6 +302,12 @@ impl ZkUrl {
     pub fn path(&self) -> &ZkPath {
         &self.path
     }
+
+    /// Whether the URL asks for TLS (`zookeeper+tls://`). TLS is also on whenever the settings
+    /// name a CA, whatever the URL (see [`super::tls`]).
+    pub fn tls(&self) -> bool {
+        self.tls
+    }
 }
 
 impl FromStr for ZkUrl {
@@ -277,12 +320,13 @@ impl FromStr for ZkUrl {
 
 impl fmt::Display for ZkUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scheme = if self.tls { TLS_SCHEME } else { SCHEME };
         match &self.path {
             // The parser never yields servers together with a relative path: only the
             // `zookeeper:./` form makes one, and it has no authority.
-            ZkPath::Relative(rel) => write!(f, "{SCHEME}:./{rel}"),
+            ZkPath::Relative(rel) => write!(f, "{scheme}:./{rel}"),
             path => {
-                write!(f, "{SCHEME}://")?;
+                write!(f, "{scheme}://")?;
                 if let Some(servers) = &self.servers {
                     f.write_str(&join_servers(servers))?;
                 }
@@ -377,7 +421,11 @@ fn parse_authority_and_path(text: &str, is_url: bool) -> Result<ZkUrl, UrlError>
             ZkPath::Absolute(p.to_string())
         }
     };
-    Ok(ZkUrl { servers, path })
+    Ok(ZkUrl {
+        servers,
+        path,
+        tls: false,
+    })
 }
 
 fn parse_server(list: &str, position: usize, entry: &str) -> Result<ServerAddr, UrlError> {
@@ -984,6 +1032,78 @@ mod tests {
         }
     }
 
+    #[test]
+    fn tls_scheme() {
+        let u = url("zookeeper+tls://h1:2281,h2:2282/apps/x");
+        assert!(u.tls());
+        assert_eq!(u.servers().as_deref(), Some("h1:2281,h2:2282"));
+        assert_eq!(u.path(), &abs("/apps/x"));
+        assert!(!url("zookeeper://h1:2281/apps/x").tls());
+        assert!(!url("h1:2281/apps/x").tls());
+        assert_ne!(url("zookeeper+tls://h1/x"), url("zookeeper://h1/x"));
+        assert_eq!(url("ZooKeeper+TLS://h1/x"), url("zookeeper+tls://h1/x"));
+        let u = url("zookeeper+tls://");
+        assert!(u.tls());
+        assert_eq!((u.servers(), u.path()), (None, &ZkPath::Unspecified));
+        let u = url("zookeeper+tls:///abs");
+        assert_eq!((u.tls(), u.path()), (true, &abs("/abs")));
+        assert_eq!(url("zookeeper+tls:/abs"), u);
+        let u = url("zookeeper+tls:./rel/x");
+        assert_eq!(
+            (u.tls(), u.path()),
+            (true, &ZkPath::Relative("rel/x".into()))
+        );
+        // Default port as for plain URLs: the secure port must be written.
+        assert_eq!(
+            url("zookeeper+tls://h1").servers().as_deref(),
+            Some("h1:2181")
+        );
+    }
+
+    #[test]
+    fn bad_tls_urls() {
+        let problem = |s: &str| match err(s) {
+            UrlError::BadPath { problem, .. } => problem,
+            other => panic!("{s}: {other:?}"),
+        };
+        assert_eq!(problem("zookeeper+tls:rel"), PathProblem::NeedsDotSlash);
+        assert_eq!(problem("zookeeper+tls:2281"), PathProblem::NeedsDotSlash);
+        assert_eq!(problem("zookeeper+tls:"), PathProblem::Empty);
+        assert_eq!(problem("zookeeper+tls:."), PathProblem::Empty);
+        assert_eq!(problem("zookeeper+tls:./a/"), PathProblem::TrailingSlash);
+        assert_eq!(problem("zookeeper+tls://h1/a//b"), PathProblem::EmptyComponent);
+        assert!(matches!(
+            err("zookeeper+tls://h1:0"),
+            UrlError::BadPort { .. }
+        ));
+        assert_eq!(
+            err("zookeeper+ssl://h1"),
+            UrlError::UnknownScheme {
+                scheme: "zookeeper+ssl".into()
+            }
+        );
+        let msg = err("zk+tls://h1").to_string();
+        assert!(msg.contains("zookeeper+tls://"), "{msg}");
+    }
+
+    #[test]
+    fn tls_display_round_trips() {
+        for (input, canonical) in [
+            ("zookeeper+tls://h1,h2:2282/chroot", "zookeeper+tls://h1:2181,h2:2282/chroot"),
+            ("zookeeper+tls://h1:2281", "zookeeper+tls://h1:2281"),
+            ("ZOOKEEPER+TLS://h1/", "zookeeper+tls://h1:2181/"),
+            ("zookeeper+tls:/a", "zookeeper+tls:///a"),
+            ("zookeeper+tls://", "zookeeper+tls://"),
+            ("zookeeper+tls://[::1]:2281/x", "zookeeper+tls://[::1]:2281/x"),
+            ("zookeeper+tls:./a/b", "zookeeper+tls:./a/b"),
+        ] {
+            let u = url(input);
+            assert!(u.tls(), "{input}");
+            assert_eq!(u.to_string(), canonical, "{input}");
+            assert_eq!(url(canonical), u, "{input}");
+        }
+    }
+
     fn arb_host() -> impl Strategy<Value = String> {
         prop_oneof![
             "[a-zA-Z0-9_][a-zA-Z0-9._-]{0,12}",
@@ -1051,10 +1171,27 @@ mod tests {
         }
 
         #[test]
-        fn parse_never_panics_on_url_like(s in "(zookeeper:|zookeeper://|\\[|)[\\[\\]:/.,a-z0-9]{0,20}") {
+        fn parse_never_panics_on_url_like(s in "(zookeeper:|zookeeper://|zookeeper\\+tls:|zookeeper\\+tls://|\\[|)[\\[\\]:/.,a-z0-9]{0,20}") {
             if let Ok(u) = ZkUrl::parse(&s) {
                 prop_assert_eq!(ZkUrl::parse(&u.to_string()), Ok(u));
             }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn tls_canonical_form_round_trips(
+            servers in proptest::collection::vec(arb_server(), 1..4),
+            path in proptest::option::of(arb_abs_path()),
+        ) {
+            let text = format!("zookeeper+tls://{}{}", servers.join(","), path.clone().unwrap_or_default());
+            let parsed = ZkUrl::parse(&text);
+            prop_assert!(parsed.is_ok(), "{text}: {parsed:?}");
+            let Ok(u) = parsed else { unreachable!() };
+            prop_assert!(u.tls());
+            prop_assert_eq!(u.path(), &path.map_or(ZkPath::Unspecified, ZkPath::Absolute));
+            prop_assert!(u.to_string().starts_with("zookeeper+tls://"));
+            prop_assert_eq!(ZkUrl::parse(&u.to_string()), Ok(u));
         }
     }
 }

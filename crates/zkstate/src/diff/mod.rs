@@ -109,13 +109,35 @@ pub enum ApplyError {
 /// The changes that turn `old` into `new`, in an order that [`apply`] can replay; empty when the
 /// values are equal.
 pub fn diff(old: &Value, new: &Value) -> Vec<Change> {
+    /// A path step borrowed from the values: owned only when it enters the path or a change.
+    #[derive(Clone, Copy)]
+    enum Step<'a> {
+        Key(&'a str),
+        Index(usize),
+    }
+
+    impl Step<'_> {
+        fn owned(self) -> PathSegment {
+            match self {
+                Step::Key(key) => PathSegment::Key(key.to_string()),
+                Step::Index(i) => PathSegment::Index(i),
+            }
+        }
+    }
+
     enum Work<'a> {
-        /// Compare two values at the current path plus `segment` (none for the root).
-        Compare(Option<PathSegment>, &'a Value, &'a Value),
+        /// Compare two values at the current path plus `step` (none for the root).
+        Compare(Option<Step<'a>>, &'a Value, &'a Value),
         /// Leave a container entered by a `Compare`.
         Leave,
-        Added(PathSegment, &'a Value),
-        Removed(PathSegment, &'a Value),
+        Added(Step<'a>, &'a Value),
+        Removed(Step<'a>, &'a Value),
+    }
+
+    /// Whether a map's keys iterate in sorted order: always, unless some crate in the build
+    /// enabled serde_json's `preserve_order`.
+    fn sorted_keys(map: &serde_json::Map<String, Value>) -> bool {
+        map.keys().zip(map.keys().skip(1)).all(|(x, y)| x < y)
     }
 
     let mut changes = Vec::new();
@@ -130,64 +152,102 @@ pub fn diff(old: &Value, new: &Value) -> Vec<Change> {
             Work::Leave => {
                 path.pop();
             }
-            Work::Added(segment, value) => {
+            Work::Added(step, value) => {
                 changes.push(Change::Added {
-                    path: path.child(segment),
+                    path: path.child(step.owned()),
                     value: deep_clone(value),
                 });
             }
-            Work::Removed(segment, value) => {
+            Work::Removed(step, value) => {
                 changes.push(Change::Removed {
-                    path: path.child(segment),
+                    path: path.child(step.owned()),
                     value: deep_clone(value),
                 });
             }
-            Work::Compare(segment, old, new) => match (old, new) {
+            Work::Compare(step, old, new) => match (old, new) {
                 _ if std::ptr::eq(old, new) => {}
                 (Value::Object(a), Value::Object(b)) => {
-                    if let Some(segment) = segment {
-                        path.push(segment);
+                    if let Some(step) = step {
+                        path.push(step.owned());
                         stack.push(Work::Leave);
                     }
-                    // Sorted explicitly: with serde_json's `preserve_order` feature (which any
-                    // crate in the build may enable) maps iterate in insertion order.
-                    let mut keys: Vec<&String> = a
-                        .keys()
-                        .chain(b.keys().filter(|k| !a.contains_key(*k)))
-                        .collect();
-                    keys.sort_unstable();
-                    for key in keys.into_iter().rev() {
-                        let segment = PathSegment::Key(key.clone());
-                        match (a.get(key), b.get(key)) {
-                            (Some(x), Some(y)) => stack.push(Work::Compare(Some(segment), x, y)),
-                            (None, Some(y)) => stack.push(Work::Added(segment, y)),
-                            (Some(x), None) => stack.push(Work::Removed(segment, x)),
-                            // Every key came from `a` or `b`.
-                            (None, None) => {}
+                    if sorted_keys(a) && sorted_keys(b) {
+                        // Merge the two sorted key lists from the back, without allocating.
+                        let (mut xs, mut ys) =
+                            (a.iter().rev().peekable(), b.iter().rev().peekable());
+                        loop {
+                            match (xs.peek(), ys.peek()) {
+                                (Some(&(ka, x)), Some(&(kb, y))) => match ka.cmp(kb) {
+                                    std::cmp::Ordering::Equal => {
+                                        if equal_within(x, y, EQUALITY_DEPTH) != Some(true) {
+                                            stack.push(Work::Compare(Some(Step::Key(ka)), x, y));
+                                        }
+                                        xs.next();
+                                        ys.next();
+                                    }
+                                    std::cmp::Ordering::Greater => {
+                                        stack.push(Work::Removed(Step::Key(ka), x));
+                                        xs.next();
+                                    }
+                                    std::cmp::Ordering::Less => {
+                                        stack.push(Work::Added(Step::Key(kb), y));
+                                        ys.next();
+                                    }
+                                },
+                                (Some(&(ka, x)), None) => {
+                                    stack.push(Work::Removed(Step::Key(ka), x));
+                                    xs.next();
+                                }
+                                (None, Some(&(kb, y))) => {
+                                    stack.push(Work::Added(Step::Key(kb), y));
+                                    ys.next();
+                                }
+                                (None, None) => break,
+                            }
+                        }
+                    } else {
+                        let mut keys: Vec<&String> = a
+                            .keys()
+                            .chain(b.keys().filter(|k| !a.contains_key(*k)))
+                            .collect();
+                        keys.sort_unstable();
+                        for key in keys.into_iter().rev() {
+                            let step = Step::Key(key);
+                            match (a.get(key), b.get(key)) {
+                                (Some(x), Some(y)) => stack.push(Work::Compare(Some(step), x, y)),
+                                (None, Some(y)) => stack.push(Work::Added(step, y)),
+                                (Some(x), None) => stack.push(Work::Removed(step, x)),
+                                // Every key came from `a` or `b`.
+                                (None, None) => {}
+                            }
                         }
                     }
                 }
                 (Value::Array(a), Value::Array(b)) => {
-                    if let Some(segment) = segment {
-                        path.push(segment);
+                    if let Some(step) = step {
+                        path.push(step.owned());
                         stack.push(Work::Leave);
                     }
                     let common = a.len().min(b.len());
                     // Output order: compares 0..common, additions ascending, removals descending.
                     for (i, x) in a.iter().enumerate().skip(common) {
-                        stack.push(Work::Removed(PathSegment::Index(i), x));
+                        stack.push(Work::Removed(Step::Index(i), x));
                     }
                     for (i, y) in b.iter().enumerate().skip(common).rev() {
-                        stack.push(Work::Added(PathSegment::Index(i), y));
+                        stack.push(Work::Added(Step::Index(i), y));
                     }
                     for (i, (x, y)) in a.iter().zip(b).enumerate().rev() {
-                        stack.push(Work::Compare(Some(PathSegment::Index(i)), x, y));
+                        // Equal elements, the common case, need no trip through the stack.
+                        if equal_within(x, y, EQUALITY_DEPTH) == Some(true) {
+                            continue;
+                        }
+                        stack.push(Work::Compare(Some(Step::Index(i)), x, y));
                     }
                 }
                 (old, new) if scalars_equal(old, new) => {}
                 (old, new) => {
-                    let path = match segment {
-                        Some(segment) => path.child(segment),
+                    let path = match step {
+                        Some(step) => path.child(step.owned()),
                         None => path.clone(),
                     };
                     changes.push(Change::Modified {
@@ -200,6 +260,45 @@ pub fn diff(old: &Value, new: &Value) -> Vec<Change> {
         }
     }
     changes
+}
+
+/// How deep [`equal_within`] recurses before it gives up and lets the walk go on: deep enough
+/// for ordinary records, shallow enough that no stack can overflow.
+const EQUALITY_DEPTH: usize = 16;
+
+/// `Some(a == b)`, or `None` when the values nest deeper than `depth` and the answer would
+/// need more recursion. A fast path: most of a diff is equal subtrees.
+fn equal_within(a: &Value, b: &Value, depth: usize) -> Option<bool> {
+    match (a, b) {
+        (Value::Array(x), Value::Array(y)) => {
+            if x.len() != y.len() {
+                return Some(false);
+            }
+            let depth = depth.checked_sub(1)?;
+            for (x, y) in x.iter().zip(y) {
+                if !equal_within(x, y, depth)? {
+                    return Some(false);
+                }
+            }
+            Some(true)
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            if x.len() != y.len() {
+                return Some(false);
+            }
+            let depth = depth.checked_sub(1)?;
+            for (key, x) in x {
+                let Some(y) = y.get(key) else {
+                    return Some(false);
+                };
+                if !equal_within(x, y, depth)? {
+                    return Some(false);
+                }
+            }
+            Some(true)
+        }
+        _ => Some(scalars_equal(a, b)),
+    }
 }
 
 /// Equality of values that are not both objects or both arrays. Written out rather than `==`,
