@@ -63,11 +63,23 @@ pub enum TestingError {
     /// An argument was out of range or invalid (for example a node index or an ensemble size).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+
+    /// A test certificate or key could not be generated (see [`crate::tls`]).
+    #[error("cannot generate the test {what}: {message}")]
+    Certificate {
+        /// What was being generated (`CA`, `server certificate`, …).
+        what: String,
+        /// rcgen's message.
+        message: String,
+    },
 }
 
 impl TestingError {
     pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> Self {
-        TestingError::Io { what: what.into(), source }
+        TestingError::Io {
+            what: what.into(),
+            source,
+        }
     }
 }
 

@@ -31,7 +31,10 @@ pub async fn four_letter_word(addr: &str, word: &str) -> Result<String> {
         Ok(Err(err)) => Err(TestingError::io(what, err)),
         Err(_) => Err(TestingError::io(
             what,
-            std::io::Error::new(std::io::ErrorKind::TimedOut, format!("no complete answer within {DEADLINE:?}")),
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no complete answer within {DEADLINE:?}"),
+            ),
         )),
     }
 }

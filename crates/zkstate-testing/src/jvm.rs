@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use tempfile::TempDir;
+
 use crate::error::{Result, TestingError};
 use crate::four_letter::four_letter_word;
 use crate::spawner;
@@ -97,8 +99,8 @@ impl Launcher {
         let child = spawner::spawn(command)
             .await
             .map_err(|e| TestingError::io(format!("cannot start {}", self.java.display()), e))?;
-        tracing::debug!(pid = child.id(), main_class, cfg = %cfg.display(), "started ZooKeeper JVM");
-        Ok(JvmChild { child })
+        tracing::debug!(pid = child.pid(), main_class, cfg = %cfg.display(), "started ZooKeeper JVM");
+        Ok(child)
     }
 }
 
@@ -122,7 +124,9 @@ fn find_java() -> Result<PathBuf> {
 
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    std::fs::metadata(path)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 fn find_zookeeper_jars() -> Result<Vec<PathBuf>> {
@@ -136,10 +140,14 @@ fn find_zookeeper_jars() -> Result<Vec<PathBuf>> {
             jars.extend(found);
         }
         let has_zookeeper = jars.iter().any(|jar| {
-            jar.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("zookeeper-") || n == "zookeeper.jar")
+            jar.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("zookeeper-") || n == "zookeeper.jar")
         });
         if !has_zookeeper {
-            return Err(TestingError::ZooKeeperNotFound { searched: vec![lib, home] });
+            return Err(TestingError::ZooKeeperNotFound {
+                searched: vec![lib, home],
+            });
         }
         // A release's conf/ holds its logging configuration (logback.xml).
         let conf = home.join("conf");
@@ -151,9 +159,15 @@ fn find_zookeeper_jars() -> Result<Vec<PathBuf>> {
     let dir = Path::new(DEBIAN_JAVA_DIR);
     let main = dir.join("zookeeper.jar");
     if !main.is_file() {
-        return Err(TestingError::ZooKeeperNotFound { searched: vec![main] });
+        return Err(TestingError::ZooKeeperNotFound {
+            searched: vec![main],
+        });
     }
-    Ok(DEBIAN_JARS.iter().map(|name| dir.join(format!("{name}.jar"))).filter(|jar| jar.is_file()).collect())
+    Ok(DEBIAN_JARS
+        .iter()
+        .map(|name| dir.join(format!("{name}.jar")))
+        .filter(|jar| jar.is_file())
+        .collect())
 }
 
 fn jars_in(dir: &Path) -> Vec<PathBuf> {
@@ -174,6 +188,10 @@ pub(crate) struct JvmChild {
 }
 
 impl JvmChild {
+    pub(crate) fn new(child: Child) -> JvmChild {
+        JvmChild { child }
+    }
+
     pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -187,19 +205,38 @@ impl JvmChild {
         }
     }
 
+    /// Whether the JVM is still running (it has not exited). Does not reap it.
+    pub(crate) fn is_running(&self) -> bool {
+        let pid: libc::id_t = self.child.id();
+        // SAFETY: an all-zero `siginfo_t` is a valid value (plain C struct).
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `info` is a valid, writable `siginfo_t`; WNOWAIT leaves the child waitable, so
+        // `Child::wait` still reaps it later, and WNOHANG makes the call return at once.
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        // 0 with no pid filled in: the child has not exited. -1 (ECHILD): already reaped.
+        // SAFETY: `si_pid` is valid to read for a `siginfo_t` filled by `waitid`.
+        rc == 0 && unsafe { info.si_pid() } == 0
+    }
+
     /// SIGKILL, then reap. Synchronous; returns once the process is gone.
     pub(crate) fn kill(mut self) {
         self.kill_in_place();
+        tracing::debug!(pid = self.child.id(), "killed ZooKeeper JVM");
     }
 
     fn kill_in_place(&mut self) {
-        let pid = self.child.id();
         if self.child.try_wait().ok().flatten().is_none() {
             // Fails only if the process already exited; `wait` below reaps it either way.
             let _ = self.child.kill();
         }
         let _ = self.child.wait();
-        tracing::debug!(pid, "killed ZooKeeper JVM");
     }
 
     /// SIGTERM, wait up to 10 s for the JVM to exit, then SIGKILL; reaps it.
@@ -228,6 +265,7 @@ impl Drop for JvmChild {
     fn drop(&mut self) {
         if self.child.try_wait().ok().flatten().is_none() {
             self.kill_in_place();
+            tracing::debug!(pid = self.child.id(), "killed ZooKeeper JVM on drop");
         }
     }
 }
@@ -243,19 +281,20 @@ pub(crate) enum Serving {
 
 /// The `Mode:` line of a `srvr` answer, e.g. `"leader"`.
 pub(crate) fn srvr_mode(srvr: &str) -> Option<&str> {
-    srvr.lines().find_map(|line| line.strip_prefix("Mode: ")).map(str::trim)
+    srvr.lines()
+        .find_map(|line| line.strip_prefix("Mode: "))
+        .map(str::trim)
 }
 
 /// Whether `addr` answers `srvr` with a serving mode.
 pub(crate) async fn is_serving(addr: &str, serving: Serving) -> bool {
-    match four_letter_word(addr, "srvr").await {
-        Ok(answer) => match (srvr_mode(&answer), serving) {
-            (Some("leader" | "follower"), _) => true,
-            (Some(_), Serving::Any) => true,
-            _ => false,
-        },
-        Err(_) => false,
-    }
+    let Ok(answer) = four_letter_word(addr, "srvr").await else {
+        return false;
+    };
+    matches!(
+        (srvr_mode(&answer), serving),
+        (Some("leader" | "follower"), _) | (Some("standalone"), Serving::Any)
+    )
 }
 
 /// Polls `srvr` on `addr` every 50 ms until it reports a serving mode. Fails with
@@ -334,14 +373,87 @@ pub(crate) fn free_ports(n: usize) -> Result<Vec<u16>> {
         .map_err(|e| TestingError::io("cannot read a bound port", e))
 }
 
+/// Prefix of every directory this crate creates in the temporary directory.
+const DIR_PREFIX: &str = "zkstate-testing-";
+/// File in each such directory holding the pid of the process that created it.
+const OWNER_FILE: &str = "owner.pid";
+
+/// Creates the temporary directory of a server or ensemble, marked with the pid of this
+/// process. The first call in a process also removes the directories left behind by
+/// processes that are gone (servers kept in a `static`, or whose process was killed, are
+/// never dropped, so their directory is never removed by `TempDir`).
+pub(crate) fn server_dir(kind: &str) -> Result<TempDir> {
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(sweep_stale_dirs);
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("{DIR_PREFIX}{kind}"))
+        .tempdir()
+        .map_err(|e| TestingError::io("cannot create a temporary directory", e))?;
+    let owner = format!(
+        "{}\n{}\n",
+        std::process::id(),
+        pid_namespace().unwrap_or_default()
+    );
+    write_file(&dir.path().join(OWNER_FILE), &owner)?;
+    Ok(dir)
+}
+
+/// Removes the directories of this crate whose owner process (in this pid namespace) no longer
+/// exists. Best effort: errors are ignored; directories without an owner file, or made in
+/// another pid namespace, are left alone.
+fn sweep_stale_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    let namespace = pid_namespace();
+    for entry in entries.flatten() {
+        if !entry.file_name().to_string_lossy().starts_with(DIR_PREFIX) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(owner) = std::fs::read_to_string(path.join(OWNER_FILE)) else {
+            continue;
+        };
+        let mut owner = owner.lines();
+        let Some(Ok(pid)) = owner.next().map(|pid| pid.trim().parse::<libc::pid_t>()) else {
+            continue;
+        };
+        // A pid means something only in its own pid namespace (a /tmp shared between
+        // containers): leave the directories of other namespaces alone.
+        let same_namespace =
+            matches!((owner.next(), &namespace), (Some(theirs), Some(ours)) if theirs == ours);
+        if pid <= 0 || !same_namespace || process_exists(pid) {
+            continue;
+        }
+        tracing::debug!(dir = %path.display(), owner = pid, "removing a directory left by a dead process");
+        let _ = std::fs::remove_dir_all(&path);
+    }
+}
+
+/// This process's pid namespace, e.g. `pid:[4026531836]`.
+fn pid_namespace() -> Option<String> {
+    std::fs::read_link("/proc/self/ns/pid")
+        .ok()
+        .map(|ns| ns.to_string_lossy().into_owned())
+}
+
+/// Whether a process `pid` exists (a zombie counts: its parent may still look at it).
+fn process_exists(pid: libc::pid_t) -> bool {
+    // SAFETY: signal 0 only checks that `pid` exists and may be signalled; nothing is sent.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
 /// Writes `contents` to `path`.
 pub(crate) fn write_file(path: &Path, contents: &str) -> Result<()> {
-    std::fs::write(path, contents).map_err(|e| TestingError::io(format!("cannot write {}", path.display()), e))
+    std::fs::write(path, contents)
+        .map_err(|e| TestingError::io(format!("cannot write {}", path.display()), e))
 }
 
 /// Creates the directory `path` and its parents.
 pub(crate) fn create_dir(path: &Path) -> Result<()> {
-    std::fs::create_dir_all(path).map_err(|e| TestingError::io(format!("cannot create {}", path.display()), e))
+    std::fs::create_dir_all(path)
+        .map_err(|e| TestingError::io(format!("cannot create {}", path.display()), e))
 }
 
 /// Common zoo.cfg lines.

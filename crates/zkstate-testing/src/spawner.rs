@@ -11,15 +11,17 @@
 
 use std::io;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::mpsc;
 use std::sync::OnceLock;
 
 use tokio::sync::oneshot;
 
+use crate::jvm::JvmChild;
+
 struct SpawnRequest {
     command: Command,
-    reply: oneshot::Sender<io::Result<Child>>,
+    reply: oneshot::Sender<io::Result<JvmChild>>,
 }
 
 /// The sender side of the spawner thread's channel, or why the thread could not be started.
@@ -34,24 +36,24 @@ fn spawner() -> io::Result<&'static mpsc::Sender<SpawnRequest>> {
             .map(|_detached| sender)
             .map_err(|err| format!("cannot start the JVM spawner thread: {err}"))
     });
-    spawner.as_ref().map_err(|msg| io::Error::other(msg.clone()))
+    spawner
+        .as_ref()
+        .map_err(|msg| io::Error::other(msg.clone()))
 }
 
 /// The spawner thread's body. The channel never closes (its sender is in a `static`), so this
 /// never returns and the thread lives as long as the process.
 fn serve(receiver: mpsc::Receiver<SpawnRequest>) {
     for SpawnRequest { mut command, reply } in receiver {
-        let result = command.spawn();
-        if let Err(Ok(mut orphan)) = reply.send(result) {
-            // The caller gave up (its future was dropped): do not leave the JVM running.
-            let _ = orphan.kill();
-            let _ = orphan.wait();
-        }
+        // Wrapped at once: wherever it is dropped from now on (here if the caller gave up, in
+        // the channel, or later by its owner), the JVM is killed and reaped.
+        let result = command.spawn().map(JvmChild::new);
+        drop(reply.send(result));
     }
 }
 
 /// Spawns `command` from the dedicated spawner thread, with `PR_SET_PDEATHSIG = SIGKILL`.
-pub(crate) async fn spawn(mut command: Command) -> io::Result<Child> {
+pub(crate) async fn spawn(mut command: Command) -> io::Result<JvmChild> {
     // The pid of this process, read before forking: the child compares it with its parent pid
     // to detect that the process died between `fork` and `prctl`.
     // SAFETY: getpid has no preconditions and cannot fail.
@@ -64,7 +66,14 @@ pub(crate) async fn spawn(mut command: Command) -> io::Result<Child> {
     // reparented (its parent pid changed), the signal would never come, so it exits at once.
     unsafe {
         command.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
                 return Err(io::Error::last_os_error());
             }
             if libc::getppid() != parent {
