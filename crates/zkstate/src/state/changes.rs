@@ -65,7 +65,8 @@ pub enum StateEvent {
 
 /// Something that can hand out the current snapshot to a lagging subscriber.
 pub(crate) trait SnapshotSource: Send + Sync {
-    fn snapshot(&self) -> (i32, i64, Value);
+    /// The current version and value, and a receiver of exactly the batches after it.
+    fn snapshot_and_subscribe(&self) -> (i32, Value, broadcast::Receiver<StateEvent>);
 }
 
 /// The stream returned by [`ZkState::subscribe`](crate::ZkState::subscribe).
@@ -77,8 +78,6 @@ pub(crate) trait SnapshotSource: Send + Sync {
 pub struct Changes {
     inner: BroadcastStream<StateEvent>,
     source: Weak<dyn SnapshotSource>,
-    /// After a lag, batches up to this zxid are already in the snapshot given.
-    skip_until: i64,
 }
 
 impl Changes {
@@ -89,7 +88,6 @@ impl Changes {
         Changes {
             inner: BroadcastStream::new(receiver),
             source,
-            skip_until: i64::MIN,
         }
     }
 }
@@ -98,28 +96,22 @@ impl Stream for Changes {
     type Item = StateEvent;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<StateEvent>> {
-        loop {
-            match Pin::new(&mut self.inner).poll_next(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(None) => return Poll::Ready(None),
-                Poll::Ready(Some(Ok(StateEvent::Changed(batch))))
-                    if batch.mzxid <= self.skip_until =>
-                {
-                    continue
-                }
-                Poll::Ready(Some(Ok(event))) => return Poll::Ready(Some(event)),
-                Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(missed)))) => {
-                    let Some(source) = self.source.upgrade() else {
-                        return Poll::Ready(None);
-                    };
-                    let (version, mzxid, value) = source.snapshot();
-                    self.skip_until = mzxid;
-                    return Poll::Ready(Some(StateEvent::Lagged {
-                        missed,
-                        version,
-                        value,
-                    }));
-                }
+        match Pin::new(&mut self.inner).poll_next(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(Some(Ok(event))) => Poll::Ready(Some(event)),
+            Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(missed)))) => {
+                let Some(source) = self.source.upgrade() else {
+                    return Poll::Ready(None);
+                };
+                // Start over from the snapshot: what is still buffered is older than it.
+                let (version, value, receiver) = source.snapshot_and_subscribe();
+                self.inner = BroadcastStream::new(receiver);
+                Poll::Ready(Some(StateEvent::Lagged {
+                    missed,
+                    version,
+                    value,
+                }))
             }
         }
     }

@@ -248,13 +248,15 @@ impl<T: Send + Sync + 'static> Store<T> {
 }
 
 impl<T: Send + Sync + 'static> SnapshotSource for Store<T> {
-    fn snapshot(&self) -> (i32, i64, Value) {
+    fn snapshot_and_subscribe(&self) -> (i32, Value, broadcast::Receiver<StateEvent>) {
+        // Under the emit lock, so that no batch falls between the snapshot and the subscription.
+        let emitter = self.emitter();
         let current = self.local.load();
-        (
-            current.stamp.version,
-            current.stamp.mzxid,
-            Value::clone(&current.json),
-        )
+        let receiver = match emitter.as_ref() {
+            Some(sender) => sender.subscribe(),
+            None => broadcast::channel(1).1,
+        };
+        (current.stamp.version, Value::clone(&current.json), receiver)
     }
 }
 
