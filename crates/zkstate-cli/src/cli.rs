@@ -1,6 +1,7 @@
 //! The command line: global options and subcommands (clap derive). Each subcommand's own
 //! arguments live beside its code in `commands/`.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
@@ -29,7 +30,8 @@ stderr.";
 #[command(name = "zkstate", version, after_help = EXIT_CODES)]
 pub struct Cli {
     /// ZooKeeper to use: `zookeeper://h1:2181,h2/base`, `zookeeper:///abs`, `zookeeper:./rel`
-    /// or `h1:2181,h2/chroot` [default: $ZOOKEEPER_SERVERS, else 127.0.0.1:2181]
+    /// or `h1:2181,h2/chroot`; `zookeeper+tls://h1:2281/base` for TLS (needs --tls-ca)
+    /// [default: $ZOOKEEPER_SERVERS, else 127.0.0.1:2181]
     #[arg(long, global = true, value_name = "URL")]
     pub zk: Option<String>,
 
@@ -58,6 +60,21 @@ pub struct Cli {
     /// (the last two need --auth) [default: $ZOOKEEPER_ACL, else open]
     #[arg(long, global = true, value_name = "POLICY", env = "ZOOKEEPER_ACL")]
     pub acl: Option<zkstate::AclPolicy>,
+
+    /// TLS: the CA certificates (PEM file) that sign the servers' certificates; turns TLS on
+    /// (the ports are then the servers' secureClientPort) [default: $ZOOKEEPER_TLS_CA]
+    #[arg(long, global = true, value_name = "FILE", env = "ZOOKEEPER_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+
+    /// TLS: the client certificate (PEM file); needs --tls-key and --tls-ca
+    /// [default: $ZOOKEEPER_TLS_CERT]
+    #[arg(long, global = true, value_name = "FILE", env = "ZOOKEEPER_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// TLS: the client certificate's private key (PEM file); needs --tls-cert
+    /// [default: $ZOOKEEPER_TLS_KEY]
+    #[arg(long, global = true, value_name = "FILE", env = "ZOOKEEPER_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
 
     /// What to do.
     #[command(subcommand)]

@@ -68,8 +68,12 @@ impl Code {
     /// The code for an error of opening a connection.
     pub fn of_connect_error(err: &zkstate::ConnectError) -> Code {
         match err {
-            zkstate::ConnectError::Unreachable { .. } => Code::Unreachable,
-            zkstate::ConnectError::Url(_) | zkstate::ConnectError::Settings(_) => Code::Usage,
+            zkstate::ConnectError::Unreachable { .. }
+            | zkstate::ConnectError::TlsUnreachable { .. } => Code::Unreachable,
+            // TLS files that cannot be read or used are the input's fault, as a bad URL is.
+            zkstate::ConnectError::Url(_)
+            | zkstate::ConnectError::Settings(_)
+            | zkstate::ConnectError::Tls { .. } => Code::Usage,
             _ => Code::Failure,
         }
     }
@@ -225,6 +229,20 @@ mod tests {
             Code::of_connect_error(&zkstate::ConnectError::Closed),
             Code::Failure
         );
+    }
+
+    #[test]
+    fn tls_connect_errors_map_to_codes() {
+        let refused = zkstate::ConnectError::TlsUnreachable {
+            servers: "127.0.0.1:1".into(),
+            waited: Duration::from_secs(2),
+            ca: "/ca.pem".into(),
+        };
+        assert_eq!(Code::of_connect_error(&refused), Code::Unreachable);
+        let unusable = zkstate::ConnectError::Tls {
+            message: "cannot read /ca.pem".into(),
+        };
+        assert_eq!(Code::of_connect_error(&unusable), Code::Usage);
     }
 
     #[test]

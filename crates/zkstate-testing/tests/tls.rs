@@ -54,9 +54,12 @@ async fn tls_server_serves_clients_with_the_generated_files() {
         .expect("srvr");
     assert!(srvr.contains("Mode: standalone"), "{srvr}");
 
-    let client = tls_connect(&tls_connect_string, files.client_options().expect("options"))
-        .await
-        .expect("a TLS session with the generated files");
+    let client = tls_connect(
+        &tls_connect_string,
+        files.client_options().expect("options"),
+    )
+    .await
+    .expect("a TLS session with the generated files");
     client
         .create("/over-tls", b"secret", &persistent())
         .await
@@ -67,7 +70,11 @@ async fn tls_server_serves_clients_with_the_generated_files() {
 
     // The `tcp+tls://` form of the connect string works too, with a second client certificate
     // issued by the server's CA.
-    let more = server.tls_ca().expect("the CA").issue_client().expect("issue");
+    let more = server
+        .tls_ca()
+        .expect("the CA")
+        .issue_client()
+        .expect("issue");
     let tls = TlsOptions::new()
         .with_pem_ca(&read(files.ca()))
         .and_then(|tls| tls.with_pem_identity(more.cert_pem(), more.key_pem()))
@@ -94,10 +101,16 @@ async fn tls_server_serves_clients_with_the_generated_files() {
     // A restart keeps the TLS port and the certificates.
     server.restart().await.expect("restart");
     assert_eq!(server.tls_port(), Some(tls_port));
-    let client = tls_connect(&tls_connect_string, files.client_options().expect("options"))
+    let client = tls_connect(
+        &tls_connect_string,
+        files.client_options().expect("options"),
+    )
+    .await
+    .expect("a TLS session after restart");
+    let (data, _) = client
+        .get_data("/over-tls")
         .await
-        .expect("a TLS session after restart");
-    let (data, _) = client.get_data("/over-tls").await.expect("get after restart");
+        .expect("get after restart");
     assert_eq!(data, b"secret");
 }
 
@@ -121,7 +134,9 @@ async fn tls_server_refuses_wrong_ca_and_missing_certificate() {
     check_pem_files(&other);
     let tls = TlsOptions::new()
         .with_pem_ca(&read(other.ca()))
-        .and_then(|tls| tls.with_pem_identity(&read(files.client_cert()), &read(files.client_key())))
+        .and_then(|tls| {
+            tls.with_pem_identity(&read(files.client_cert()), &read(files.client_key()))
+        })
         .expect("options");
     let refused = tls_connect(&connect, tls).await;
     assert!(refused.is_err(), "a client trusting another CA connected");
@@ -129,7 +144,9 @@ async fn tls_server_refuses_wrong_ca_and_missing_certificate() {
     // The client presents a certificate from another CA: the server refuses it.
     let tls = TlsOptions::new()
         .with_pem_ca(&read(files.ca()))
-        .and_then(|tls| tls.with_pem_identity(&read(other.client_cert()), &read(other.client_key())))
+        .and_then(|tls| {
+            tls.with_pem_identity(&read(other.client_cert()), &read(other.client_key()))
+        })
         .expect("options");
     assert!(
         tls_connect(&connect, tls).await.is_err(),
@@ -137,7 +154,9 @@ async fn tls_server_refuses_wrong_ca_and_missing_certificate() {
     );
 
     // No client certificate at all: `ssl.clientAuth` defaults to `need`.
-    let tls = TlsOptions::new().with_pem_ca(&read(files.ca())).expect("options");
+    let tls = TlsOptions::new()
+        .with_pem_ca(&read(files.ca()))
+        .expect("options");
     assert!(
         tls_connect(&connect, tls).await.is_err(),
         "a client without a certificate was accepted"

@@ -12,6 +12,7 @@ pub mod watch;
 
 use std::future::Future;
 use std::io::{self, Read, Write};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -32,6 +33,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         timeout: cli.timeout,
         auth: cli.auth,
         acl: cli.acl,
+        tls_ca: cli.tls_ca,
+        tls_cert: cli.tls_cert,
+        tls_key: cli.tls_key,
     };
     match cli.command {
         Command::Get(args) => get::run(&global, args).await,
@@ -56,6 +60,12 @@ pub struct Global {
     pub auth: Option<String>,
     /// `--acl`, when given.
     pub acl: Option<zkstate::AclPolicy>,
+    /// `--tls-ca`, when given.
+    pub tls_ca: Option<PathBuf>,
+    /// `--tls-cert`, when given.
+    pub tls_cert: Option<PathBuf>,
+    /// `--tls-key`, when given.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Global {
@@ -89,8 +99,32 @@ impl Global {
         if let Some(acl) = self.acl {
             settings = settings.with_acl_policy(acl);
         }
+        if let Some(tls) = self.tls_settings()? {
+            settings = settings.with_tls(tls);
+        }
         let url = self.zk.as_deref().unwrap_or("");
         Ok(Connection::connect(url, settings).await?)
+    }
+
+    /// The TLS settings of `--tls-ca`, `--tls-cert` and `--tls-key` (or their variables), when
+    /// given. A certificate needs its key and the other way round, and both need a CA.
+    fn tls_settings(&self) -> Result<Option<zkstate::TlsSettings>> {
+        let tls = match (&self.tls_ca, &self.tls_cert, &self.tls_key) {
+            (None, None, None) => return Ok(None),
+            (Some(ca), None, None) => zkstate::TlsSettings::new(ca),
+            (Some(ca), Some(cert), Some(key)) => {
+                zkstate::TlsSettings::new(ca).with_identity(cert, key)
+            }
+            (_, Some(_), None) => return Err(fail(Code::Usage, "--tls-cert needs --tls-key")),
+            (_, None, Some(_)) => return Err(fail(Code::Usage, "--tls-key needs --tls-cert")),
+            (None, Some(_), Some(_)) => {
+                return Err(fail(
+                    Code::Usage,
+                    "--tls-cert and --tls-key need --tls-ca, the CA of the servers",
+                ))
+            }
+        };
+        Ok(Some(tls))
     }
 
     /// Options for a state opened by a one-shot command: no listener record (the command is

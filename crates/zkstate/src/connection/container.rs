@@ -16,8 +16,8 @@ use tokio_util::task::TaskTracker;
 use zookeeper_client::{Client, SessionState, TlsOptions};
 
 use super::settings::{Settings, Target};
-use super::tls::ENV_TLS_CA;
 use super::state::{ConnectionEvent, ConnectionState};
+use super::tls::ENV_TLS_CA;
 use super::url::ZkUrl;
 use crate::error::ConnectError;
 
@@ -141,6 +141,7 @@ impl std::fmt::Debug for Connection {
             .field("servers", &self.owner.shared.target.servers)
             .field("path", &self.owner.shared.target.path)
             .field("state", &self.state())
+            .field("tls", &self.is_tls())
             .finish()
     }
 }

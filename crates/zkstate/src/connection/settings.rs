@@ -1250,6 +1250,121 @@ mod tests {
         assert!(e.to_string().contains(ENV_SERVERS));
     }
 
+    #[test]
+    fn tls_defaults_and_setter() {
+        assert_eq!(Settings::default().tls(), None);
+        let tls = TlsSettings::new("/etc/ca.pem").with_identity("/etc/c.pem", "/etc/k.pem");
+        let s = Settings::default().with_tls(tls.clone());
+        assert_eq!(s.tls(), Some(&tls));
+    }
+
+    #[test]
+    fn tls_or_takes_the_whole_tls_settings() {
+        let high = TlsSettings::new("/high-ca.pem");
+        let low = TlsSettings::new("/low-ca.pem").with_identity("/low-c.pem", "/low-k.pem");
+        let merged = Settings::default()
+            .with_tls(high.clone())
+            .or(Settings::default().with_tls(low.clone()));
+        // Not mixed: the higher source's CA without the lower one's identity.
+        assert_eq!(merged.tls(), Some(&high));
+        let merged = Settings::default().or(Settings::default().with_tls(low.clone()));
+        assert_eq!(merged.tls(), Some(&low));
+        let merged = Settings::default()
+            .with_tls(low.clone())
+            .or(Settings::default());
+        assert_eq!(merged.tls(), Some(&low));
+    }
+
+    #[test]
+    fn tls_from_section() {
+        let s = ok(Settings::from_toml_str(
+            r#"
+            [zookeeper]
+            servers = "zk1:2281"
+            tls_ca = "/etc/zk/ca.pem"
+            tls_cert = "/etc/zk/client.pem"
+            tls_key = "/etc/zk/client-key.pem"
+            "#,
+        ));
+        assert_eq!(
+            s.tls(),
+            Some(
+                &TlsSettings::new("/etc/zk/ca.pem")
+                    .with_identity("/etc/zk/client.pem", "/etc/zk/client-key.pem")
+            )
+        );
+        let ca_only = ok(Settings::from_toml_str(
+            "[zookeeper]\ntls_ca = \"ca.pem\"\n",
+        ));
+        assert_eq!(ca_only.tls(), Some(&TlsSettings::new("ca.pem")));
+        assert_eq!(ok(Settings::from_toml_str("[zookeeper]\n")).tls(), None);
+        let tls_error = |text: &str| match Settings::from_toml_str(text) {
+            Err(SettingsError::Tls { origin, problem }) => (origin, problem),
+            other => panic!("{text}: {other:?}"),
+        };
+        let (origin, problem) = tls_error("[zookeeper]\ntls_ca = \"/ca\"\ntls_cert = \"/c\"\n");
+        assert_eq!(origin, "[zookeeper] tls_cert");
+        assert!(problem.contains("[zookeeper] tls_key"), "{problem}");
+        let (origin, _) = tls_error("[zookeeper]\ntls_ca = \"/ca\"\ntls_key = \"/k\"\n");
+        assert_eq!(origin, "[zookeeper] tls_key");
+        let (origin, problem) = tls_error("[zookeeper]\ntls_cert = \"/c\"\ntls_key = \"/k\"\n");
+        assert_eq!(origin, "[zookeeper] tls_cert");
+        assert!(problem.contains("[zookeeper] tls_ca"), "{problem}");
+        let (origin, _) = tls_error("[zookeeper]\ntls_ca = \"\"\n");
+        assert_eq!(origin, "[zookeeper] tls_ca");
+        let message = match Settings::from_toml_str("[zookeeper]\ntls_ca = 3\n") {
+            Err(SettingsError::Toml { message, .. }) => message,
+            other => panic!("{other:?}"),
+        };
+        assert!(message.contains("line 2"), "{message}");
+        let section = ZookeeperSection {
+            tls_ca: Some("/ca.pem".into()),
+            ..ZookeeperSection::default()
+        };
+        assert!(format!("{section:?}").contains("/ca.pem"));
+    }
+
+    #[test]
+    fn tls_from_env() {
+        let s = ok(Settings::from_env_with(env(&[
+            (ENV_TLS_CA, "/env/ca.pem"),
+            (ENV_TLS_CERT, "/env/c.pem"),
+            (ENV_TLS_KEY, "/env/k.pem"),
+        ])));
+        assert_eq!(
+            s.tls(),
+            Some(&TlsSettings::new("/env/ca.pem").with_identity("/env/c.pem", "/env/k.pem"))
+        );
+        // Blank counts as unset, as for the other variables.
+        let s = ok(Settings::from_env_with(env(&[
+            (ENV_TLS_CA, "/env/ca.pem"),
+            (ENV_TLS_CERT, " "),
+        ])));
+        assert_eq!(s.tls(), Some(&TlsSettings::new("/env/ca.pem")));
+        assert_eq!(
+            Settings::from_env_with(env(&[(ENV_TLS_CERT, "/c"), (ENV_TLS_KEY, "/k")])),
+            Err(SettingsError::Tls {
+                origin: ENV_TLS_CERT.into(),
+                problem: format!("a client certificate needs {ENV_TLS_CA}, the CA of the servers"),
+            })
+        );
+        assert!(matches!(
+            Settings::from_env_with(env(&[(ENV_TLS_CA, "/ca"), (ENV_TLS_KEY, "/k")])),
+            Err(SettingsError::Tls { origin, .. }) if origin == ENV_TLS_KEY
+        ));
+        let msg = ok(
+            Settings::from_env_with(env(&[(ENV_TLS_CA, "/ca"), (ENV_TLS_CERT, "/c")]))
+                .map(|_| ())
+                .err()
+                .ok_or("no error"),
+        )
+        .to_string();
+        assert!(
+            msg.contains(ENV_TLS_CERT) && msg.contains(ENV_TLS_KEY),
+            "{msg}"
+        );
+    }
+
     proptest! {
         #[test]
         fn or_prefers_self(

@@ -1071,7 +1071,10 @@ mod tests {
         assert_eq!(problem("zookeeper+tls:"), PathProblem::Empty);
         assert_eq!(problem("zookeeper+tls:."), PathProblem::Empty);
         assert_eq!(problem("zookeeper+tls:./a/"), PathProblem::TrailingSlash);
-        assert_eq!(problem("zookeeper+tls://h1/a//b"), PathProblem::EmptyComponent);
+        assert_eq!(
+            problem("zookeeper+tls://h1/a//b"),
+            PathProblem::EmptyComponent
+        );
         assert!(matches!(
             err("zookeeper+tls://h1:0"),
             UrlError::BadPort { .. }
@@ -1089,12 +1092,18 @@ mod tests {
     #[test]
     fn tls_display_round_trips() {
         for (input, canonical) in [
-            ("zookeeper+tls://h1,h2:2282/chroot", "zookeeper+tls://h1:2181,h2:2282/chroot"),
+            (
+                "zookeeper+tls://h1,h2:2282/chroot",
+                "zookeeper+tls://h1:2181,h2:2282/chroot",
+            ),
             ("zookeeper+tls://h1:2281", "zookeeper+tls://h1:2281"),
             ("ZOOKEEPER+TLS://h1/", "zookeeper+tls://h1:2181/"),
             ("zookeeper+tls:/a", "zookeeper+tls:///a"),
             ("zookeeper+tls://", "zookeeper+tls://"),
-            ("zookeeper+tls://[::1]:2281/x", "zookeeper+tls://[::1]:2281/x"),
+            (
+                "zookeeper+tls://[::1]:2281/x",
+                "zookeeper+tls://[::1]:2281/x",
+            ),
             ("zookeeper+tls:./a/b", "zookeeper+tls:./a/b"),
         ] {
             let u = url(input);
