@@ -62,6 +62,7 @@ mod four_letter;
 mod jvm;
 mod proxy;
 mod server;
+mod shared;
 mod spawner;
 pub mod tls;
 
@@ -71,6 +72,7 @@ pub use expire::expire_session;
 pub use four_letter::four_letter_word;
 pub use proxy::{FaultProxy, ProxyMode};
 pub use server::{ZkServer, ZkServerBuilder};
+pub use shared::shared_server;
 pub use tls::TlsFiles;
 
 #[cfg(test)]

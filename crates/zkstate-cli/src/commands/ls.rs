@@ -8,7 +8,7 @@
 
 use anyhow::Result;
 
-use super::{client, print_line, request, resolve_dir, Global};
+use super::{client, print_line, resolve_dir, Global};
 use crate::exit::{fail, Code};
 
 /// Arguments of `zkstate ls`.
@@ -35,19 +35,7 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
             let mut level = vec![root.clone()];
             let mut first = true;
             while !level.is_empty() {
-                // Every listing of this level is sent before any is awaited.
-                let listings: Vec<_> = level
-                    .iter()
-                    .map(|node| client.list_children(node))
-                    .collect();
-                let listed = request("listing", &root, timeout, async {
-                    let mut out = Vec::with_capacity(listings.len());
-                    for listing in listings {
-                        out.push(listing.await);
-                    }
-                    Ok(out)
-                })
-                .await?;
+                let listed = super::list_level(&client, &level, &root, timeout).await?;
                 let mut next = Vec::new();
                 for (node, children) in level.iter().zip(listed) {
                     let children = match children {

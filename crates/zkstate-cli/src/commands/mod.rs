@@ -177,6 +177,28 @@ pub async fn request<T>(
     }
 }
 
+/// The children of every node of `level`, each listing sent before any is awaited (one round
+/// trip for the whole level), within `timeout`.
+pub async fn list_level(
+    client: &Client,
+    level: &[String],
+    root: &str,
+    timeout: Duration,
+) -> Result<Vec<Result<Vec<String>, zookeeper_client::Error>>, zkstate::Error> {
+    let listings: Vec<_> = level
+        .iter()
+        .map(|node| client.list_children(node))
+        .collect();
+    request("listing", root, timeout, async {
+        let mut out = Vec::with_capacity(listings.len());
+        for listing in listings {
+            out.push(listing.await);
+        }
+        Ok(out)
+    })
+    .await
+}
+
 /// A raw client error as the library's error, so that exit codes map the same way.
 pub fn zk_error(op: &'static str, path: &str, err: zookeeper_client::Error) -> zkstate::Error {
     match err {

@@ -12,7 +12,7 @@
 use anyhow::Result;
 use zookeeper_client::{Client, MultiWriteError};
 
-use super::{client, info, request, resolve_dir, zk_error, Global};
+use super::{client, info, resolve_dir, zk_error, Global};
 use crate::commands::ls::child_path;
 use crate::exit::{fail, Code};
 
@@ -107,19 +107,7 @@ async fn walk(
     let mut nodes = Vec::new();
     let mut level = vec![dir.to_string()];
     while !level.is_empty() {
-        // Every listing of this level is sent before any is awaited.
-        let listings: Vec<_> = level
-            .iter()
-            .map(|node| client.list_children(node))
-            .collect();
-        let listed = request("listing", dir, timeout, async {
-            let mut out = Vec::with_capacity(listings.len());
-            for listing in listings {
-                out.push(listing.await);
-            }
-            Ok(out)
-        })
-        .await?;
+        let listed = super::list_level(client, &level, dir, timeout).await?;
         let mut next = Vec::new();
         for (node, children) in level.into_iter().zip(listed) {
             let children = match children {

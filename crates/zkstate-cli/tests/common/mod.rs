@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::{mpsc, OnceCell};
+use tokio::sync::mpsc;
 use zkstate_testing::ZkServer;
 use zookeeper_client::{Acls, Client, CreateMode};
 
@@ -20,19 +20,13 @@ pub const SOON: Duration = Duration::from_secs(60);
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_zkstate");
 
-static SHARED: OnceCell<ZkServer> = OnceCell::const_new();
-
 /// One server shared by the tests of a binary that do not stop it; each test works in its own
 /// directory (see [`unique_dir`]).
 pub async fn shared_server() -> &'static ZkServer {
-    SHARED
-        .get_or_init(|| async {
-            match ZkServer::start().await {
-                Ok(server) => server,
-                Err(err) => panic!("cannot start ZooKeeper: {err}"),
-            }
-        })
-        .await
+    match zkstate_testing::shared_server().await {
+        Ok(server) => server,
+        Err(err) => panic!("cannot start ZooKeeper: {err}"),
+    }
 }
 
 /// The connect string of the shared server.

@@ -6,27 +6,20 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
-use tokio::sync::OnceCell;
 use zkstate::{Connection, ConnectionEvent, ConnectionState, Settings, StateEvent};
 use zkstate_testing::{four_letter_word, ZkCluster, ZkServer};
 
 /// Generous bound for anything that should happen "soon" on a loaded 2-core machine.
 pub const SOON: Duration = Duration::from_secs(30);
 
-static SHARED: OnceCell<ZkServer> = OnceCell::const_new();
-
-/// One server shared by the tests of a binary that do not break it; each test works in its own
-/// directory (see [`unique_dir`]). The JVM dies with the test process.
+/// One server shared by the tests of a binary that do not stop it; each test works in its own
+/// directory (see [`unique_dir`]).
 pub async fn shared_server() -> &'static ZkServer {
     init_tracing();
-    SHARED
-        .get_or_init(|| async {
-            match ZkServer::start().await {
-                Ok(server) => server,
-                Err(err) => panic!("cannot start ZooKeeper: {err}"),
-            }
-        })
-        .await
+    match zkstate_testing::shared_server().await {
+        Ok(server) => server,
+        Err(err) => panic!("cannot start ZooKeeper: {err}"),
+    }
 }
 
 /// Logs to the test's captured output, filtered by `RUST_LOG` (default: warnings).
