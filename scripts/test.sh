@@ -10,6 +10,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 cargo test --workspace --locked
 
+# The benchmark harness in its quick mode (every scenario, few iterations, prints only), so that
+# it cannot rot. Full runs are made by hand: see BENCHMARKS.md.
+cargo run --locked --quiet -p zkstate-bench -- --quick
+
 # The fuzz targets (URL and settings parser, diff engine, payload decoder), bounded.
 # cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP lets the stable toolchain provide them.
 if ! command -v cargo-fuzz >/dev/null 2>&1; then

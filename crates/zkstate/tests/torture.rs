@@ -111,7 +111,7 @@ async fn replay(history: &History, name: &str) -> Value {
 
 fn options() -> StateOptions {
     StateOptions::default()
-        .with_event_buffer(1 << 20)
+        .with_event_buffer(1 << 16)
         .with_request_timeout(Duration::from_secs(5))
         .with_lock_timeout(Duration::from_secs(60))
         .with_check_interval(Duration::from_millis(500), Duration::from_millis(1500))

@@ -25,7 +25,7 @@ impl Default for StateOptions {
             request_timeout: Duration::from_secs(10),
             lock_timeout: Duration::from_secs(30),
             max_payload: DEFAULT_MAX_PAYLOAD,
-            event_buffer: 1024,
+            event_buffer: 64,
             listener: true,
         }
     }
@@ -78,7 +78,8 @@ impl StateOptions {
         self
     }
 
-    /// How many change batches a subscriber may fall behind before it is told it lagged. Default 1024.
+    /// How many change batches a subscriber may fall behind before it is told it lagged. Default 64.
+    /// The buffer is allocated up front for each state (about 90 bytes a slot).
     #[must_use]
     pub fn with_event_buffer(mut self, batches: usize) -> Self {
         self.event_buffer = batches.max(1);

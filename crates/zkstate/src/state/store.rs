@@ -1,7 +1,7 @@
 //! The local copy: one writer (whoever holds the apply lock), many readers that never wait.
 
 use std::ops::Deref;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -103,6 +103,9 @@ pub(crate) struct Store<T> {
     fault: ArcSwapOption<Error>,
     /// Mirrors `fault.is_some()`, so that the read path loads a flag, not a pointer.
     faulty: AtomicBool,
+    /// Writes by this instance whose watch event has not been seen yet: the sync task answers
+    /// those events with a stat rather than a download.
+    own_echoes: AtomicU32,
 }
 
 impl<T: Send + Sync + 'static> Store<T> {
@@ -125,6 +128,7 @@ impl<T: Send + Sync + 'static> Store<T> {
             verified: Notify::new(),
             fault: ArcSwapOption::empty(),
             faulty: AtomicBool::new(false),
+            own_echoes: AtomicU32::new(0),
         }
     }
 
@@ -203,6 +207,19 @@ impl<T: Send + Sync + 'static> Store<T> {
         drop(emitter);
         self.clear_fault();
         true
+    }
+
+    /// Counts a write of this instance, whose watch event will come back.
+    pub(crate) fn note_own_write(&self) {
+        self.own_echoes.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Takes one expected echo, if any. A wrong guess costs a stat, never correctness: the
+    /// sync task compares `mzxid` either way.
+    pub(crate) fn take_own_echo(&self) -> bool {
+        self.own_echoes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok()
     }
 
     /// Records that the local copy equals ZooKeeper's as of now.

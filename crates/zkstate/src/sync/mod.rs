@@ -210,6 +210,7 @@ where
             }
         }
         let check = tokio::time::sleep(jittered(min, max));
+        let mut verify = false;
         tokio::select! {
             _ = cancel.cancelled() => return SessionEnd::Cancelled,
             event = watcher.changed() => match event.event_type {
@@ -222,36 +223,47 @@ where
                 EventType::NodeDeleted => {
                     store.set_fault(Error::Missing { path: payload.clone() });
                 },
+                // Most likely the echo of this instance's own write, which the local copy already
+                // holds: a stat tells, without downloading the payload again.
+                EventType::NodeDataChanged if store.take_own_echo() => verify = true,
                 _ => resync = true,
             },
-            _ = check => {
-                let verify = async {
-                    match client.check_stat(payload).await {
-                        Ok(Some(stat)) if stat.mzxid == store.stamp().mzxid && store.fault().is_none() => {
-                            store.mark_verified();
-                            false
-                        },
-                        Ok(None) => {
-                            store.set_fault(Error::Missing { path: payload.clone() });
-                            false
-                        },
-                        Ok(Some(_)) => true,
-                        Err(err) => {
-                            tracing::debug!(dir = %store.layout.dir, error = %err, "periodic check failed");
-                            false
-                        },
-                    }
-                };
-                match unless_cancelled(cancel, verify).await {
-                    None => return SessionEnd::Cancelled,
-                    Some(drifted) => {
-                        if drifted {
-                            tracing::info!(dir = %store.layout.dir, "periodic check found drift; re-syncing");
-                        }
-                        resync = drifted;
-                    },
-                }
-            },
+            _ = check => verify = true,
+        }
+        if verify {
+            match unless_cancelled(cancel, drifted(client, store)).await {
+                None => return SessionEnd::Cancelled,
+                Some(drifted) => resync = drifted,
+            }
+        }
+    }
+}
+
+/// Compares the payload's stat with the local copy: `true` when ZooKeeper holds another write
+/// (then the caller re-reads); marks the copy verified when they match.
+async fn drifted<T>(client: &Client, store: &Store<T>) -> bool
+where
+    T: Send + Sync + 'static,
+{
+    let payload = &store.layout.payload;
+    match client.check_stat(payload).await {
+        Ok(Some(stat)) if stat.mzxid == store.stamp().mzxid && store.fault().is_none() => {
+            store.mark_verified();
+            false
+        }
+        Ok(None) => {
+            store.set_fault(Error::Missing {
+                path: payload.clone(),
+            });
+            false
+        }
+        Ok(Some(_)) => {
+            tracing::debug!(dir = %store.layout.dir, "payload moved on; re-syncing");
+            true
+        }
+        Err(err) => {
+            tracing::debug!(dir = %store.layout.dir, error = %err, "stat of the payload failed");
+            false
         }
     }
 }

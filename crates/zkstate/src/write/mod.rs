@@ -220,6 +220,7 @@ where
                 };
                 writer.marker_version = Some(marker_stat.version);
                 store.apply(value, json, Stamp::of(&payload_stat), Origin::Local);
+                store.note_own_write();
                 store.mark_verified();
                 return Ok(payload_stat.version);
             }

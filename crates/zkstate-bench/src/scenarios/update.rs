@@ -1,0 +1,311 @@
+//! Scenario 3: The locked update against a raw Curator-style lock cycle; 4. the re-reading update against
+//! a raw versioned read-modify-write. Each alone, then with 4 writers on 4 sessions.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use zkstate::ZkState;
+use zookeeper_client::{Acls, Client, LockOptions, LockPrefix};
+
+use crate::common::{interleaved, progress, Env, Pace, RawPaths};
+use crate::payload::{bump, records_of_size, Records};
+use crate::report::{Measure, Report, Row};
+use crate::stats::Summary;
+
+/// How many writers contend, each on its own session.
+const WRITERS: usize = 4;
+
+/// The raw lock cycle: Curator-layout lock, fenced `set_data` of the changed value, release
+/// (dropping the `LockClient` deletes the lock node in the background).
+pub(crate) async fn raw_locked_write(
+    client: &Client,
+    paths: &RawPaths,
+    copy: &Mutex<Records>,
+    version: &AtomicI32,
+    i: u64,
+    versioned: bool,
+) -> Result<()> {
+    let prefix = LockPrefix::new_curator(&paths.lock, "lock-")?;
+    let lock = client
+        .lock(prefix, b"", LockOptions::new(Acls::anyone_all()))
+        .await?;
+    let bytes = {
+        let mut value = copy.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
+        bump(&mut value, i);
+        serde_json::to_vec(&*value)?
+    };
+    let expected = versioned.then(|| version.load(Ordering::Acquire));
+    let stat = lock.set_data(&paths.payload, &bytes, expected).await?;
+    version.store(stat.version, Ordering::Release);
+    drop(lock);
+    Ok(())
+}
+
+/// The raw re-reading write: read, change, write at the version read; again on `BadVersion`.
+/// Returns how many times it started over.
+async fn raw_versioned_rmw(client: &Client, path: &str, i: u64) -> Result<u64> {
+    let mut retries = 0;
+    loop {
+        let (data, stat) = client.get_data(path).await?;
+        let mut value: Records = serde_json::from_slice(&data)?;
+        bump(&mut value, i);
+        let bytes = serde_json::to_vec(&value)?;
+        match client.set_data(path, &bytes, Some(stat.version)).await {
+            Ok(_) => return Ok(retries),
+            Err(zookeeper_client::Error::BadVersion) => retries += 1,
+            Err(err) => return Err(err.into()),
+        }
+    }
+}
+
+/// What a contended run found: every operation's latency, how many it did per second, how many
+/// attempts had to start over.
+struct Contended {
+    latencies: Vec<Duration>,
+    rate: f64,
+    retries: u64,
+}
+
+/// Runs `WRITERS` tasks for `window`; `op(w, i)` does one operation of writer `w` and returns
+/// how many times it had to start over.
+async fn contended<S, F, Fut>(sessions: Vec<S>, window: Duration, op: F) -> Result<Contended>
+where
+    S: Send + Sync + 'static,
+    F: Fn(std::sync::Arc<S>, u64) -> Fut + Send + Sync + Copy + 'static,
+    Fut: std::future::Future<Output = Result<u64>> + Send,
+{
+    let started = Instant::now();
+    let tasks: Vec<_> = sessions
+        .into_iter()
+        .enumerate()
+        .map(|(w, session)| {
+            let session = std::sync::Arc::new(session);
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut retries = 0;
+                let mut i = (w as u64) << 32;
+                while started.elapsed() < window {
+                    let t = Instant::now();
+                    retries += op(session.clone(), i).await?;
+                    latencies.push(t.elapsed());
+                    i += 1;
+                }
+                Ok::<_, anyhow::Error>((latencies, retries))
+            })
+        })
+        .collect();
+    let mut all = Contended {
+        latencies: Vec::new(),
+        rate: 0.0,
+        retries: 0,
+    };
+    for task in tasks {
+        let (latencies, retries) = task.await??;
+        all.latencies.extend(latencies);
+        all.retries += retries;
+    }
+    all.rate = all.latencies.len() as f64 / started.elapsed().as_secs_f64();
+    Ok(all)
+}
+
+/// One update, retried on `StaleWrite` (what a caller of `update()` does when another writer
+/// got there first); returns the number of retries.
+async fn zk_update(state: &ZkState<Records>, i: u64, latest: bool) -> Result<u64> {
+    let mut retries = 0;
+    loop {
+        let result = if latest {
+            state.update_latest(|v| bump(v, i)).await
+        } else {
+            state.update(|v| bump(v, i)).await
+        };
+        match result {
+            Ok(_) => return Ok(retries),
+            Err(zkstate::Error::StaleWrite { .. }) => retries += 1,
+            Err(err) => return Err(err).context("update"),
+        }
+    }
+}
+
+pub async fn run(env: &Env, report: &mut Report) -> Result<()> {
+    let plan = &env.plan;
+    let records = records_of_size(1024);
+    let bytes = serde_json::to_vec(&records)?;
+
+    // 3a. Uncontended locked update.
+    progress("3. update() against raw lock + fenced set_data + release");
+    let conn = env.connection().await?;
+    let state = ZkState::new(&conn, "s3-update", records.clone()).await?;
+    let raw = env.raw().await?;
+    let paths = RawPaths::new("s3-update");
+    paths.create(&raw, &bytes).await?;
+    let copy = Mutex::new(records.clone());
+    let version = AtomicI32::new(raw.get_data(&paths.payload).await?.1.version);
+    let (zk, base) = interleaved(
+        plan.update,
+        plan.warmup,
+        Pace::Burst,
+        |i| {
+            let state = &state;
+            async move {
+                state.update(|v| bump(v, i)).await?;
+                Ok(None)
+            }
+        },
+        |i| {
+            let (raw, paths, copy, version) = (&raw, &paths, &copy, &version);
+            async move {
+                raw_locked_write(raw, paths, copy, version, i, true).await?;
+                Ok(None)
+            }
+        },
+    )
+    .await?;
+    report.rows.push(
+        Row::new(
+            "3a",
+            "`update()`, one writer",
+            Measure::latency(Summary::of_durations(&zk), "update"),
+            "raw lock + fenced versioned `set_data` + release (drop)",
+            Measure::latency(Summary::of_durations(&base), "lock cycle"),
+        )
+        .target_p50_ratio("p50 ≤ 1.5× raw", 1.5),
+    );
+
+    // 4a. Uncontended re-reading update.
+    progress("4. update_latest() against raw get_data + versioned set_data");
+    let raw_path = paths.payload.clone();
+    let (zk, base) = interleaved(
+        plan.update_latest,
+        plan.warmup,
+        Pace::Burst,
+        |i| {
+            let state = &state;
+            async move {
+                state.update_latest(|v| bump(v, i)).await?;
+                Ok(None)
+            }
+        },
+        |i| {
+            let (raw, path) = (&raw, &raw_path);
+            async move {
+                raw_versioned_rmw(raw, path, i).await?;
+                Ok(None)
+            }
+        },
+    )
+    .await?;
+    report.rows.push(Row::new(
+        "4a",
+        "`update_latest()`, one writer",
+        Measure::latency(Summary::of_durations(&zk), "update_latest"),
+        "raw `get_data` + versioned `set_data` (again on BadVersion)",
+        Measure::latency(Summary::of_durations(&base), "versioned rmw"),
+    ));
+    state.close().await;
+    conn.close().await;
+    drop(raw);
+
+    // 3b and 4b. Four writers on four sessions.
+    progress(format!(
+        "3b/4b. {WRITERS} contending writers on {WRITERS} sessions"
+    ));
+    let mut conns = Vec::new();
+    let mut states = Vec::new();
+    let mut raws = Vec::new();
+    let contended_paths = RawPaths::new("s3-contended");
+    for _ in 0..WRITERS {
+        let conn = env.connection().await?;
+        states.push(ZkState::new(&conn, "s3-contended", records.clone()).await?);
+        conns.push(conn);
+        let raw = env.raw().await?;
+        contended_paths.create(&raw, &bytes).await?;
+        raws.push(raw);
+    }
+    let window = plan.contended_window;
+    let zk = contended(states.clone(), window, |s, i| async move {
+        zk_update(&s, i, false).await
+    })
+    .await?;
+    let base = contended(
+        raws.iter()
+            .map(|c| {
+                (
+                    c.clone(),
+                    contended_paths.clone(),
+                    Mutex::new(records.clone()),
+                    AtomicI32::new(0),
+                )
+            })
+            .collect(),
+        window,
+        |s, i| async move {
+            let (client, paths, copy, version) = &*s;
+            // The lock alone makes the writers exclusive: the raw side writes without a version
+            // check, so it needs no read (the floor of a locked write).
+            raw_locked_write(client, paths, copy, version, i, false).await?;
+            Ok(0)
+        },
+    )
+    .await?;
+    report.rows.push(
+        Row::new(
+            "3b",
+            format!("`update()`, {WRITERS} writers on {WRITERS} sessions (StaleWrite retried)"),
+            Measure::latency(Summary::of_durations(&zk.latencies), "contended update"),
+            format!("raw lock + fenced `set_data` + release, {WRITERS} writers"),
+            Measure::latency(
+                Summary::of_durations(&base.latencies),
+                "contended lock cycle",
+            ),
+        )
+        .with_rates(Some(zk.rate), Some(base.rate)),
+    );
+    report.notes.push(format!(
+        "3b: `update()` writes at the local copy's version; with {WRITERS} contending writers {} of {} updates \
+         failed with StaleWrite first and were retried (a retry counts in the latency of its update).",
+        zk.retries,
+        zk.latencies.len()
+    ));
+
+    let zk = contended(states.clone(), window, |s, i| async move {
+        zk_update(&s, i, true).await
+    })
+    .await?;
+    let raw_clients: Vec<(Client, String)> = raws
+        .iter()
+        .map(|c| (c.clone(), contended_paths.payload.clone()))
+        .collect();
+    let base = contended(raw_clients, window, |s, i| async move {
+        let (client, path) = &*s;
+        raw_versioned_rmw(client, path, i).await
+    })
+    .await?;
+    report.rows.push(
+        Row::new(
+            "4b",
+            format!("`update_latest()`, {WRITERS} writers on {WRITERS} sessions"),
+            Measure::latency(
+                Summary::of_durations(&zk.latencies),
+                "contended update_latest",
+            ),
+            format!("raw versioned read-modify-write, {WRITERS} writers"),
+            Measure::latency(Summary::of_durations(&base.latencies), "contended rmw"),
+        )
+        .with_rates(Some(zk.rate), Some(base.rate)),
+    );
+    report.notes.push(format!(
+        "4b: the raw optimistic writers started over {} times on BadVersion in {} writes; `update_latest()` never \
+         needs to (the lock serialises zkstate writers).",
+        base.retries,
+        base.latencies.len()
+    ));
+    for state in &states {
+        state.close().await;
+    }
+    for conn in &conns {
+        conn.close().await;
+    }
+    Ok(())
+}
