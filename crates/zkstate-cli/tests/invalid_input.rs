@@ -109,3 +109,31 @@ async fn help_documents_the_exit_codes() {
         assert!(out.stdout.contains(line), "{line:?} missing\n{out}");
     }
 }
+
+#[tokio::test]
+async fn every_command_refuses_unknown_flags_and_garbage_arguments_with_exit_2() {
+    for command in ["get", "set", "patch", "edit", "watch", "listeners", "ls", "rm"] {
+        run_args(&[command, "--no-such-flag", "/x"], None, &[])
+            .await
+            .expect_code(2)
+            .error_line(&["--no-such-flag"]);
+        run_args(&[command, "/x", "{", "\u{1}garbage", "]]"], None, &[])
+            .await
+            .expect_code(2)
+            .error_line(&["unexpected argument"]);
+    }
+}
+
+#[tokio::test]
+async fn garbage_json_in_every_json_argument_is_exit_2_with_line_and_column() {
+    for args in [
+        &["set", "/x", "{\"a\": tru}"][..],
+        &["patch", "/x", "--merge", "{\"a\": tru}"][..],
+        &["patch", "/x", "--json-patch", "[{\"op\": }]"][..],
+    ] {
+        run_args(args, None, &[])
+            .await
+            .expect_code(2)
+            .error_line(&["line 1", "column"]);
+    }
+}
