@@ -112,7 +112,16 @@ async fn help_documents_the_exit_codes() {
 
 #[tokio::test]
 async fn every_command_refuses_unknown_flags_and_garbage_arguments_with_exit_2() {
-    for command in ["get", "set", "patch", "edit", "watch", "listeners", "ls", "rm"] {
+    for command in [
+        "get",
+        "set",
+        "patch",
+        "edit",
+        "watch",
+        "listeners",
+        "ls",
+        "rm",
+    ] {
         run_args(&[command, "--no-such-flag", "/x"], None, &[])
             .await
             .expect_code(2)

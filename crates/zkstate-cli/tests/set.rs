@@ -103,3 +103,16 @@ async fn set_create_and_if_version_are_exclusive() {
         .expect_code(2)
         .error_line(&["cannot be used with"]);
 }
+
+#[tokio::test]
+async fn set_repairs_a_payload_that_is_not_json() {
+    let zk = shared_zk().await;
+    let dir = unique_dir("set-repair");
+    create_state(&zk, &dir, r#"{"ok":true}"#).await;
+    raw_set(&zk, &format!("{dir}/payload"), b"{broken").await;
+    run(&zk, &["set", &dir, r#"{"ok":"again"}"#])
+        .await
+        .success();
+    let (value, _) = payload(&zk, &dir).await;
+    assert_eq!(value, serde_json::json!({"ok": "again"}));
+}

@@ -285,3 +285,46 @@ async fn a_large_array_just_under_the_packet_limit_is_applied_and_diffed() {
         Some(24_000)
     );
 }
+
+#[tokio::test]
+async fn a_state_opened_over_a_bad_payload_starts_from_initial_and_an_update_repairs_it() {
+    let server = shared_server().await;
+    let dir = unique_dir("open-over-bad");
+    let conn = connect(&server.connect_string()).await;
+    let first = ZkState::new(&conn, &dir, good()).await.expect("state");
+    let actor = raw_client(&server.connect_string()).await;
+    actor
+        .set_data(&format!("{dir}/payload"), b"{broken", None)
+        .await
+        .expect("break it");
+    first.close().await;
+
+    let state = ZkState::new(&conn, &dir, good())
+        .await
+        .expect("opens despite the bad payload");
+    assert!(matches!(state.read(), Err(Error::Decode { .. })));
+    assert_eq!(*state.d_read(), good(), "initial stands in");
+    assert!(
+        matches!(
+            ZkState::<Config>::expect(&conn, &dir, None).await,
+            Err(Error::Decode { .. })
+        ),
+        "expect has no stand-in"
+    );
+
+    state
+        .update(|c| c.replicas = 7)
+        .await
+        .expect("an update writes over the bad payload");
+    assert_eq!(state.read().expect("repaired").replicas, 7);
+    let (data, _) = actor
+        .get_data(&format!("{dir}/payload"))
+        .await
+        .expect("read");
+    assert_eq!(
+        serde_json::from_slice::<Config>(&data)
+            .expect("valid again")
+            .replicas,
+        7
+    );
+}

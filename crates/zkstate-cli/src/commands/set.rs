@@ -18,8 +18,8 @@ use serde_json::Value;
 use zkstate::ZkState;
 
 use super::{
-    client, closing, info, open_existing, parse_json, payload_path, read_input, request,
-    resolve_dir, Global,
+    client, closing, existing_payload, info, open_existing, parse_json, payload_path, read_input,
+    request, resolve_dir, Global,
 };
 use crate::exit::{fail, Code};
 
@@ -72,7 +72,17 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
                 })
                 .await;
             }
-            let state = open_existing(global, &conn, &dir, options).await?;
+            // Opened with the new value as `initial`: over a payload that is not JSON the state
+            // still opens (the value stands in), so `set` can repair it.
+            let state = match args.if_version {
+                None => {
+                    existing_payload(&conn, timeout, &dir).await?;
+                    ZkState::with_options(&conn, &dir, value.clone(), options)
+                        .await
+                        .with_context(|| format!("cannot open {dir}"))?
+                }
+                Some(_) => open_existing(global, &conn, &dir, options).await?,
+            };
             closing(state, |state| async move {
                 let version = write(&state, &dir, value, args.if_version).await?;
                 info(&format!("version {version}"));

@@ -84,9 +84,13 @@ where
     /// emitted for the adoption (there can be no subscriber yet): the first value you read is the
     /// adopted one, and changes are emitted from there on.
     ///
+    /// When the existing payload does not decode as `T` (an outside writer broke it), the state
+    /// still opens: `initial` stands in for the local copy at the bad payload's version,
+    /// [`read`](Self::read) and subscribers report [`Error::Decode`] until a valid payload
+    /// arrives, and an [`update`](Self::update) writes over the bad payload.
+    ///
     /// # Errors
-    /// [`Error::InvalidDir`] for a bad path; [`Error::Decode`] when the existing payload does not
-    /// decode as `T`; [`Error::Encode`] or [`Error::PayloadTooLarge`] for a bad `initial`;
+    /// [`Error::InvalidDir`] for a bad path; [`Error::Encode`] or [`Error::PayloadTooLarge`] for a bad `initial`;
     /// [`Error::PermissionDenied`], [`Error::Timeout`] and [`Error::ZooKeeper`] from ZooKeeper.
     pub async fn new(conn: &Connection, dir: &str, initial: T) -> Result<ZkState<T>, Error> {
         Self::with_options(conn, dir, initial, StateOptions::default()).await
@@ -103,10 +107,12 @@ where
         options: StateOptions,
     ) -> Result<ZkState<T>, Error> {
         let layout = Layout::new(&conn.resolve_dir(dir)?).with_acl(conn.settings().acl_policy());
-        let bytes = serde_json::to_vec(&initial).map_err(|e| Error::Encode {
+        let json = serde_json::to_value(&initial).map_err(|e| Error::Encode {
             path: layout.payload.clone(),
             message: e.to_string(),
         })?;
+        // Serialising a Value cannot fail: its map keys are strings.
+        let bytes = serde_json::to_vec(&json).unwrap_or_default();
         if bytes.len() > options.max_payload {
             return Err(Error::PayloadTooLarge {
                 path: layout.payload.clone(),
@@ -131,7 +137,7 @@ where
             }
             Ok(result) => result?,
         }
-        Self::adopt(conn, &client, layout, options).await
+        Self::adopt(conn, &client, layout, options, Some((initial, json))).await
     }
 
     /// Waits for a payload to appear at `dir` (with a watch, not by polling), then opens it.
@@ -197,7 +203,7 @@ where
         if let Ok(Err(err)) = created {
             return Err(err);
         }
-        Self::adopt(conn, &client, layout, options).await
+        Self::adopt(conn, &client, layout, options, None).await
     }
 
     async fn adopt(
@@ -205,6 +211,7 @@ where
         client: &Client,
         layout: Layout,
         options: StateOptions,
+        stand_in: Option<(T, serde_json::Value)>,
     ) -> Result<ZkState<T>, Error> {
         let timeout = options.request_timeout;
         let read = tokio::time::timeout(timeout, client.get_data(&layout.payload))
@@ -215,18 +222,32 @@ where
                 waited: timeout,
             })?;
         let (data, stat) = read.map_err(|e| Error::zk("reading", &layout.payload, e))?;
-        let (value, json) = decode::<T>(&data).map_err(|message| Error::Decode {
-            path: layout.payload.clone(),
-            version: stat.version,
-            message,
-        })?;
+        let (decoded, fault) = match (decode::<T>(&data), stand_in) {
+            (Ok(decoded), _) => (decoded, None),
+            (Err(message), stand_in) => {
+                let fault = Error::Decode {
+                    path: layout.payload.clone(),
+                    version: stat.version,
+                    message,
+                };
+                match stand_in {
+                    // The state opens on `initial`, at the bad payload's version, so that an
+                    // update can write over it; read() reports the fault meanwhile.
+                    Some(stand_in) => (stand_in, Some(fault)),
+                    None => return Err(fault),
+                }
+            }
+        };
         let first = Snapshot {
-            value,
-            json: Arc::new(json),
+            value: decoded.0,
+            json: Arc::new(decoded.1),
             stamp: Stamp::of(&stat),
         };
         let store = Arc::new(Store::new(layout, new_id(), options, first));
         store.mark_verified();
+        if let Some(fault) = fault {
+            store.set_fault(fault);
+        }
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
         tasks.spawn(crate::sync::run(
