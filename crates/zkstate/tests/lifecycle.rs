@@ -42,6 +42,9 @@ async fn close_stops_every_task_and_removes_the_listener_record() {
         state.update(|n| *n += 1).await,
         Err(Error::Closed { .. })
     ));
+    // Nothing verifies the copy any more: read() says so, d_read() still answers.
+    assert!(matches!(state.read(), Err(Error::Stale { .. })));
+    assert_eq!(*state.d_read(), 0);
 }
 
 #[tokio::test]

@@ -467,6 +467,12 @@ async fn supervise(shared: Arc<Shared>, cancel: CancellationToken) {
         shared.publish(ConnectionState::Connected, Some(&client), true, generation);
         let mut watcher = client.state_watcher();
         let mut last = ConnectionState::Connected;
+        // The watcher counts the state at its creation as seen: a session that expired between
+        // connect and here would otherwise never be reported.
+        if client.state().is_terminated() {
+            shared.publish(ConnectionState::Lost, None, false, generation);
+            continue 'sessions;
+        }
         loop {
             let session_state = tokio::select! {
                 _ = cancel.cancelled() => break 'sessions,

@@ -479,20 +479,21 @@ where
         F: FnMut(&mut T) -> Result<(), E>,
     {
         let store = &self.owner.store;
+        let mut writer = self.owner.writer.lock().await;
+        // Checked under the update mutex: close() takes it too, so no write starts after it.
         if self.owner.cancel.is_cancelled() {
             return Err(Error::Closed {
                 dir: store.layout.dir.clone(),
             }
             .into());
         }
-        let mut writer = self.owner.writer.lock().await;
         match &self.owner.conn {
             Some(conn) => write::update(store, conn, &mut writer, base, f).await,
             None => write::update_local(store, f),
         }
     }
 
-    /// A stream of every change, local or remote, in version order. See [`Changes`] for the
+    /// A stream of every change, local or remote, in the order of the writes (their zxids). See [`Changes`] for the
     /// bounded buffer and what a subscriber that falls behind receives.
     pub fn subscribe(&self) -> Changes {
         let source: Arc<dyn SnapshotSource> = self.owner.store.clone();
@@ -558,22 +559,27 @@ where
     }
 
     /// Stops every task of this state (for every clone) and waits until they have finished;
-    /// removes this instance's listener record and commit marker. Idempotent. Later writes fail
-    /// with [`Error::Closed`]; reads keep answering from the last local copy.
+    /// waits for an update in flight to finish; removes this instance's listener record and
+    /// commit marker. Idempotent. Later writes fail with [`Error::Closed`]; `read()` returns
+    /// [`Error::Stale`] (nothing verifies the copy any more) and `d_read()` the last local copy.
     pub async fn close(&self) {
         let owner = &self.owner;
         owner.cancel.cancel();
+        // Waits for an update in flight (and the resolution of a lost reply): its commit marker
+        // must outlive it.
+        let writer = owner.writer.lock().await;
         owner.tasks.close();
         owner.tasks.wait().await;
+        // Nobody verifies the copy any more: read() says so, d_read() still answers.
+        owner.store.mark_closed();
         owner.store.close_events();
-        if let (Some(conn), Some(client)) = (
-            &owner.conn,
+        if let (Some(client), Some(version)) = (
             owner.conn.as_ref().and_then(Connection::client),
+            writer.marker_version,
         ) {
-            let _ = conn;
             let marker = owner.store.layout.writer(&owner.store.id);
-            let _ =
-                tokio::time::timeout(Duration::from_secs(2), client.delete(&marker, None)).await;
+            let delete = client.delete(&marker, Some(version));
+            let _ = tokio::time::timeout(Duration::from_secs(2), delete).await;
         }
     }
 }

@@ -225,19 +225,32 @@ impl<T: Send + Sync + 'static> Store<T> {
     /// Records that the local copy equals ZooKeeper's as of now.
     pub(crate) fn mark_verified(&self) {
         let nanos = self.epoch.elapsed().as_nanos().min(u64::MAX as u128) as u64;
-        self.verified_at.store(nanos, Ordering::Release);
-        self.stale.store(false, Ordering::Release);
+        // SeqCst with `mark_stale_since`: whichever runs second leaves the flag right.
+        self.verified_at.store(nanos, Ordering::SeqCst);
+        self.stale.store(false, Ordering::SeqCst);
         self.verified.notify_one();
     }
 
     pub(crate) fn verified_at(&self) -> Instant {
-        self.epoch + std::time::Duration::from_nanos(self.verified_at.load(Ordering::Acquire))
+        self.epoch + std::time::Duration::from_nanos(self.verified_at.load(Ordering::SeqCst))
     }
 
-    pub(crate) fn mark_stale(&self) {
-        if !self.stale.swap(true, Ordering::AcqRel) {
+    /// Raises the stale flag unless a verification happened after `verified`: a verification
+    /// racing with the watchdog must not leave the flag up.
+    pub(crate) fn mark_stale_since(&self, verified: Instant) {
+        if self.stale.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if self.verified_at() != verified {
+            self.stale.store(false, Ordering::SeqCst);
+        } else {
             tracing::warn!(dir = %self.layout.dir, max_staleness = ?self.options.max_staleness, "local copy is stale");
         }
+    }
+
+    /// After close: nothing verifies the copy any more.
+    pub(crate) fn mark_closed(&self) {
+        self.stale.store(true, Ordering::SeqCst);
     }
 
     /// Reports a bad payload: `read()` returns it and subscribers get it, once per distinct fault.
@@ -352,7 +365,7 @@ mod tests {
     fn read_reports_stale_then_fault_and_d_read_keeps_the_last_good_value() {
         let store = store(json!([1]));
         assert!(store.read().is_ok());
-        store.mark_stale();
+        store.mark_stale_since(store.verified_at());
         assert!(matches!(store.read(), Err(Error::Stale { .. })));
         store.mark_verified();
         store.set_fault(Error::Missing {

@@ -137,7 +137,7 @@ pub(crate) async fn run<T>(
         generation = next;
         last_client = Some(client.clone());
         tracing::debug!(dir = %store.layout.dir, phase = ?Phase::Watching, generation, "sync");
-        end = watch_session(&store, &client, &record, &listener_path, &cancel).await;
+        end = watch_session(&store, &client, &record, &listener_path, &mut slot, &cancel).await;
         if end == SessionEnd::Cancelled {
             break;
         }
@@ -155,6 +155,7 @@ async fn watch_session<T>(
     client: &Client,
     record: &Listener,
     listener_path: &str,
+    slot: &mut watch::Receiver<SessionSlot>,
     cancel: &CancellationToken,
 ) -> SessionEnd
 where
@@ -211,8 +212,16 @@ where
         }
         let check = tokio::time::sleep(jittered(min, max));
         let mut verify = false;
+        let generation = slot.borrow().generation;
         tokio::select! {
             _ = cancel.cancelled() => return SessionEnd::Cancelled,
+            // The container closed, or moved to another session: this one is not ours to keep.
+            changed = slot.changed() => {
+                let current = slot.borrow_and_update();
+                if changed.is_err() || current.state == ConnectionState::Closed || current.generation != generation {
+                    return SessionEnd::Over;
+                }
+            },
             event = watcher.changed() => match event.event_type {
                 EventType::Session => match event.session_state {
                     SessionState::SyncConnected | SessionState::ConnectedReadOnly => resync = true,

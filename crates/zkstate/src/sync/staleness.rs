@@ -7,6 +7,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::state::store::Store;
 
+/// Sleeps until `verified + max`, or forever when that is beyond the clock's range.
+async fn deadline(verified: std::time::Instant, max: std::time::Duration) {
+    match verified.checked_add(max) {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Raises the stale flag whenever `max_staleness` passes without a verification.
 pub(crate) async fn watch_staleness<T: Send + Sync + 'static>(
     store: Arc<Store<T>>,
@@ -18,9 +26,9 @@ pub(crate) async fn watch_staleness<T: Send + Sync + 'static>(
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = store.verified.notified() => continue,
-            _ = tokio::time::sleep_until((verified + max).into()) => {
+            _ = deadline(verified, max) => {
                 if store.verified_at() == verified {
-                    store.mark_stale();
+                    store.mark_stale_since(verified);
                     tokio::select! {
                         _ = cancel.cancelled() => return,
                         _ = store.verified.notified() => {},

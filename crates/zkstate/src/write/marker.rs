@@ -13,13 +13,12 @@
 //!
 //! Only this instance writes its marker, so no other writer can confuse the two cases.
 
-use std::time::Duration;
-
 use zookeeper_client::{Client, CreateMode};
 
 use crate::connection::Connection;
 use crate::error::Error;
 use crate::state::layout::Layout;
+use crate::state::store::Store;
 
 /// What this instance knows of its marker. Guarded by the state's update mutex.
 #[derive(Debug, Default)]
@@ -82,26 +81,38 @@ impl WriterState {
     /// Waits for the connection as long as it takes: an unresolved outcome never reaches the user.
     ///
     /// # Errors
-    /// [`Error::Closed`] when the connection is closed first.
-    pub(crate) async fn resolve(
+    /// [`Error::Closed`] only when the write's own session is over and the connection was
+    /// closed, so that no session is left to ask.
+    pub(crate) async fn resolve<T>(
         &mut self,
+        own: &Client,
         conn: &Connection,
-        layout: &Layout,
-        id: &str,
+        store: &Store<T>,
         token: &[u8],
         version: i32,
-        request_timeout: Duration,
-    ) -> Result<Resolved, Error> {
-        let path = layout.writer(id);
+    ) -> Result<Resolved, Error>
+    where
+        T: Send + Sync + 'static,
+    {
+        let layout = &store.layout;
+        let request_timeout = store.options.request_timeout;
+        let path = layout.writer(&store.id);
         loop {
-            let client = match conn.wait_connected(request_timeout).await {
-                Ok(client) => client,
-                Err(crate::ConnectError::Closed) => {
-                    return Err(Error::Closed {
-                        dir: layout.dir.clone(),
-                    })
+            // The write's own session first, while it lives: it answers even after the
+            // container was closed. Once it is over, a new session of the container.
+            let client = if !own.state().is_terminated() {
+                own.clone()
+            } else {
+                match conn.wait_connected(request_timeout).await {
+                    Ok(client) => client,
+                    // No session left to ask: the one case the outcome cannot be learned.
+                    Err(crate::ConnectError::Closed) => {
+                        return Err(Error::Closed {
+                            dir: layout.dir.clone(),
+                        })
+                    }
+                    Err(_) => continue,
                 }
-                Err(_) => continue,
             };
             let sync = client.sync(&path);
             let read = client.get_data(&path);

@@ -70,6 +70,9 @@ where
             Ok(version) => return Ok(version),
             Err(NotApplied::Fail(err)) => return Err(err),
             Err(NotApplied::Retry(err)) if base == Base::Latest => {
+                // Not in a tight loop while the connection replaces an expired session.
+                let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 50..150);
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
                 tracing::debug!(dir = %store.layout.dir, error = %err, "update not applied; starting over");
                 last = Some(err);
             }
@@ -271,14 +274,7 @@ where
                 drop(lock);
                 tracing::info!(dir = %layout.dir, "reply to a write lost; resolving it through the commit marker");
                 let resolved = writer
-                    .resolve(
-                        conn,
-                        layout,
-                        &store.id,
-                        &token,
-                        marker_version,
-                        opts.request_timeout,
-                    )
+                    .resolve(&client, conn, store, &token, marker_version)
                     .await?;
                 tracing::info!(dir = %layout.dir, outcome = ?resolved, "write resolved");
                 match resolved {
@@ -291,7 +287,7 @@ where
                             )
                             .await;
                         }
-                        Ok(base_version + 1)
+                        Ok(base_version.saturating_add(1))
                     }
                     Resolved::NotApplied => Err(NotApplied::Retry(Error::zk(
                         "writing",
@@ -374,8 +370,8 @@ where
         message: e.to_string(),
     })?;
     let next = Stamp {
-        version: stamp.version + 1,
-        mzxid: stamp.mzxid + 1,
+        version: stamp.version.saturating_add(1),
+        mzxid: stamp.mzxid.saturating_add(1),
         mtime: stamp.mtime,
     };
     store.apply(value, json, next, Origin::Local);
