@@ -328,3 +328,29 @@ async fn a_state_opened_over_a_bad_payload_starts_from_initial_and_an_update_rep
         7
     );
 }
+
+#[tokio::test]
+async fn update_latest_writes_over_a_payload_broken_after_open_and_update_reports_stale_write() {
+    let mut f = fixture("repair-latest").await;
+    f.actor
+        .set_data(&f.payload, b"not json at all", None)
+        .await
+        .expect("break it");
+    assert!(matches!(f.expect_error_event().await, Error::Decode { .. }));
+    let stale = f.state.update(|c| c.replicas = 5).await;
+    assert!(matches!(stale, Err(Error::StaleWrite { .. })), "{stale:?}");
+    f.state
+        .update_latest(|c| c.replicas += 1)
+        .await
+        .expect("the repair");
+    let (data, _) = f.actor.get_data(&f.payload).await.expect("read");
+    assert_eq!(
+        serde_json::from_slice::<Config>(&data).expect("valid"),
+        Config {
+            name: "web".into(),
+            replicas: 3
+        }
+    );
+    let state = &f.state;
+    eventually("read() to recover", || async { state.read().is_ok() }).await;
+}

@@ -421,7 +421,8 @@ where
     /// The everyday update for counters and lists: under the lock it re-reads the payload and
     /// runs the closure on that, so it never fails with `StaleWrite` because of another zkstate
     /// writer. An external writer that bypasses the lock makes it start over (the closure then
-    /// runs again, on the newer value). Same exactly-once contract as [`update`](Self::update).
+    /// runs again, on the newer value). When ZooKeeper holds a payload that does not decode, it
+    /// runs the closure on the last good value and writes over the bad payload: the repair. Same exactly-once contract as [`update`](Self::update).
     ///
     /// # Errors
     /// As [`update`](Self::update), except `StaleWrite`, which it returns only after repeated

@@ -121,8 +121,9 @@ impl WriterState {
             let (data, stat) = match outcome {
                 Ok((_, Ok(found))) => found,
                 Ok((_, Err(zookeeper_client::Error::NoNode))) => {
-                    // Someone removed our marker: the fenced write cannot land (its version check
-                    // fails on a missing node).
+                    // An operator removed our marker (close() waits for updates in flight, so we
+                    // did not): the write cannot land any more (its version check fails on a
+                    // missing node). Do not remove the markers of live instances.
                     self.marker_version = None;
                     return Ok(Resolved::NotApplied);
                 }

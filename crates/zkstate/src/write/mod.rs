@@ -156,6 +156,9 @@ where
         Ok(Ok(lock)) => lock,
     };
 
+    // Set when ZooKeeper holds a payload that does not decode: the re-reading update then
+    // writes over it, at its version, from the last good value.
+    let mut over_bad: Option<i32> = None;
     for round in 0..MAX_ATTEMPTS {
         // The re-reading update starts from the local copy too: it is usually current, which saves a
         // read. If it is not, the version check fails, nothing is written, and the update goes again
@@ -167,7 +170,8 @@ where
             message: e.to_string(),
         })?;
         let base_version = match base {
-            Base::Latest | Base::Local => snapshot.version(),
+            Base::Latest => over_bad.unwrap_or(snapshot.version()),
+            Base::Local => snapshot.version(),
             Base::Exact(version) => version,
         };
         drop(snapshot);
@@ -241,7 +245,14 @@ where
                 index: 0,
                 source: zookeeper_client::Error::BadVersion,
             }) => {
-                let remote = refresh(store, &client).await;
+                let remote = match refresh(store, &client).await {
+                    Ok(version) => version,
+                    Err(Error::Decode { version, .. }) => {
+                        over_bad = Some(version);
+                        version
+                    }
+                    Err(_) => -1,
+                };
                 if base == Base::Latest && remote >= 0 && round + 1 < MAX_ATTEMPTS {
                     continue;
                 }
@@ -306,19 +317,15 @@ where
 }
 
 /// After a version mismatch: bring the local copy up to date so that a retry works; returns
-/// ZooKeeper's version (or -1 when it could not be read).
-async fn refresh<T>(store: &Store<T>, client: &zookeeper_client::Client) -> i32
+/// ZooKeeper's version, or why it could not be read (a bad payload's `Decode` carries its version).
+async fn refresh<T>(store: &Store<T>, client: &zookeeper_client::Client) -> Result<i32, Error>
 where
     T: DeserializeOwned + Send + Sync + 'static,
 {
-    match tokio::time::timeout(
-        store.options.request_timeout,
-        fetch_and_apply(client, store),
-    )
-    .await
-    {
-        Ok(Ok(stamp)) => stamp.version,
-        _ => -1,
+    let timeout = store.options.request_timeout;
+    match tokio::time::timeout(timeout, fetch_and_apply(client, store)).await {
+        Ok(result) => result.map(|stamp| stamp.version),
+        Err(_) => Err(timeout_error("reading", &store.layout.payload, timeout)),
     }
 }
 
