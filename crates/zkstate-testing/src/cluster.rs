@@ -318,6 +318,12 @@ impl ZkCluster {
     /// returns once it serves as leader or follower (waits 60 s at most).
     pub async fn restart(&mut self, i: usize) -> Result<()> {
         self.stop(i).await?;
+        self.relaunch(i).await?;
+        self.wait_nodes(START_TIMEOUT, |j| j == i).await
+    }
+
+    /// Starts node `i`'s JVM again with its configuration and data; does not wait.
+    async fn relaunch(&mut self, i: usize) -> Result<()> {
         tracing::debug!(node = i, "restarting ensemble node");
         let node = &mut self.nodes[i];
         node.child = Some(
@@ -325,7 +331,7 @@ impl ZkCluster {
                 .spawn(QUORUM_MAIN, &node.cfg_path, &node.log_path)
                 .await?,
         );
-        self.wait_nodes(START_TIMEOUT, |j| j == i).await
+        Ok(())
     }
 
     /// Restarts the whole ensemble: kills every node, starts them all again (same ports, same
@@ -337,13 +343,7 @@ impl ZkCluster {
     pub async fn restart_all(&mut self) -> Result<()> {
         self.kill_all();
         for i in 0..self.nodes.len() {
-            tracing::debug!(node = i, "restarting ensemble node");
-            let node = &mut self.nodes[i];
-            node.child = Some(
-                self.launcher
-                    .spawn(QUORUM_MAIN, &node.cfg_path, &node.log_path)
-                    .await?,
-            );
+            self.relaunch(i).await?;
         }
         self.wait_serving(START_TIMEOUT).await
     }

@@ -12,7 +12,7 @@ use serde_json::Value;
 use zkstate::ZkState;
 
 use super::propagation::Pairs;
-use super::update::raw_locked_write;
+use super::update::update_vs_raw_lock;
 use crate::common::{interleaved, progress, Env, Pace, RawPaths, PACE};
 use crate::payload::{bump, records_of_size};
 use crate::report::{Measure, Report, Row, Target};
@@ -178,24 +178,12 @@ pub async fn run(env: &Env, binary: Result<PathBuf, String>, report: &mut Report
     paths.create(&raw, &serde_json::to_vec(&records)?).await?;
     let copy = Mutex::new(records.clone());
     let version = AtomicI32::new(raw.get_data(&paths.payload).await?.1.version);
-    let (zk_update, raw_update) = interleaved(
+    let (zk_update, raw_update) = update_vs_raw_lock(
+        &state,
+        (&raw, &paths, &copy, &version),
         plan.paced,
         warmup,
         pace,
-        |i| {
-            let state = &state;
-            async move {
-                state.update(|v| bump(v, i)).await?;
-                Ok(None)
-            }
-        },
-        |i| {
-            let (raw, paths, copy, version) = (&raw, &paths, &copy, &version);
-            async move {
-                raw_locked_write(raw, paths, copy, version, i, true).await?;
-                Ok(None)
-            }
-        },
     )
     .await?;
     state.close().await;

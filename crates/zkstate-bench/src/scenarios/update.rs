@@ -43,6 +43,35 @@ pub(crate) async fn raw_locked_write(
     Ok(())
 }
 
+/// The raw side of a locked write: the client, the state's paths, its copy of the value and the
+/// version it last wrote.
+pub(crate) type RawSide<'a> = (&'a Client, &'a RawPaths, &'a Mutex<Records>, &'a AtomicI32);
+
+/// `update()` against the raw lock cycle on the same state directory, in alternating rounds.
+pub(crate) async fn update_vs_raw_lock(
+    state: &ZkState<Records>,
+    raw: RawSide<'_>,
+    n: usize,
+    warmup: usize,
+    pace: Pace,
+) -> Result<(Vec<Duration>, Vec<Duration>)> {
+    let (client, paths, copy, version) = raw;
+    interleaved(
+        n,
+        warmup,
+        pace,
+        |i| async move {
+            state.update(|v| bump(v, i)).await?;
+            Ok(None)
+        },
+        |i| async move {
+            raw_locked_write(client, paths, copy, version, i, true).await?;
+            Ok(None)
+        },
+    )
+    .await
+}
+
 /// The raw re-reading write: read, change, write at the version read; again on `BadVersion`.
 /// Returns how many times it started over.
 async fn raw_versioned_rmw(client: &Client, path: &str, i: u64) -> Result<u64> {
@@ -142,24 +171,12 @@ pub async fn run(env: &Env, report: &mut Report) -> Result<()> {
     paths.create(&raw, &bytes).await?;
     let copy = Mutex::new(records.clone());
     let version = AtomicI32::new(raw.get_data(&paths.payload).await?.1.version);
-    let (zk, base) = interleaved(
+    let (zk, base) = update_vs_raw_lock(
+        &state,
+        (&raw, &paths, &copy, &version),
         plan.update,
         plan.warmup,
         Pace::Burst,
-        |i| {
-            let state = &state;
-            async move {
-                state.update(|v| bump(v, i)).await?;
-                Ok(None)
-            }
-        },
-        |i| {
-            let (raw, paths, copy, version) = (&raw, &paths, &copy, &version);
-            async move {
-                raw_locked_write(raw, paths, copy, version, i, true).await?;
-                Ok(None)
-            }
-        },
     )
     .await?;
     report.rows.push(
