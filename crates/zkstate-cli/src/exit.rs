@@ -57,6 +57,7 @@ impl Code {
             zkstate::Error::Timeout { .. } => Code::Unreachable,
             // The value given was refused before anything was sent: the input is at fault.
             zkstate::Error::InvalidDir(_)
+            | zkstate::Error::InvalidVersion { .. }
             | zkstate::Error::PayloadTooLarge { .. }
             | zkstate::Error::Encode { .. } => Code::Usage,
             // `Decode` is the payload in ZooKeeper at fault, not the input; the rest are runtime
@@ -186,7 +187,7 @@ mod tests {
         let stale = zkstate::Error::StaleWrite {
             path: "/a/payload".into(),
             local: 1,
-            remote: 2,
+            remote: Some(2),
         };
         assert_eq!(Code::of_state_error(&stale), Code::Conflict);
         let missing = zkstate::Error::Missing {

@@ -126,7 +126,7 @@ async fn a_write_during_the_edit_is_a_conflict_exit_3() {
         error.starts_with("zkstate: ")
             && error.contains("version conflict")
             && error.contains("version 0")
-            && error.contains("holds 1")
+            && error.contains("holds version 1")
             && error.contains("nothing written"),
         "{out}"
     );

@@ -66,10 +66,11 @@ async fn get_of_a_payload_that_is_not_json() {
     let dir = unique_dir("get-bad");
     create_state(&zk, &dir, "{}").await;
     raw_set(&zk, &format!("{dir}/payload"), b"not json {").await;
-    run(&zk, &["get", &dir])
-        .await
-        .expect_code(1)
-        .error_line(&["is not JSON", "line 1", "--raw"]);
+    run(&zk, &["get", &dir]).await.expect_code(1).error_line(&[
+        "does not decode",
+        "line 1",
+        "--raw",
+    ]);
     let out = run(&zk, &["get", "--raw", &dir]).await;
     out.success();
     assert_eq!(out.stdout, "not json {\n", "{out}");

@@ -90,7 +90,12 @@ async fn set_if_version_conflict_is_exit_3_and_writes_nothing() {
     run(&zk, &["set", "--if-version", "0", &dir, r#""third""#])
         .await
         .expect_code(3)
-        .error_line(&["version conflict", &dir, "expected version 0", "holds 1"]);
+        .error_line(&[
+            "version conflict",
+            &dir,
+            "expected version 0",
+            "holds version 1",
+        ]);
     assert_eq!(payload(&zk, &dir).await, (json!("second"), 1));
 }
 

@@ -1,10 +1,14 @@
-//! Errors, one enum per boundary: connecting, and working with a state.
+//! Errors, one enum per boundary: connecting, and working with a state; how ZooKeeper's errors
+//! map to them ([`Error::from_zookeeper`]), and the one helper that puts a deadline on a request
+//! ([`within`]).
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::connection::settings::SettingsError;
 use crate::connection::url::UrlError;
+pub use crate::store::codec::DecodeError;
 
 /// Errors from [`Connection`](crate::Connection).
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -87,17 +91,40 @@ pub enum Error {
         /// How long we waited.
         waited: Duration,
     },
-    /// `update()`: ZooKeeper holds another version than the local copy (someone wrote it without
-    /// zkstate's lock, or this instance had not seen the last write yet). Nothing was written;
-    /// the local copy has been refreshed, so a retry works.
-    #[error("stale write to {path}: local version {local}, zookeeper holds {remote}; nothing written, local copy refreshed")]
+    /// `update()`: ZooKeeper holds another write than the one the update started from (someone
+    /// wrote it without zkstate's lock, this instance had not seen the last write yet, or the
+    /// payload was deleted and re-created). Nothing was written; the local copy has been
+    /// refreshed, so a retry works.
+    #[error("stale write to {path}: expected version {local}, zookeeper holds {}; nothing written, local copy refreshed", remote_version(*.remote))]
     StaleWrite {
         /// The payload node.
         path: String,
-        /// The version the local copy held.
+        /// The version the update started from.
         local: i32,
-        /// The version ZooKeeper held.
-        remote: i32,
+        /// The version ZooKeeper holds, when it could be read.
+        remote: Option<i32>,
+    },
+    /// A version given by the caller is not a payload version (`replace_at` takes versions
+    /// from 0 up; ZooKeeper's `-1`, "any version", would make the compare-and-set a blind write).
+    /// Nothing was written.
+    #[error("invalid version {version} for {path}: payload versions are 0 or more")]
+    InvalidVersion {
+        /// The payload node.
+        path: String,
+        /// The version given.
+        version: i32,
+    },
+    /// The reply to a write was lost and its outcome could not be established: its commit marker
+    /// vanished (removed by an operator or by a reaper after the writer was cut off longer than
+    /// the marker grace period), or no session answered within the resolution deadline. The
+    /// write may or may not have been applied: read the state to find out. The only error that
+    /// does not mean "not applied".
+    #[error("the outcome of a write to {path} is unknown: {reason}")]
+    OutcomeUnknown {
+        /// The payload node.
+        path: String,
+        /// Why it could not be established.
+        reason: String,
     },
     /// The serialised value is above ZooKeeper's packet limit; nothing was sent.
     #[error("payload for {path} is {size} bytes, above the limit of {limit} bytes")]
@@ -109,16 +136,16 @@ pub enum Error {
         /// The configured limit (ZooKeeper's `jute.maxbuffer` minus framing).
         limit: usize,
     },
-    /// The payload in ZooKeeper is not JSON, or not JSON of this type. The local copy keeps the
-    /// last good value and recovers once a valid payload is written.
-    #[error("payload {path} (version {version}) does not decode: {message}")]
+    /// The payload in ZooKeeper is not JSON, not JSON of this type, or a bad zstd frame. The local
+    /// copy keeps the last good value and recovers once a valid payload is written.
+    #[error("payload {path} (version {version}) does not decode: {reason}")]
     Decode {
         /// The payload node.
         path: String,
         /// Its version.
         version: i32,
-        /// serde_json's message, with line and column.
-        message: String,
+        /// Why: serde_json's message with line and column, or what is wrong with the frame.
+        reason: DecodeError,
     },
     /// The value could not be serialised to JSON (for example a map with non-string keys).
     #[error("value for {path} does not serialise to json: {message}")]
@@ -168,9 +195,18 @@ pub enum Error {
     },
 }
 
+fn remote_version(remote: Option<i32>) -> String {
+    match remote {
+        Some(version) => format!("version {version}"),
+        None => "another write".to_string(),
+    }
+}
+
 impl Error {
-    /// Maps a client error on `path` while doing `op`.
-    pub(crate) fn zk(op: &'static str, path: &str, source: zookeeper_client::Error) -> Error {
+    /// Maps a ZooKeeper client error on `path` while doing `op`: `NoAuth` is
+    /// [`Error::PermissionDenied`], `NoNode` is [`Error::Missing`], anything else
+    /// [`Error::ZooKeeper`]. The mapping every zkstate tool uses.
+    pub fn from_zookeeper(op: &'static str, path: &str, source: zookeeper_client::Error) -> Error {
         match source {
             zookeeper_client::Error::NoAuth => Error::PermissionDenied {
                 path: path.to_string(),
@@ -183,6 +219,18 @@ impl Error {
                 path: path.to_string(),
                 source,
             },
+        }
+    }
+
+    pub(crate) fn zk(op: &'static str, path: &str, source: zookeeper_client::Error) -> Error {
+        Error::from_zookeeper(op, path, source)
+    }
+
+    pub(crate) fn timeout(op: &'static str, path: &str, waited: Duration) -> Error {
+        Error::Timeout {
+            op,
+            path: path.to_string(),
+            waited,
         }
     }
 
@@ -201,6 +249,37 @@ impl Error {
             _ => false,
         }
     }
+}
+
+/// Runs one ZooKeeper request on `path` with a deadline, mapping its errors as the library does
+/// ([`Error::from_zookeeper`]); no answer within `timeout` is [`Error::Timeout`]. ZooKeeper
+/// requests made while disconnected wait until the session expires: every call a user waits on
+/// goes through this.
+///
+/// # Errors
+/// [`Error::Timeout`], or the mapped client error.
+pub async fn within<T>(
+    op: &'static str,
+    path: &str,
+    timeout: Duration,
+    request: impl Future<Output = Result<T, zookeeper_client::Error>>,
+) -> Result<T, Error> {
+    match tokio::time::timeout(timeout, request).await {
+        Err(_) => Err(Error::timeout(op, path, timeout)),
+        Ok(result) => result.map_err(|err| Error::from_zookeeper(op, path, err)),
+    }
+}
+
+/// [`within`] for work that already returns the library's errors.
+pub(crate) async fn within_state<T>(
+    op: &'static str,
+    path: &str,
+    timeout: Duration,
+    work: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| Error::timeout(op, path, timeout))?
 }
 
 /// The error of [`ZkState::try_update`](crate::ZkState::try_update): the closure's own error, or

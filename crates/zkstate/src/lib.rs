@@ -1,33 +1,39 @@
 //! Share a typed struct across every instance of an application through Apache ZooKeeper.
 //!
-//! A [`ZkState<T>`] holds a serde value that lives in ZooKeeper as plain JSON at
-//! `<dir>/payload`. Every instance keeps a local copy, kept current by a persistent watch, a
-//! jittered periodic check and a re-sync after every reconnection or new session; every change,
-//! local or remote, is delivered as diff events.
+//! A [`ZkState<T>`] holds a serde value that lives in ZooKeeper as JSON at `<dir>/payload`.
+//! Every instance keeps a local copy, kept current by a persistent watch, a jittered periodic
+//! check and a re-sync after every reconnection or new session; every change, local or remote,
+//! is delivered as diff events.
 //!
 //! # Guarantees
 //! * **Reads come in three strengths.** [`ZkState::read`] returns the local copy without a round
 //!   trip, and fails with [`Error::Stale`] once the copy has not been verified against ZooKeeper
-//!   within `max_staleness` (30 s by default). [`ZkState::c_read`] returns a value current at the
-//!   time of the call (a `sync` and a stat, pipelined). [`ZkState::d_read`] returns the local copy
-//!   whatever its age.
+//!   within `max_staleness` (30 s by default; never on a healthy connection). [`ZkState::c_read`]
+//!   returns a value current at the time of the call (a `sync` and a stat, pipelined).
+//!   [`ZkState::d_read`] returns the local copy whatever its age.
 //! * **Writes are exclusive and version-checked.** One update at a time, in the process and across
 //!   all instances (a ZooKeeper lock with Curator's InterProcessMutex layout under `<dir>/lock`).
-//!   [`ZkState::update`] writes at the local copy's version and fails with
-//!   [`Error::StaleWrite`] when ZooKeeper holds another; [`ZkState::update_latest`] re-reads under
-//!   the lock.
+//!   [`ZkState::update`] writes at the local copy's version and fails with [`Error::StaleWrite`]
+//!   when ZooKeeper holds another write (another version, or another incarnation of the
+//!   payload); [`ZkState::update_latest`] works on what ZooKeeper holds under the lock.
 //! * **Exactly once.** An update that returns `Ok` was applied exactly once; one that returns `Err`
-//!   was not applied. When the reply to a write is lost, the outcome is resolved before the call
-//!   returns (see the commit markers in `write/marker.rs`).
+//!   was not applied, except [`Error::OutcomeUnknown`], which says so. When the reply to a write
+//!   is lost, the outcome is resolved before the call returns (see the commit markers in
+//!   [`layout`]).
+//! * **An update changes only what its closure changed.** Fields of the stored JSON that `T`
+//!   does not know (a newer version of the application added them) are kept: two versions of an
+//!   application can update one state during a rolling upgrade ([`diff::merge`]).
 //! * **Changes in order.** [`ZkState::subscribe`] yields [`StateEvent`]s: batches of
 //!   [`Change::Added`], [`Change::Removed`] and [`Change::Modified`] with key paths and
 //!   `serde_json::Value` bodies, in version order, emitted before the local copy is replaced. The
 //!   buffer is bounded: a subscriber that falls behind is told so and given a fresh snapshot.
-//! * **Nothing from outside panics.** A payload that is not JSON, does not fit `T`, is deleted or
-//!   is too large becomes a typed error or an event; the local copy keeps the last good value and
-//!   recovers when a valid payload returns.
-//! * **Owned tasks.** Every background task belongs to a handle and stops when the handle is closed
-//!   or its last clone dropped.
+//! * **Nothing from outside panics.** A payload that is not JSON, does not fit `T`, is a bad
+//!   compressed frame, is deleted or is too large becomes a typed error or an event; the local
+//!   copy keeps the last good value and recovers when a valid payload returns.
+//! * **Owned tasks, owned nodes.** Every background task belongs to a handle and stops when the
+//!   handle is closed or its last clone dropped. Listener records and lock nodes are ephemeral;
+//!   commit markers of writers that are gone are removed by the live instances after a grace
+//!   period.
 //!
 //! # Example
 //! ```
@@ -53,28 +59,41 @@
 //! ```
 //!
 //! # Layout
-//! * `connection/`: ZooKeeper URLs ([`ZkUrl`]), [`Settings`] and their sources, the
-//!   [`Connection`] container and its [`ConnectionState`]s.
-//! * `state/`: the [`ZkState`] handle, the local copy and its reads (`store.rs`), the change
-//!   stream (`changes.rs`), listener records, options and the ZooKeeper layout.
-//! * `sync/`: the task that keeps the local copy current, and the staleness watchdog.
-//! * `write/`: locked, version-checked writes and the commit markers that make them exactly-once.
-//! * `diff/`: the pure diff engine ([`diff::diff`], [`diff::apply`]).
-//! * `error.rs`: [`ConnectError`], [`Error`], [`TryUpdateError`].
+//! Imports flow one way, down this list; `store` is a leaf that knows nothing of ZooKeeper
+//! sessions:
 //!
-//! # ZooKeeper layout
 //! ```text
-//! /<dir>/payload          T as plain UTF-8 JSON (no envelope)
-//! /<dir>/listeners/<id>   ephemeral, one per live instance
-//! /<dir>/lock/            the write lock (Curator InterProcessMutex layout)
-//! /<dir>/writers/<id>     commit markers, one per writing instance
+//! state/       ZkState (the handle), the shared core per connection, fleet views (rollout)
+//!   ├─ sync/   the task that owns the store's Writer: recovery (a pure step), staleness, reaper
+//!   ├─ write/  lock (Curator's layout, pipelined), commit markers, the update transaction
+//!   └─ connection/  URLs, settings, the session container
+//! store/       the local copy: Writer (one, not Clone) and Store (readers), codec, change stream
+//! diff/        diff, apply, merge (pure)
+//! layout.rs, listeners.rs, options.rs, metrics.rs, error.rs
 //! ```
+//!
+//! A remote change: the watch event → `sync::recovery::Recovery::step` → `Read(Fetch)` →
+//! `get_data` → `store::Writer::apply_fetched` (decode → diff → publish → swap; off the async
+//! workers for payloads of 64 KiB and more) → `MarkVerified`.
+//!
+//! An update: `ZkState::update` → `write::update` → `write::lock::acquire` (create, list, stat in
+//! one round trip) → the closure on a copy → `diff::merge` → one multi (check the lock, set the
+//! payload, set the marker, delete the lock) → `store::InFlight::acknowledge` → the sync task's
+//! `store::Writer::apply_acknowledged` (diff → publish → swap) → `Ok(version)`.
+//!
+//! # Metrics
+//! See [`metrics`] for every series, its unit and its labels.
 #![deny(missing_docs)]
 
 pub mod connection;
 pub mod diff;
 mod error;
+pub mod layout;
+mod listeners;
+pub mod metrics;
+mod options;
 mod state;
+mod store;
 mod sync;
 mod write;
 
@@ -85,17 +104,36 @@ pub use self::connection::{
     AclPolicy, Connection, ConnectionEvent, ConnectionEvents, ConnectionState,
 };
 pub use self::diff::{Change, KeyPath, PathSegment};
-pub use self::error::{ConnectError, Error, TryUpdateError};
-pub use self::state::changes::{ChangeBatch, Changes, Origin, StateEvent};
-pub use self::state::listeners::Listener;
-pub use self::state::options::{StateOptions, DEFAULT_MAX_PAYLOAD};
-pub use self::state::store::StateRef;
-pub use self::state::{list_listeners, ZkState};
+pub use self::error::{within, ConnectError, DecodeError, Error, TryUpdateError};
+pub use self::listeners::Listener;
+pub use self::options::{StateOptions, DEFAULT_MAX_PAYLOAD};
+pub use self::state::fleet::{list_listeners, rollout, wait_for_rollout, Rollout};
+pub use self::state::{Freshness, WeakState, ZkState};
+pub use self::store::changes::{ChangeBatch, Changes, Origin, StateEvent};
+pub use self::store::codec::{Compression, DEFAULT_MAX_DECOMPRESSED};
+pub use self::store::StateRef;
 
-/// Decodes a payload exactly as a state does (JSON first, then `T`), for tools and fuzzing.
+/// Decodes a payload exactly as a state does (plain JSON or a zstd frame, then `T`), for tools
+/// and fuzzing. Decompression is capped at [`DEFAULT_MAX_DECOMPRESSED`].
 ///
 /// # Errors
-/// serde_json's message, with line and column, when the bytes are not JSON or not JSON of `T`.
-pub fn decode_payload<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    state::store::decode::<T>(bytes).map(|(value, _)| value)
+/// A [`DecodeError`]: serde_json's message with line and column, or what is wrong with the frame.
+pub fn decode_payload<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    store::codec::decode::<T>(bytes, DEFAULT_MAX_DECOMPRESSED).map(|(value, _)| value)
+}
+
+/// Encodes a JSON value as a state with `compression` stores it, for tools.
+///
+/// # Errors
+/// The compressor's message (it fails only when memory does).
+pub fn encode_payload(
+    json: &serde_json::Value,
+    compression: Compression,
+) -> Result<Vec<u8>, String> {
+    store::codec::encode(json, compression)
+}
+
+/// Whether stored payload bytes are a zstd frame (else plain JSON).
+pub fn is_compressed(bytes: &[u8]) -> bool {
+    store::codec::is_compressed(bytes)
 }

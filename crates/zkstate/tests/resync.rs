@@ -154,8 +154,8 @@ async fn a_subscriber_that_falls_behind_gets_lagged_with_a_snapshot_and_syncing_
         } => {
             assert!(missed >= 16, "missed {missed}");
             assert_eq!(
-                (version, value),
-                (20, json!(20)),
+                (version, &*value),
+                (20, &json!(20)),
                 "the snapshot is the current value"
             );
         }

@@ -101,7 +101,7 @@ async fn replay(history: &History, name: &str) -> Value {
                 ..
             } => {
                 version = *v;
-                value = snapshot.clone();
+                value = Value::clone(snapshot);
             }
             _ => {}
         }

@@ -45,7 +45,7 @@ async fn update_fails_with_stale_write_after_an_external_writer_bumped_the_versi
         Error::StaleWrite {
             path: payload.clone(),
             local: 0,
-            remote: 1
+            remote: Some(1)
         }
     );
     // Nothing of ours was written, and the local copy was refreshed.

@@ -125,7 +125,8 @@ async fn edit(state: ZkState<Value>, dir: String) -> Result<()> {
             Err(fail(
                 Code::Conflict,
                 format!(
-                    "version conflict on {dir}: it was at version {version} when the edit began, zookeeper holds {remote}; nothing written; the edited text is kept at {}",
+                    "version conflict on {dir}: it was at version {version} when the edit began, zookeeper holds {}; nothing written; the edited text is kept at {}",
+                    super::held(remote),
                     kept.display()
                 ),
             ))

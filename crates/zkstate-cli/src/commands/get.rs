@@ -2,16 +2,17 @@
 //!
 //! A raw read of `<dir>/payload`, preceded by a `sync` (pipelined with the read) so that the
 //! value is current even when this session's server lags behind the leader. The payload is
-//! printed pretty; with `--raw`, byte for byte as stored (zkstate stores compact JSON) with a
-//! newline added, and without checking that it is JSON, so a broken payload can be inspected.
-//! Without `--raw`, a payload that is not JSON is an error (exit 1) that says to use `--raw`.
+//! printed pretty (a compressed payload, a zstd frame, is decompressed first); with `--raw`, byte
+//! for byte as stored (zkstate stores compact JSON, or a zstd frame) with a newline added, and
+//! without checking that it decodes, so a broken payload can be inspected. Without `--raw`, a
+//! payload that does not decode is an error (exit 1) that says to use `--raw`.
 
 use std::io::Write;
 
 use anyhow::{Context, Result};
 use serde_json::Value;
 
-use super::{client, info, not_a_state, payload_path, print_line, request, resolve_dir, Global};
+use super::{client, info, not_a_state, payload_path, print_line, resolve_dir, Global};
 use crate::exit::{fail, Code};
 use crate::output::rfc3339_from_millis;
 
@@ -45,7 +46,7 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
                 synced?;
                 Ok(read)
             };
-            let (data, stat) = match request("reading", &path, timeout, read).await {
+            let (data, stat) = match zkstate::within("reading", &path, timeout, read).await {
                 Ok(read) => read,
                 Err(zkstate::Error::Missing { .. }) => return Err(not_a_state(&dir)),
                 Err(err) => return Err(err.into()),
@@ -57,11 +58,12 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
                     .and_then(|()| out.flush())
                     .context("cannot write to stdout")?;
             } else {
-                let value: Value = serde_json::from_slice(&data).map_err(|err| {
+                // Plain JSON, or JSON in a zstd frame: read as every instance reads it.
+                let value: Value = zkstate::decode_payload(&data).map_err(|err| {
                     fail(
                         Code::Failure,
                         format!(
-                            "payload {path} (version {}) is not JSON: {err}; `zkstate get --raw` shows it as stored",
+                            "payload {path} (version {}) does not decode: {err}; `zkstate get --raw` shows it as stored",
                             stat.version
                         ),
                     )

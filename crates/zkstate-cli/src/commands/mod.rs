@@ -143,38 +143,22 @@ pub fn resolve_dir(conn: &Connection, dir: &str) -> Result<String> {
         .with_context(|| format!("bad state directory `{dir}`"))
 }
 
-/// `<dir>/payload`.
+/// `<dir>/payload`, from the library's layout.
 pub fn payload_path(dir: &str) -> String {
-    if dir == "/" {
-        "/payload".to_string()
-    } else {
-        format!("{dir}/payload")
+    zkstate::layout::Layout::new(dir).payload
+}
+
+/// What a version conflict says ZooKeeper holds: `version 7`, or `another write`.
+pub fn held(remote: Option<i32>) -> String {
+    match remote {
+        Some(version) => format!("version {version}"),
+        None => "another write".to_string(),
     }
 }
 
 /// The connected client, within `timeout`.
 pub async fn client(conn: &Connection, timeout: Duration) -> Result<Client> {
     Ok(conn.wait_connected(timeout).await?)
-}
-
-/// Runs one raw ZooKeeper request on `path` within `timeout`, mapping its errors to the
-/// library's: a missing node is [`zkstate::Error::Missing`] (exit 4), no answer is
-/// [`zkstate::Error::Timeout`] (exit 5).
-pub async fn request<T>(
-    op: &'static str,
-    path: &str,
-    timeout: Duration,
-    fut: impl Future<Output = Result<T, zookeeper_client::Error>>,
-) -> Result<T, zkstate::Error> {
-    match tokio::time::timeout(timeout, fut).await {
-        Err(_) => Err(zkstate::Error::Timeout {
-            op,
-            path: path.to_string(),
-            waited: timeout,
-        }),
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(err)) => Err(zk_error(op, path, err)),
-    }
 }
 
 /// The children of every node of `level`, each listing sent before any is awaited (one round
@@ -189,7 +173,7 @@ pub async fn list_level(
         .iter()
         .map(|node| client.list_children(node))
         .collect();
-    request("listing", root, timeout, async {
+    zkstate::within("listing", root, timeout, async {
         let mut out = Vec::with_capacity(listings.len());
         for listing in listings {
             out.push(listing.await);
@@ -199,28 +183,11 @@ pub async fn list_level(
     .await
 }
 
-/// A raw client error as the library's error, so that exit codes map the same way.
-pub fn zk_error(op: &'static str, path: &str, err: zookeeper_client::Error) -> zkstate::Error {
-    match err {
-        zookeeper_client::Error::NoNode => zkstate::Error::Missing {
-            path: path.to_string(),
-        },
-        zookeeper_client::Error::NoAuth => zkstate::Error::PermissionDenied {
-            path: path.to_string(),
-        },
-        source => zkstate::Error::ZooKeeper {
-            op,
-            path: path.to_string(),
-            source,
-        },
-    }
-}
-
 /// The stat of `<dir>/payload`, failing with exit 4 when there is none.
 pub async fn existing_payload(conn: &Connection, timeout: Duration, dir: &str) -> Result<Stat> {
     let path = payload_path(dir);
     let client = client(conn, timeout).await?;
-    match request("reading", &path, timeout, client.check_stat(&path)).await? {
+    match zkstate::within("reading", &path, timeout, client.check_stat(&path)).await? {
         Some(stat) => Ok(stat),
         None => Err(not_a_state(dir)),
     }
@@ -365,21 +332,5 @@ mod tests {
     fn payload_paths() {
         assert_eq!(payload_path("/"), "/payload");
         assert_eq!(payload_path("/a/b"), "/a/b/payload");
-    }
-
-    #[test]
-    fn raw_errors_map_like_the_library() {
-        assert!(matches!(
-            zk_error("reading", "/a", zookeeper_client::Error::NoNode),
-            zkstate::Error::Missing { .. }
-        ));
-        assert!(matches!(
-            zk_error("reading", "/a", zookeeper_client::Error::NoAuth),
-            zkstate::Error::PermissionDenied { .. }
-        ));
-        assert!(matches!(
-            zk_error("reading", "/a", zookeeper_client::Error::ConnectionLoss),
-            zkstate::Error::ZooKeeper { .. }
-        ));
     }
 }

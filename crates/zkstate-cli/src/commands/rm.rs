@@ -1,19 +1,21 @@
-//! `zkstate rm DIR --yes`: removes a state directory and everything under it.
+//! `zkstate rm DIR --yes`: removes a state directory and everything under it, whatever its size.
 //!
 //! Without `--yes` it refuses (exit 2) before connecting. DIR must exist (else exit 4) and look
 //! like a state directory: have a `payload`, `listeners`, `lock` or `writers` child (else
 //! exit 2), so that a typo cannot wipe an unrelated tree; `/` is always refused.
 //!
-//! The whole subtree is deleted in one multi transaction, deepest nodes first: either all of
-//! it goes or nothing does. When the tree changes between the walk and the transaction (a node
-//! added or removed by a live instance), the transaction fails as a whole and is retried on a
-//! fresh walk, a few times.
+//! The subtree is deleted deepest nodes first, in transactions of at most [`BATCH`] deletes:
+//! ZooKeeper refuses a request above `jute.maxbuffer` (1 MB by default, about 15,000 deletes), so
+//! a state with tens of thousands of commit markers cannot go in one. Each transaction is atomic,
+//! the whole removal is not: when the tree changes under it (a live instance re-creates its
+//! record, a lock node comes and goes), the failed transaction removed nothing, and the walk
+//! starts over from what is left, a few times. Live instances of a removed state report it
+//! missing.
 
 use anyhow::Result;
 use zookeeper_client::{Client, MultiWriteError};
 
-use super::{client, info, resolve_dir, zk_error, Global};
-use crate::commands::ls::child_path;
+use super::{client, info, resolve_dir, Global};
 use crate::exit::{fail, Code};
 
 /// Arguments of `zkstate rm`.
@@ -27,11 +29,11 @@ pub struct Args {
     pub yes: bool,
 }
 
-/// The children that mark a state directory.
-const MARKERS: [&str; 4] = ["payload", "listeners", "lock", "writers"];
+/// Deletes per transaction: well under the request limit (about 67 bytes a delete).
+pub const BATCH: usize = 1000;
 
-/// How many times the transaction is retried after the tree changed under it.
-const ATTEMPTS: usize = 5;
+/// How many times the walk starts over after the tree changed under it.
+const ATTEMPTS: usize = 8;
 
 /// Runs `zkstate rm`.
 pub async fn run(global: &Global, args: Args) -> Result<()> {
@@ -52,49 +54,68 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
                 return Err(fail(Code::Usage, "refusing to remove /"));
             }
             let client = client(&conn, timeout).await?;
-            for _ in 0..ATTEMPTS {
+            let mut removed = 0;
+            for attempt in 0..ATTEMPTS {
                 let Some(nodes) = walk(&client, &dir, timeout).await? else {
-                    return Err(fail(
-                        Code::NotFound,
-                        format!("state directory {dir} does not exist"),
-                    ));
-                };
-                let mut txn = client.new_multi_writer();
-                // Deepest first: every node's children come before it.
-                for node in nodes.iter().rev() {
-                    txn.add_delete(node, None)
-                        .map_err(|err| zk_error("removing", node, err))?;
-                }
-                let committed = tokio::time::timeout(timeout, txn.commit()).await;
-                match committed {
-                    Err(_) => {
-                        return Err(zkstate::Error::Timeout {
-                            op: "removing",
-                            path: dir.clone(),
-                            waited: timeout,
-                        }
-                        .into())
+                    if attempt == 0 {
+                        return Err(fail(
+                            Code::NotFound,
+                            format!("state directory {dir} does not exist"),
+                        ));
                     }
-                    Ok(Ok(_)) => {
-                        info(&format!("removed {dir} ({} nodes)", nodes.len()));
+                    // Gone: what a concurrent remover did, or our last batch.
+                    break;
+                };
+                match delete_deepest_first(&client, &dir, &nodes, timeout).await? {
+                    Ok(count) => {
+                        removed += count;
+                        info(&format!("removed {dir} ({removed} nodes)"));
                         return Ok(());
                     }
-                    // The tree changed since the walk; nothing was removed: walk again.
-                    Ok(Err(MultiWriteError::OperationFailed {
-                        source: zookeeper_client::Error::NoNode | zookeeper_client::Error::NotEmpty,
-                        ..
-                    })) => continue,
-                    Ok(Err(err)) => {
-                        return Err(zk_error("removing", &dir, err.into()).into());
-                    }
+                    // The tree changed; what went is gone for good: walk what is left.
+                    Err(count) => removed += count,
                 }
+            }
+            if removed > 0 {
+                info(&format!("removed {dir} ({removed} nodes)"));
+                return Ok(());
             }
             Err(fail(
                 Code::Failure,
-                format!("cannot remove {dir}: its tree kept changing during {ATTEMPTS} attempts; nothing removed"),
+                format!("cannot remove {dir}: its tree kept changing during {ATTEMPTS} attempts"),
             ))
         })
         .await
+}
+
+/// Deletes `nodes` (parents before children) deepest first, in batches. `Ok(Ok(n))`: all gone;
+/// `Ok(Err(n))`: the tree changed after `n` were deleted (the failed batch deleted nothing).
+async fn delete_deepest_first(
+    client: &Client,
+    dir: &str,
+    nodes: &[String],
+    timeout: std::time::Duration,
+) -> Result<Result<usize, usize>> {
+    let mut deleted = 0;
+    let reversed: Vec<&String> = nodes.iter().rev().collect();
+    for batch in reversed.chunks(BATCH) {
+        let mut txn = client.new_multi_writer();
+        for node in batch {
+            txn.add_delete(node, None)
+                .map_err(|err| zkstate::Error::from_zookeeper("removing", node, err))?;
+        }
+        match zkstate::within("removing", dir, timeout, async { Ok(txn.commit().await) }).await? {
+            Ok(_) => deleted += batch.len(),
+            Err(MultiWriteError::OperationFailed {
+                source: zookeeper_client::Error::NoNode | zookeeper_client::Error::NotEmpty,
+                ..
+            }) => return Ok(Err(deleted)),
+            Err(err) => {
+                return Err(zkstate::Error::from_zookeeper("removing", dir, err.into()).into())
+            }
+        }
+    }
+    Ok(Ok(deleted))
 }
 
 /// Every node of the subtree at `dir`, parents before children; `None` when `dir` does not
@@ -115,15 +136,21 @@ async fn walk(
                 Err(zookeeper_client::Error::NoNode) if node == dir => return Ok(None),
                 // Removed since its parent was listed: nothing to remove.
                 Err(zookeeper_client::Error::NoNode) => continue,
-                Err(err) => return Err(zk_error("listing", &node, err).into()),
+                Err(err) => {
+                    return Err(zkstate::Error::from_zookeeper("listing", &node, err).into())
+                }
             };
-            if node == dir && !children.iter().any(|c| MARKERS.contains(&c.as_str())) {
+            if node == dir && !zkstate::layout::looks_like_state(&children) {
                 return Err(fail(
                     Code::Usage,
                     format!("{dir} is not a state directory (no payload, listeners, lock or writers); nothing removed"),
                 ));
             }
-            next.extend(children.iter().map(|child| child_path(&node, child)));
+            next.extend(
+                children
+                    .iter()
+                    .map(|child| zkstate::layout::child_path(&node, child)),
+            );
             nodes.push(node);
         }
         level = next;

@@ -7,11 +7,13 @@
 //!   value is written as usual). Without it a missing DIR is exit 4. It cannot be combined with
 //!   `--if-version` (a missing state has no version to compare).
 //!
-//! The JSON is parsed before connecting, so bad input is exit 2 whatever the server's state.
+//! The JSON is parsed before connecting, so bad input is exit 2 whatever the server's state; so
+//! is a negative `--if-version` (ZooKeeper's `-1` would make the compare-and-set a blind write).
 //! The new version is printed on stderr as `version N`.
 //!
-//! A payload in ZooKeeper that is not JSON cannot be overwritten: the library refuses to open
-//! such a state (`Error::Decode`, exit 1). `zkstate rm --yes DIR` then `set --create` replaces it.
+//! A payload in ZooKeeper that does not decode (not JSON, a bad frame) is repaired: the state
+//! opens with the new value standing in, and the plain `set` writes over the bad payload. The
+//! payload's encoding is kept: a compressed (zstd) payload is written compressed.
 
 use anyhow::{Context, Result};
 use serde_json::Value;
@@ -19,7 +21,7 @@ use zkstate::ZkState;
 
 use super::{
     client, closing, existing_payload, info, open_existing, parse_json, payload_path, read_input,
-    request, resolve_dir, Global,
+    resolve_dir, Global,
 };
 use crate::exit::{fail, Code};
 
@@ -32,8 +34,8 @@ pub struct Args {
     /// The new payload as JSON; `-` or absent reads it from stdin
     pub json: Option<String>,
 
-    /// Write only if ZooKeeper holds this payload version (else exit 3)
-    #[arg(long, value_name = "N", conflicts_with = "create")]
+    /// Write only if ZooKeeper holds this payload version, 0 or more (else exit 3)
+    #[arg(long, value_name = "N", conflicts_with = "create", value_parser = clap::value_parser!(i32).range(0..))]
     pub if_version: Option<i32>,
 
     /// Create the state directory with this payload when it does not exist
@@ -52,7 +54,7 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
             let options = global.state_options();
             let path = payload_path(&dir);
             let client = client(&conn, timeout).await?;
-            let exists = request("reading", &path, timeout, client.check_stat(&path))
+            let exists = zkstate::within("reading", &path, timeout, client.check_stat(&path))
                 .await?
                 .is_some();
             if !exists && args.create {
@@ -108,7 +110,8 @@ async fn write(
         zkstate::Error::StaleWrite { local, remote, .. } => fail(
             Code::Conflict,
             format!(
-                "version conflict on {dir}: expected version {local}, zookeeper holds {remote}; nothing written"
+                "version conflict on {dir}: expected version {local}, zookeeper holds {}; nothing written",
+                super::held(remote)
             ),
         ),
         err => anyhow::Error::new(err).context(format!("cannot write {dir}")),

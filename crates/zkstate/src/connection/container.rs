@@ -1,8 +1,10 @@
 //! The connection container: one ZooKeeper session at a time, re-opened by itself after expiry.
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -34,7 +36,21 @@ pub(crate) struct SessionSlot {
     pub(crate) generation: u64,
 }
 
+/// Identifies a state's shared core on a connection: instances with the same key share one
+/// local copy and one sync task.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct CoreKey {
+    pub(crate) dir: String,
+    pub(crate) value_type: TypeId,
+    pub(crate) event_buffer: usize,
+    pub(crate) max_decompressed: usize,
+}
+
+type Cores = HashMap<CoreKey, Weak<dyn Any + Send + Sync>>;
+
 struct Shared {
+    /// The open states' shared cores (type-erased: the state module owns their type).
+    cores: Mutex<Cores>,
     target: Target,
     settings: Settings,
     /// Loaded once at start: every session of the container uses these options.
@@ -88,6 +104,10 @@ impl Shared {
             generation,
             "zookeeper connection state"
         );
+        crate::metrics::connection_state(&self.target.servers, state);
+        if new_session {
+            crate::metrics::new_session(&self.target.servers);
+        }
         self.slot.send_replace(SessionSlot {
             client: client.cloned(),
             state,
@@ -221,6 +241,7 @@ impl Connection {
         });
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let shared = Arc::new(Shared {
+            cores: Mutex::new(HashMap::new()),
             target,
             settings,
             tls,
@@ -341,6 +362,38 @@ impl Connection {
     pub async fn close(&self) {
         self.owner.cancel.cancel();
         self.owner.tasks.wait().await;
+    }
+
+    fn cores(&self) -> std::sync::MutexGuard<'_, Cores> {
+        // A poisoned lock only means a panic elsewhere; the map stays consistent.
+        self.owner
+            .shared
+            .cores
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The open core with this key, if any.
+    pub(crate) fn core(&self, key: &CoreKey) -> Option<Arc<dyn Any + Send + Sync>> {
+        self.cores().get(key).and_then(Weak::upgrade)
+    }
+
+    /// Remembers an open core (replacing a closed one).
+    pub(crate) fn remember_core(&self, key: CoreKey, core: &Arc<dyn Any + Send + Sync>) {
+        let mut cores = self.cores();
+        cores.retain(|_, core| core.strong_count() > 0);
+        cores.insert(key, Arc::downgrade(core));
+    }
+
+    /// Forgets the core at `at` (a core that is closing), if it is still the one remembered.
+    pub(crate) fn forget_core(&self, key: &CoreKey, at: *const ()) {
+        let mut cores = self.cores();
+        if cores
+            .get(key)
+            .is_some_and(|core| core.as_ptr() as *const () == at)
+        {
+            cores.remove(key);
+        }
     }
 
     pub(crate) fn watch_slot(&self) -> watch::Receiver<SessionSlot> {

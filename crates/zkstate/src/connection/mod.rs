@@ -8,7 +8,7 @@ pub mod tls;
 pub mod url;
 
 pub use self::acl::AclPolicy;
-pub(crate) use self::container::SessionSlot;
 pub use self::container::{Connection, ConnectionEvents};
+pub(crate) use self::container::{CoreKey, SessionSlot};
 pub use self::state::{ConnectionEvent, ConnectionState};
 pub use self::tls::TlsSettings;

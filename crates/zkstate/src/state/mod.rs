@@ -1,12 +1,12 @@
-//! The state handle: [`ZkState`], its reads, writes and change stream.
+//! The state handle: [`ZkState`], its reads, writes and change stream. The facade over the
+//! shared core (`core.rs`: store, sync task), the write path (`crate::write`) and the fleet views
+//! (`fleet.rs`: listeners, rollout).
 
-pub(crate) mod changes;
-pub(crate) mod layout;
-pub(crate) mod listeners;
-pub(crate) mod options;
-pub(crate) mod store;
+mod core;
+pub(crate) mod fleet;
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -15,47 +15,72 @@ use serde::Serialize;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use zookeeper_client::{Acls, Client, CreateMode};
 
-use self::changes::{Changes, SnapshotSource, StateEvent};
-use self::layout::Layout;
-use self::listeners::Listener;
-use self::options::StateOptions;
-use self::store::{decode, Snapshot, Stamp, StateRef, Store};
-use crate::connection::Connection;
-use crate::error::{Error, TryUpdateError};
+use self::core::{adopt, connected, create_dirs, create_layout, existing, Core};
+use crate::connection::{Connection, ConnectionState};
+use crate::error::{within, within_state, Error, TryUpdateError};
+use crate::layout::Layout;
+use crate::listeners::Listener;
+use crate::options::StateOptions;
+use crate::store::changes::{Changes, StateEvent};
+use crate::store::codec;
+use crate::store::{Bound, Snapshot, Stamp, StateRef};
+use crate::sync::records::Entry;
 use crate::write::marker::WriterState;
 use crate::write::{self, Base};
 
-/// What the handles own; dropping the last handle stops every task of the state.
-struct Owner<T> {
-    store: Arc<Store<T>>,
-    conn: Option<Connection>,
+/// One handle's own part: what is not shared with the other instances of the state.
+struct Instance<T> {
+    core: Arc<Core<T>>,
+    id: Arc<str>,
+    options: StateOptions,
+    bound: Arc<Bound>,
+    /// The update mutex, and what this instance knows of its commit marker.
     writer: Mutex<WriterState>,
+    /// Ends this instance's handler tasks and change streams.
     cancel: CancellationToken,
     tasks: TaskTracker,
+    closed: AtomicBool,
 }
 
-impl<T> Drop for Owner<T> {
+impl<T> Drop for Instance<T> {
     fn drop(&mut self) {
         self.cancel.cancel();
+        if self.closed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // Dropped without close(): the sync task deletes the record; the marker goes in the
+        // background (or, with no runtime left, by the reaper after the grace period).
+        self.bound.close();
+        drop(self.core.records.leave(&self.id));
+        let mut marker = std::mem::take(self.writer.get_mut());
+        if let (Some(conn), true) = (&self.core.conn, marker.has_marker()) {
+            if let (Some(client), Ok(runtime)) =
+                (conn.client(), tokio::runtime::Handle::try_current())
+            {
+                let (layout, id) = (self.core.layout.clone(), self.id.clone());
+                runtime.spawn(async move { marker.remove(&client, &layout, &id).await });
+            }
+        }
+        self.core.leave();
     }
 }
 
 /// A typed value shared by every instance of an application through ZooKeeper.
 ///
-/// The value lives at `<dir>/payload` as plain JSON. Each instance keeps a local copy, kept current
+/// The value lives at `<dir>/payload` as JSON. Each instance keeps a local copy, kept current
 /// by a persistent watch, a jittered periodic check and a re-sync after every reconnection.
-/// Cloning is cheap; the background tasks stop when [`close`](Self::close) is called or the last
-/// clone is dropped.
+/// Instances of one state opened on one [`Connection`] share that copy (one watch, one fetch and
+/// one decode per change) and keep their own id, listener record and options. Cloning is cheap;
+/// the background tasks stop when [`close`](Self::close) is called or the last clone is dropped.
 pub struct ZkState<T> {
-    owner: Arc<Owner<T>>,
+    inner: Arc<Instance<T>>,
 }
 
 impl<T> Clone for ZkState<T> {
     fn clone(&self) -> Self {
         ZkState {
-            owner: self.owner.clone(),
+            inner: self.inner.clone(),
         }
     }
 }
@@ -63,14 +88,62 @@ impl<T> Clone for ZkState<T> {
 impl<T> std::fmt::Debug for ZkState<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ZkState")
-            .field("dir", &self.owner.store.layout.dir)
-            .field("id", &self.owner.store.id)
+            .field("dir", &self.inner.core.layout.dir)
+            .field("id", &self.inner.id)
             .finish()
     }
 }
 
-fn new_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
+/// A handle that does not keep the state open: what an [`update_handler`](ZkState::update_handler)
+/// closure should hold to reach its own state. See [`ZkState::downgrade`].
+pub struct WeakState<T> {
+    inner: Weak<Instance<T>>,
+}
+
+impl<T> Clone for WeakState<T> {
+    fn clone(&self) -> Self {
+        WeakState {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T> WeakState<T> {
+    /// The state, if a handle of it is still open.
+    pub fn upgrade(&self) -> Option<ZkState<T>> {
+        self.inner.upgrade().map(|inner| ZkState { inner })
+    }
+}
+
+impl<T> std::fmt::Debug for WeakState<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WeakState").finish_non_exhaustive()
+    }
+}
+
+fn new_id() -> Arc<str> {
+    uuid::Uuid::new_v4().simple().to_string().into()
+}
+
+/// How fresh a handle's local copy is, without a round trip: see [`ZkState::freshness`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Freshness {
+    /// The payload version of the local copy.
+    pub version: i32,
+    /// The zxid of the write the copy holds.
+    pub mzxid: i64,
+    /// The zxid that created the payload (its incarnation: a payload deleted and re-created has
+    /// another).
+    pub czxid: i64,
+    /// How long ago the copy was last verified equal to ZooKeeper's.
+    pub verified_ago: Duration,
+    /// The ZooKeeper session it was verified in (`None` for a local-only state).
+    pub verified_in_session: Option<i64>,
+    /// The connection's state now.
+    pub connection: ConnectionState,
+    /// Whether `read()` reports [`Error::Stale`] now.
+    pub stale: bool,
 }
 
 impl<T> ZkState<T>
@@ -82,16 +155,19 @@ where
     ///
     /// When a payload already exists it is adopted and `initial` is discarded; nothing is
     /// emitted for the adoption (there can be no subscriber yet): the first value you read is the
-    /// adopted one, and changes are emitted from there on.
+    /// adopted one, and changes are emitted from there on. When this state is already open on
+    /// `conn` (same directory, type and event buffer), the new instance shares its local copy
+    /// and opens without a round trip.
     ///
     /// When the existing payload does not decode as `T` (an outside writer broke it), the state
     /// still opens: `initial` stands in for the local copy at the bad payload's version,
     /// [`read`](Self::read) and subscribers report [`Error::Decode`] until a valid payload
-    /// arrives, and an [`update`](Self::update) writes over the bad payload.
+    /// arrives, and an [`update_latest`](Self::update_latest) writes over the bad payload.
     ///
     /// # Errors
-    /// [`Error::InvalidDir`] for a bad path; [`Error::Encode`] or [`Error::PayloadTooLarge`] for a bad `initial`;
-    /// [`Error::PermissionDenied`], [`Error::Timeout`] and [`Error::ZooKeeper`] from ZooKeeper.
+    /// [`Error::InvalidDir`] for a bad path; [`Error::Encode`] or [`Error::PayloadTooLarge`] for
+    /// a bad `initial`; [`Error::PermissionDenied`], [`Error::Timeout`] and [`Error::ZooKeeper`]
+    /// from ZooKeeper.
     pub async fn new(conn: &Connection, dir: &str, initial: T) -> Result<ZkState<T>, Error> {
         Self::with_options(conn, dir, initial, StateOptions::default()).await
     }
@@ -107,12 +183,17 @@ where
         options: StateOptions,
     ) -> Result<ZkState<T>, Error> {
         let layout = Layout::new(&conn.resolve_dir(dir)?).with_acl(conn.settings().acl_policy());
+        if let Some(core) = existing::<T>(conn, &layout, &options) {
+            return Ok(Self::instance(core, options));
+        }
         let json = serde_json::to_value(&initial).map_err(|e| Error::Encode {
             path: layout.payload.clone(),
             message: e.to_string(),
         })?;
-        // Serialising a Value cannot fail: its map keys are strings.
-        let bytes = serde_json::to_vec(&json).unwrap_or_default();
+        let bytes = codec::encode(&json, options.compression).map_err(|message| Error::Encode {
+            path: layout.payload.clone(),
+            message,
+        })?;
         if bytes.len() > options.max_payload {
             return Err(Error::PayloadTooLarge {
                 path: layout.payload.clone(),
@@ -122,22 +203,19 @@ where
         }
         let timeout = options.request_timeout;
         let client = connected(conn, &layout, timeout).await?;
-        let created = tokio::time::timeout(
+        within_state(
+            "creating",
+            &layout.dir,
             timeout,
             create_layout(&client, &layout, &bytes, layout.acls()),
         )
-        .await;
-        match created {
-            Err(_) => {
-                return Err(Error::Timeout {
-                    op: "creating",
-                    path: layout.dir.clone(),
-                    waited: timeout,
-                })
-            }
-            Ok(result) => result?,
+        .await?;
+        let (core, fault) = adopt(conn, &client, layout, &options, Some((initial, json))).await?;
+        let state = Self::instance(core, options);
+        if let Some(fault) = fault {
+            tracing::warn!(dir = %state.dir(), error = %fault, "opened over a payload that does not decode");
         }
-        Self::adopt(conn, &client, layout, options, Some((initial, json))).await
+        Ok(state)
     }
 
     /// Waits for a payload to appear at `dir` (with a watch, not by polling), then opens it.
@@ -165,6 +243,13 @@ where
         options: StateOptions,
     ) -> Result<ZkState<T>, Error> {
         let layout = Layout::new(&conn.resolve_dir(dir)?).with_acl(conn.settings().acl_policy());
+        if let Some(core) = existing::<T>(conn, &layout, &options) {
+            // An open state over a payload that does not decode holds a stand-in: not for expect.
+            if let Some(fault @ Error::Decode { .. }) = core.store.fault() {
+                return Err(fault);
+            }
+            return Ok(Self::instance(core, options));
+        }
         let wait = async {
             loop {
                 let client = connected(conn, &layout, options.request_timeout).await?;
@@ -185,87 +270,47 @@ where
         };
         let client = match timeout {
             None => wait.await?,
-            Some(limit) => {
-                tokio::time::timeout(limit, wait)
-                    .await
-                    .map_err(|_| Error::Timeout {
-                        op: "waiting for",
-                        path: layout.payload.clone(),
-                        waited: limit,
-                    })??
-            }
+            Some(limit) => within_state("waiting for", &layout.payload, limit, wait).await?,
         };
-        let created = tokio::time::timeout(
+        let created = within_state(
+            "creating",
+            &layout.dir,
             options.request_timeout,
             create_dirs(&client, &layout, layout.acls()),
         )
         .await;
-        if let Ok(Err(err)) = created {
+        // A reader without the right to create what is missing still reads.
+        if let Err(err @ (Error::Timeout { .. } | Error::Closed { .. })) = created {
             return Err(err);
         }
-        Self::adopt(conn, &client, layout, options, None).await
+        let (core, _) = adopt(conn, &client, layout, &options, None).await?;
+        Ok(Self::instance(core, options))
     }
 
-    async fn adopt(
-        conn: &Connection,
-        client: &Client,
-        layout: Layout,
-        options: StateOptions,
-        stand_in: Option<(T, serde_json::Value)>,
-    ) -> Result<ZkState<T>, Error> {
-        let timeout = options.request_timeout;
-        let read = tokio::time::timeout(timeout, client.get_data(&layout.payload))
-            .await
-            .map_err(|_| Error::Timeout {
-                op: "reading",
-                path: layout.payload.clone(),
-                waited: timeout,
-            })?;
-        let (data, stat) = read.map_err(|e| Error::zk("reading", &layout.payload, e))?;
-        let (decoded, fault) = match (decode::<T>(&data), stand_in) {
-            (Ok(decoded), _) => (decoded, None),
-            (Err(message), stand_in) => {
-                let fault = Error::Decode {
-                    path: layout.payload.clone(),
-                    version: stat.version,
-                    message,
-                };
-                match stand_in {
-                    // The state opens on `initial`, at the bad payload's version, so that an
-                    // update can write over it; read() reports the fault meanwhile.
-                    Some(stand_in) => (stand_in, Some(fault)),
-                    None => return Err(fault),
-                }
-            }
-        };
-        let first = Snapshot {
-            value: decoded.0,
-            json: Arc::new(decoded.1),
-            stamp: Stamp::of(&stat),
-        };
-        let store = Arc::new(Store::new(layout, new_id(), options, first));
-        store.mark_verified();
-        if let Some(fault) = fault {
-            store.set_fault(fault);
+    /// A new instance on `core`.
+    fn instance(core: Arc<Core<T>>, options: StateOptions) -> ZkState<T> {
+        let id = new_id();
+        core.join();
+        core.records.join(Entry {
+            id: id.clone(),
+            record: options.listener.then(|| Listener::this_process(&id)),
+            check: options.effective_check_interval(),
+            report: options.report_interval,
+        });
+        let bound = core.store.bound(options.max_staleness);
+        let cancel = core.cancel.child_token();
+        ZkState {
+            inner: Arc::new(Instance {
+                core,
+                id,
+                options,
+                bound,
+                writer: Mutex::new(WriterState::default()),
+                cancel,
+                tasks: TaskTracker::new(),
+                closed: AtomicBool::new(false),
+            }),
         }
-        let cancel = CancellationToken::new();
-        let tasks = TaskTracker::new();
-        tasks.spawn(crate::sync::run(
-            store.clone(),
-            conn.watch_slot(),
-            cancel.clone(),
-        ));
-        tasks.spawn(crate::sync::watch_staleness(store.clone(), cancel.clone()));
-        let owner = Owner {
-            store,
-            conn: Some(conn.clone()),
-            writer: Mutex::new(WriterState::default()),
-            cancel,
-            tasks,
-        };
-        Ok(ZkState {
-            owner: Arc::new(owner),
-        })
     }
 
     /// A local-only state with the same API and no ZooKeeper: for tests and offline use.
@@ -283,40 +328,32 @@ where
         let first = Snapshot {
             value: initial,
             json: Arc::new(json),
-            stamp: Stamp {
-                version: 0,
-                mzxid: 0,
-                mtime: 0,
-            },
+            stamp: Stamp::local(),
         };
-        let store = Arc::new(Store::new(layout, new_id(), StateOptions::default(), first));
-        let owner = Owner {
-            store,
-            conn: None,
-            writer: Mutex::new(WriterState::default()),
-            cancel: CancellationToken::new(),
-            tasks: TaskTracker::new(),
-        };
-        owner.tasks.close();
-        Ok(ZkState {
-            owner: Arc::new(owner),
-        })
+        let options = StateOptions::default().with_max_staleness(Duration::MAX);
+        let core = self::core::start(None, layout, &options, first, 0, None);
+        Ok(Self::instance(core, options))
     }
 
     /// The local copy, if it was verified equal to ZooKeeper's within `max_staleness`
-    /// (default 30 s). No await, no round trip: one flag and one pointer load.
+    /// (default 30 s). No await, no round trip: two flags and one pointer load.
+    ///
+    /// On a healthy connection it never fails with `Stale`, whatever `max_staleness` (the
+    /// periodic check runs at least every third of it; see [`StateOptions`]). When the servers
+    /// go away, it fails with `Stale` at most `max_staleness` plus one check interval after their
+    /// last answer.
     ///
     /// # Errors
     /// [`Error::Stale`] when the copy has not been verified in time (the link is down, or the
     /// ensemble has no quorum); [`Error::Decode`] or [`Error::Missing`] while the payload in
     /// ZooKeeper is bad (the copy keeps the last good value: [`d_read`](Self::d_read) has it).
     pub fn read(&self) -> Result<StateRef<T>, Error> {
-        self.owner.store.read()
+        self.inner.core.store.read(&self.inner.bound)
     }
 
     /// The local copy, whatever its age or the payload's condition. Never fails.
     pub fn d_read(&self) -> StateRef<T> {
-        self.owner.store.load()
+        self.inner.core.store.load()
     }
 
     /// A value current at the time of the call: a `sync` and a stat of the payload, pipelined,
@@ -327,46 +364,29 @@ where
     /// [`Error::Timeout`] when ZooKeeper does not answer within the request timeout;
     /// [`Error::Decode`] or [`Error::Missing`] when the payload is bad; [`Error::Closed`].
     pub async fn c_read(&self) -> Result<StateRef<T>, Error> {
-        let store = &self.owner.store;
-        let Some(conn) = &self.owner.conn else {
+        let core = &self.inner.core;
+        let store = &core.store;
+        let Some(conn) = &core.conn else {
             return Ok(store.load());
         };
-        let path = &store.layout.payload;
-        let timeout = store.options.request_timeout;
-        let client = connected(conn, &store.layout, timeout).await?;
+        let path = &core.layout.payload;
+        let timeout = self.inner.options.request_timeout;
+        let client = connected(conn, &core.layout, timeout).await?;
+        // Both sent before either is awaited: one round trip.
+        let sync = client.sync(path);
+        let stat = client.check_stat(path);
         let check = async {
-            // Both sent before either is awaited: one round trip.
-            let sync = client.sync(path);
-            let stat = client.check_stat(path);
             let (synced, stat) = futures::join!(sync, stat);
-            synced.map_err(|e| Error::zk("syncing", path, e))?;
-            stat.map_err(|e| Error::zk("reading", path, e))
+            synced?;
+            stat
         };
-        let stat = tokio::time::timeout(timeout, check)
-            .await
-            .map_err(|_| Error::Timeout {
-                op: "reading",
-                path: path.clone(),
-                waited: timeout,
-            })??;
-        match stat {
-            None => {
-                let fault = Error::Missing { path: path.clone() };
-                store.set_fault(fault.clone());
-                Err(fault)
-            }
+        match within("reading", path, timeout, check).await? {
+            None => Err(Error::Missing { path: path.clone() }),
             Some(stat) if stat.mzxid == store.stamp().mzxid && store.fault().is_none() => {
-                store.mark_verified();
                 Ok(store.load())
             }
             Some(_) => {
-                tokio::time::timeout(timeout, crate::sync::fetch_and_apply(&client, store))
-                    .await
-                    .map_err(|_| Error::Timeout {
-                        op: "reading",
-                        path: path.clone(),
-                        waited: timeout,
-                    })??;
+                within_state("reading", path, timeout, store.refresh()).await?;
                 Ok(store.load())
             }
         }
@@ -377,15 +397,23 @@ where
     ///
     /// The closure runs on a copy of the local value and the result is written at the local
     /// copy's version. Returns the new version. `Ok` means the write was applied exactly once;
-    /// `Err` means it was not applied: when the reply to the write is lost, the outcome is
-    /// resolved (through this writer's commit marker) before the call returns.
+    /// `Err` means it was not applied (but for [`Error::OutcomeUnknown`]): when the reply to the
+    /// write is lost, the outcome is resolved (through this writer's commit marker) before the
+    /// call returns.
+    ///
+    /// **An update changes only what the closure changed.** Fields of the stored JSON that `T`
+    /// does not know (written by a newer version of the application) are kept, at any depth;
+    /// see [`diff::merge`](crate::diff::merge) for the rule where the closure's change meets
+    /// them (an object replaced by another object keeps its unknown keys; one removed or replaced
+    /// by a non-object loses them). Events and [`read`](Self::read) show what `T` decodes.
     ///
     /// # Errors
-    /// [`Error::StaleWrite`] when ZooKeeper holds another version than the local copy (the copy
-    /// is refreshed, so a retry works; [`update_latest`](Self::update_latest) never fails this
-    /// way because of other zkstate writers); [`Error::UpdatePanicked`] when the closure
-    /// panicked; [`Error::PayloadTooLarge`], [`Error::Encode`]; [`Error::Timeout`] when the lock
-    /// or ZooKeeper could not be had in time; [`Error::PermissionDenied`]; [`Error::Closed`].
+    /// [`Error::StaleWrite`] when ZooKeeper holds another write than the local copy (another
+    /// version, or the payload deleted and re-created): the copy is refreshed, so a retry works;
+    /// [`update_latest`](Self::update_latest) never fails this way because of other zkstate
+    /// writers; [`Error::UpdatePanicked`] when the closure panicked; [`Error::PayloadTooLarge`],
+    /// [`Error::Encode`]; [`Error::Timeout`] when the lock or ZooKeeper could not be had in time;
+    /// [`Error::PermissionDenied`]; [`Error::OutcomeUnknown`]; [`Error::Closed`].
     ///
     /// # Cancellation safety
     /// Dropping the future before it completes leaves the outcome unknown to you (the lock is
@@ -394,15 +422,13 @@ where
     where
         F: FnMut(&mut T),
     {
-        self.write(Base::Local, |value: &mut T| {
-            f(value);
-            Ok::<(), std::convert::Infallible>(())
-        })
-        .await
-        .map_err(|err| match err {
-            TryUpdateError::State(err) => err,
-            TryUpdateError::Aborted(never) => match never {},
-        })
+        infallible(
+            self.write(Base::Local, |value: &mut T| {
+                f(value);
+                Ok::<(), std::convert::Infallible>(())
+            })
+            .await,
+        )
     }
 
     /// [`update`](Self::update) with a closure that may refuse: when it returns `Err`, nothing is
@@ -418,11 +444,13 @@ where
         self.write(Base::Local, f).await
     }
 
-    /// The everyday update for counters and lists: under the lock it re-reads the payload and
-    /// runs the closure on that, so it never fails with `StaleWrite` because of another zkstate
-    /// writer. An external writer that bypasses the lock makes it start over (the closure then
-    /// runs again, on the newer value). When ZooKeeper holds a payload that does not decode, it
-    /// runs the closure on the last good value and writes over the bad payload: the repair. Same exactly-once contract as [`update`](Self::update).
+    /// The everyday update for counters and lists: under the lock it runs the closure on what
+    /// ZooKeeper holds (the local copy when it is current, else a fresh read), so it never fails
+    /// with `StaleWrite` because of another zkstate writer. An external writer that bypasses the
+    /// lock makes it start over (the closure then runs again, on the newer value). When
+    /// ZooKeeper holds a payload that does not decode, it runs the closure on the last good value
+    /// and writes over the bad payload: the repair. Same exactly-once contract and the same rule
+    /// for unknown fields as [`update`](Self::update).
     ///
     /// # Errors
     /// As [`update`](Self::update), except `StaleWrite`, which it returns only after repeated
@@ -431,15 +459,13 @@ where
     where
         F: FnMut(&mut T),
     {
-        self.write(Base::Latest, |value: &mut T| {
-            f(value);
-            Ok::<(), std::convert::Infallible>(())
-        })
-        .await
-        .map_err(|err| match err {
-            TryUpdateError::State(err) => err,
-            TryUpdateError::Aborted(never) => match never {},
-        })
+        infallible(
+            self.write(Base::Latest, |value: &mut T| {
+                f(value);
+                Ok::<(), std::convert::Infallible>(())
+            })
+            .await,
+        )
     }
 
     /// [`update_latest`](Self::update_latest) with a closure that may refuse.
@@ -455,225 +481,240 @@ where
 
     /// Compare-and-set: writes `value` under the lock only if ZooKeeper holds payload version
     /// `version` (what an operator tool does after showing a value to a person). Returns the new
-    /// version. Same exactly-once contract as [`update`](Self::update).
+    /// version. Same exactly-once contract as [`update`](Self::update); fields that `T` does not
+    /// know are kept.
     ///
     /// # Errors
-    /// [`Error::StaleWrite`] when ZooKeeper holds another version; others as
-    /// [`update`](Self::update).
+    /// [`Error::InvalidVersion`] for a negative `version` (nothing is sent: ZooKeeper's `-1`
+    /// would make it a blind write); [`Error::StaleWrite`] when ZooKeeper holds another version;
+    /// others as [`update`](Self::update).
     pub async fn replace_at(&self, version: i32, value: T) -> Result<i32, Error> {
+        if version < 0 {
+            return Err(Error::InvalidVersion {
+                path: self.inner.core.layout.payload.clone(),
+                version,
+            });
+        }
         let mut value = Some(value);
-        self.write(Base::Exact(version), |slot: &mut T| {
-            if let Some(new) = value.take() {
-                *slot = new;
-            }
-            Ok::<(), std::convert::Infallible>(())
-        })
-        .await
-        .map_err(|err| match err {
-            TryUpdateError::State(err) => err,
-            TryUpdateError::Aborted(never) => match never {},
-        })
+        infallible(
+            self.write(Base::Exact(version), |slot: &mut T| {
+                if let Some(new) = value.take() {
+                    *slot = new;
+                }
+                Ok::<(), std::convert::Infallible>(())
+            })
+            .await,
+        )
     }
 
     async fn write<E, F>(&self, base: Base, f: F) -> Result<i32, TryUpdateError<E>>
     where
         F: FnMut(&mut T) -> Result<(), E>,
     {
-        let store = &self.owner.store;
-        let mut writer = self.owner.writer.lock().await;
+        let started = std::time::Instant::now();
+        let result = self.write_once(base, f).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(TryUpdateError::Aborted(_)) => "aborted",
+            Err(TryUpdateError::State(err)) => crate::metrics::outcome_of(err),
+        };
+        crate::metrics::update_done(self.dir(), outcome, started.elapsed());
+        result
+    }
+
+    async fn write_once<E, F>(&self, base: Base, f: F) -> Result<i32, TryUpdateError<E>>
+    where
+        F: FnMut(&mut T) -> Result<(), E>,
+    {
+        let inner = &*self.inner;
+        let core = &*inner.core;
+        let mut marker = inner.writer.lock().await;
         // Checked under the update mutex: close() takes it too, so no write starts after it.
-        if self.owner.cancel.is_cancelled() {
+        if inner.closed.load(Ordering::SeqCst) {
             return Err(Error::Closed {
-                dir: store.layout.dir.clone(),
+                dir: core.layout.dir.clone(),
             }
             .into());
         }
-        match &self.owner.conn {
-            Some(conn) => write::update(store, conn, &mut writer, base, f).await,
-            None => write::update_local(store, f),
+        match &core.conn {
+            Some(conn) => {
+                let cx = write::Context {
+                    store: &core.store,
+                    conn,
+                    layout: &core.layout,
+                    id: &inner.id,
+                    options: &inner.options,
+                };
+                write::update(&cx, &mut marker, base, f).await
+            }
+            None => match base {
+                Base::Exact(version) if version != core.store.stamp().version => {
+                    Err(Error::StaleWrite {
+                        path: core.layout.payload.clone(),
+                        local: version,
+                        remote: Some(core.store.stamp().version),
+                    }
+                    .into())
+                }
+                _ => write::update_local(&core.store, &inner.id, f).await,
+            },
         }
     }
 
-    /// A stream of every change, local or remote, in the order of the writes (their zxids). See [`Changes`] for the
-    /// bounded buffer and what a subscriber that falls behind receives.
+    /// A stream of every change, local or remote, in the order of the writes (their zxids). See
+    /// [`Changes`] for the bounded buffer and what a subscriber that falls behind receives. The
+    /// stream ends when this handle is closed or dropped.
     pub fn subscribe(&self) -> Changes {
-        let source: Arc<dyn SnapshotSource> = self.owner.store.clone();
-        Changes::new(self.owner.store.subscribe_raw(), Arc::downgrade(&source))
+        let store = &self.inner.core.store;
+        Changes::new(
+            store.subscribe_raw(),
+            store.snapshot_source(),
+            self.inner.id.clone(),
+            self.inner.cancel.clone(),
+        )
     }
 
     /// Runs `handler` for every event of [`subscribe`](Self::subscribe), on a task that this
-    /// state owns: it stops when the state is closed or dropped. The seed's `update_handler`.
+    /// handle owns: it stops when the handle is closed or its last clone dropped.
+    ///
+    /// A handler that needs its own state must hold a [`WeakState`] ([`downgrade`](Self::downgrade)),
+    /// not a clone: a clone inside the handler would keep the handle, and so the handler, alive
+    /// until [`close`](Self::close) is called.
     pub fn update_handler<F>(&self, mut handler: F)
     where
         F: FnMut(StateEvent) + Send + 'static,
     {
         let mut changes = self.subscribe();
-        let cancel = self.owner.cancel.clone();
-        self.owner.tasks.spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    event = changes.next() => match event {
-                        Some(event) => handler(event),
-                        None => return,
-                    },
-                }
+        self.inner.tasks.spawn(async move {
+            while let Some(event) = changes.next().await {
+                handler(event);
             }
         });
+    }
+
+    /// A handle that does not keep the state open.
+    pub fn downgrade(&self) -> WeakState<T> {
+        WeakState {
+            inner: Arc::downgrade(&self.inner),
+        }
     }
 
     /// The live instances of this state: one record per instance, from the ephemeral nodes under
     /// `<dir>/listeners`.
     ///
     /// # Errors
-    /// [`Error::Timeout`], [`Error::PermissionDenied`], [`Error::ZooKeeper`].
+    /// [`Error::Missing`] naming the listeners node when it does not exist; [`Error::Timeout`],
+    /// [`Error::PermissionDenied`], [`Error::ZooKeeper`].
     pub async fn listeners(&self) -> Result<Vec<Listener>, Error> {
-        let store = &self.owner.store;
-        let Some(conn) = &self.owner.conn else {
+        let core = &self.inner.core;
+        let Some(conn) = &core.conn else {
             return Ok(Vec::new());
         };
-        let timeout = store.options.request_timeout;
-        let client = connected(conn, &store.layout, timeout).await?;
-        tokio::time::timeout(timeout, listeners::list(&client, &store.layout.listeners))
-            .await
-            .map_err(|_| Error::Timeout {
-                op: "listing",
-                path: store.layout.listeners.clone(),
-                waited: timeout,
-            })?
-            .map_err(|e| Error::zk("listing", &store.layout.listeners, e))
+        fleet::listeners_of(conn, &core.layout, self.inner.options.request_timeout).await
+    }
+
+    /// Which live instances have applied the payload ZooKeeper holds now, and what the others
+    /// hold. One round trip for the payload's stat and the listing, one for the records.
+    ///
+    /// # Errors
+    /// As [`listeners`](Self::listeners); [`Error::Missing`] when the payload does not exist.
+    pub async fn rollout(&self) -> Result<fleet::Rollout, Error> {
+        let core = &self.inner.core;
+        let Some(conn) = &core.conn else {
+            let stamp = core.store.stamp();
+            return Ok(fleet::Rollout::local(stamp.version, stamp.mzxid));
+        };
+        fleet::rollout_of(conn, &core.layout, self.inner.options.request_timeout).await
+    }
+
+    /// Waits until every live instance has applied payload `version` or a later write of the
+    /// same incarnation (with watches on the records, not by polling); returns the last status.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] when some instance has not within `timeout` (the error names the
+    /// listeners node; [`rollout`](Self::rollout) names the laggards); others as
+    /// [`rollout`](Self::rollout).
+    pub async fn wait_rollout(
+        &self,
+        version: i32,
+        timeout: Duration,
+    ) -> Result<fleet::Rollout, Error> {
+        let core = &self.inner.core;
+        let Some(conn) = &core.conn else {
+            return self.rollout().await;
+        };
+        fleet::wait_rollout(conn, &core.layout, Some(version), timeout, |_| {}).await
     }
 
     /// This instance's id: the name of its record under `<dir>/listeners`.
     pub fn id(&self) -> &str {
-        &self.owner.store.id
+        &self.inner.id
     }
 
     /// The state directory (absolute).
     pub fn dir(&self) -> &str {
-        &self.owner.store.layout.dir
+        &self.inner.core.layout.dir
     }
 
     /// The payload version of the local copy.
     pub fn version(&self) -> i32 {
-        self.owner.store.stamp().version
+        self.inner.core.store.stamp().version
     }
 
-    /// Stops every task of this state (for every clone) and waits until they have finished;
-    /// waits for an update in flight to finish; removes this instance's listener record and
-    /// commit marker. Idempotent. Later writes fail with [`Error::Closed`]; `read()` returns
-    /// [`Error::Stale`] (nothing verifies the copy any more) and `d_read()` the last local copy.
+    /// How fresh the local copy is: what it holds, when it was last verified, in which session,
+    /// and the connection's state now. No round trip.
+    pub fn freshness(&self) -> Freshness {
+        let core = &self.inner.core;
+        let store = &core.store;
+        let stamp = store.stamp();
+        let session = store.verified_session();
+        Freshness {
+            version: stamp.version,
+            mzxid: stamp.mzxid,
+            czxid: stamp.czxid,
+            verified_ago: tokio::time::Instant::now()
+                .saturating_duration_since(store.verified_at()),
+            verified_in_session: (session != 0).then_some(session),
+            connection: core
+                .conn
+                .as_ref()
+                .map_or(ConnectionState::Connected, Connection::state),
+            stale: self.inner.bound.is_stale(),
+        }
+    }
+
+    /// Stops this handle (for every clone): waits for an update in flight to finish, ends its
+    /// handler tasks and change streams, removes its listener record and commit marker; the
+    /// shared tasks stop with the state's last handle. Idempotent. Later writes fail with
+    /// [`Error::Closed`]; `read()` returns [`Error::Stale`] (nothing verifies the copy for this
+    /// handle any more) and `d_read()` the last local copy.
     pub async fn close(&self) {
-        let owner = &self.owner;
-        owner.cancel.cancel();
+        let inner = &*self.inner;
+        let core = &*inner.core;
         // Waits for an update in flight (and the resolution of a lost reply): its commit marker
         // must outlive it.
-        let writer = owner.writer.lock().await;
-        owner.tasks.close();
-        owner.tasks.wait().await;
-        // Nobody verifies the copy any more: read() says so, d_read() still answers.
-        owner.store.mark_closed();
-        owner.store.close_events();
-        if let (Some(client), Some(version)) = (
-            owner.conn.as_ref().and_then(Connection::client),
-            writer.marker_version,
-        ) {
-            let marker = owner.store.layout.writer(&owner.store.id);
-            let delete = client.delete(&marker, Some(version));
-            let _ = tokio::time::timeout(Duration::from_secs(2), delete).await;
+        let mut marker = inner.writer.lock().await;
+        if inner.closed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        inner.cancel.cancel();
+        inner.tasks.close();
+        inner.tasks.wait().await;
+        inner.bound.close();
+        // Deleted by the sync task; it answers once done (or gone).
+        let _ = core.records.leave(&inner.id).await;
+        if let Some(client) = core.conn.as_ref().and_then(Connection::client) {
+            marker.remove(&client, &core.layout, &inner.id).await;
+        }
+        if core.leave() {
+            core.close().await;
         }
     }
 }
 
-/// The live instances of the state at `dir` (resolved as [`Connection::resolve_dir`]), without
-/// opening it: what an operator tool lists.
-///
-/// # Errors
-/// [`Error::InvalidDir`], [`Error::Missing`] when `dir` has no listeners node,
-/// [`Error::Timeout`], [`Error::PermissionDenied`], [`Error::ZooKeeper`].
-pub async fn list_listeners(conn: &Connection, dir: &str) -> Result<Vec<Listener>, Error> {
-    let layout = Layout::new(&conn.resolve_dir(dir)?).with_acl(conn.settings().acl_policy());
-    let timeout = conn.settings().connect_timeout();
-    let client = connected(conn, &layout, timeout).await?;
-    tokio::time::timeout(timeout, listeners::list(&client, &layout.listeners))
-        .await
-        .map_err(|_| Error::Timeout {
-            op: "listing",
-            path: layout.listeners.clone(),
-            waited: timeout,
-        })?
-        .map_err(|e| Error::zk("listing", &layout.listeners, e))
-}
-
-/// Waits for a connected client, mapping the connection's errors to the state's.
-async fn connected(conn: &Connection, layout: &Layout, timeout: Duration) -> Result<Client, Error> {
-    conn.wait_connected(timeout).await.map_err(|err| match err {
-        crate::ConnectError::Closed => Error::Closed {
-            dir: layout.dir.clone(),
-        },
-        _ => Error::Timeout {
-            op: "connecting for",
-            path: layout.dir.clone(),
-            waited: timeout,
-        },
+fn infallible<T>(result: Result<T, TryUpdateError<std::convert::Infallible>>) -> Result<T, Error> {
+    result.map_err(|err| match err {
+        TryUpdateError::State(err) => err,
+        TryUpdateError::Aborted(never) => match never {},
     })
-}
-
-/// Creates `dir`, `listeners`, `lock` and `writers` when absent, with `acls`; ancestors above
-/// `dir` are created open (ZooKeeper's default), since other applications share them.
-///
-/// Existence is checked first (all four stats pipelined): ZooKeeper checks a create's
-/// permission before it reports `NodeExists`, so a session without write rights must not try to
-/// create what is already there.
-async fn create_dirs(client: &Client, layout: &Layout, acls: Acls<'_>) -> Result<(), Error> {
-    let dirs = [
-        &layout.dir,
-        &layout.listeners,
-        &layout.lock,
-        &layout.writers,
-    ];
-    let stats: Vec<_> = dirs.iter().map(|dir| client.check_stat(dir)).collect();
-    let mut missing = Vec::new();
-    for (dir, stat) in dirs.into_iter().zip(stats) {
-        match stat.await {
-            Ok(Some(_)) => {}
-            Ok(None) => missing.push(dir),
-            Err(err) => return Err(Error::zk("reading", dir, err)),
-        }
-    }
-    let options = CreateMode::Persistent.with_acls(acls);
-    for dir in missing {
-        if dir == &layout.dir {
-            if let Some((parent, _)) = dir
-                .rsplit_once('/')
-                .filter(|(parent, _)| !parent.is_empty())
-            {
-                let open = CreateMode::Persistent.with_acls(Acls::anyone_all());
-                match client.mkdir(parent, &open).await {
-                    Ok(()) | Err(zookeeper_client::Error::NodeExists) => {}
-                    Err(err) => return Err(Error::zk("creating", parent, err)),
-                }
-            }
-        }
-        match client.create(dir, &[], &options).await {
-            Ok(_) | Err(zookeeper_client::Error::NodeExists) => {}
-            Err(err) => return Err(Error::zk("creating", dir, err)),
-        }
-    }
-    Ok(())
-}
-
-/// Creates the layout; the payload only when absent (an existing one is adopted).
-async fn create_layout(
-    client: &Client,
-    layout: &Layout,
-    initial: &[u8],
-    acls: Acls<'_>,
-) -> Result<(), Error> {
-    create_dirs(client, layout, acls).await?;
-    let options = CreateMode::Persistent.with_acls(acls);
-    match client.create(&layout.payload, initial, &options).await {
-        Ok(_) | Err(zookeeper_client::Error::NodeExists) => Ok(()),
-        Err(err) => Err(Error::zk("creating", &layout.payload, err)),
-    }
 }

@@ -1,278 +1,626 @@
-//! Keeping the local copy current: one owned task per state.
+//! Keeping the local copy current: one owned task per state (shared by the instances of that
+//! state on one connection), the staleness watchdog, and the reaper of dead writers' markers.
 //!
-//! The task is a loop over sessions. For each session of the connection it
+//! The task owns the store's [`Writer`]: it is the only code that changes the local copy. It
+//! turns what it sees (the connection's sessions, the persistent watch's events, the periodic
+//! check, the results of its reads, the handles' requests) into [`recovery::Input`]s, steps the
+//! pure [`recovery::Recovery`] machine, and runs the actions it returns. See `recovery.rs` for the
+//! table.
 //!
-//! 1. registers this instance under `<dir>/listeners` (once per session: the record is ephemeral),
-//! 2. arms a persistent watch on the payload, then re-reads it and emits the diff from the last
-//!    known value (so a change made while this instance was cut off, or while it had no session,
-//!    still arrives as a change),
-//! 3. then reacts to watch events (re-read and apply), to `SyncConnected` after a disconnection
-//!    (re-read: persistent watches can lose events across reconnects, ZOOKEEPER-4698), and to a
-//!    jittered periodic check that compares the payload's `mzxid` with the local copy's.
-//!
-//! When the session expires it waits for the connection's next session and starts over.
+//! A remote change flows: watch event → `Read(Fetch)` → `get_data` →
+//! [`Writer::apply_fetched`] (decode → diff → publish → swap) → `MarkVerified`.
+//! A local update's result arrives as a `Request::Acknowledged` and is applied by
+//! [`Writer::apply_acknowledged`]; its echo is answered with a stat.
 
-mod fetch;
+pub(crate) mod reaper;
+pub(crate) mod records;
+mod recovery;
 mod staleness;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::stream::FuturesUnordered;
+use futures::StreamExt;
 use rand::Rng;
 use serde::de::DeserializeOwned;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use zookeeper_client::{AddWatchMode, Client, EventType, SessionState};
+use zookeeper_client::{
+    AddWatchMode, Client, CreateMode, EventType, PersistentWatcher, SessionState,
+};
 
-pub(crate) use self::fetch::fetch_and_apply;
+use self::records::{Records, Work};
+use self::recovery::{Action, Armed, Event, Fetched, Input, Phase, Read, Recovery, Stated};
 pub(crate) use self::staleness::watch_staleness;
 use crate::connection::{ConnectionState, SessionSlot};
 use crate::error::Error;
-use crate::state::listeners::{self, Listener};
-use crate::state::store::Store;
+use crate::layout::Layout;
+use crate::listeners;
+use crate::store::{self, Stamp, Store, Writer};
 
-/// The pause before serving a session again after a transient failure.
+/// The pause before arming again after a transient failure (jittered up to twice as long).
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
+/// How long leaving deletes its records before it gives up (the session's end removes them).
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
+
+type BoxFuture<O> = Pin<Box<dyn Future<Output = O> + Send>>;
 
 /// Errors after which the session cannot serve any request again.
-trait SessionOver {
-    fn is_session_over(&self) -> bool;
+pub(crate) fn is_session_over(err: &zookeeper_client::Error) -> bool {
+    use zookeeper_client::Error::*;
+    matches!(err, SessionExpired | ClientClosed | AuthFailed | NoHosts)
 }
 
-impl SessionOver for zookeeper_client::Error {
-    fn is_session_over(&self) -> bool {
-        use zookeeper_client::Error::*;
-        matches!(self, SessionExpired | ClientClosed | AuthFailed | NoHosts)
-    }
+/// Errors of a dropped link: the same session answers again once reconnected.
+fn is_link_down(err: &zookeeper_client::Error) -> bool {
+    use zookeeper_client::Error::*;
+    matches!(err, ConnectionLoss | Timeout)
 }
 
-/// Where the sync loop is, for logs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    /// No usable session: waiting for the connection to open one.
-    WaitingForSession,
-    /// A session: watching the payload.
-    Watching,
-}
-
-/// Runs `fut` unless cancelled first.
-pub(crate) async fn unless_cancelled<F: std::future::Future>(
-    cancel: &CancellationToken,
-    fut: F,
-) -> Option<F::Output> {
-    tokio::select! {
-        _ = cancel.cancelled() => None,
-        out = fut => Some(out),
-    }
-}
-
-fn jittered(min: Duration, max: Duration) -> Duration {
+pub(crate) fn jittered((min, max): (Duration, Duration)) -> Duration {
     if max <= min {
         return min;
     }
     rand::thread_rng().gen_range(min..=max)
 }
 
-/// How serving one session ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum SessionEnd {
-    /// The state is closing.
-    Cancelled,
-    /// The session is over (expired or closed): wait for the connection's next one.
-    Over,
-    /// A transient failure (the link dropped while arming the watch): serve the same session
-    /// again once it is connected.
-    Retry,
+/// Awaits the future in `slot`, or never when there is none; empties the slot when it completes.
+async fn maybe<O>(slot: &mut Option<BoxFuture<O>>) -> O {
+    match slot {
+        Some(fut) => {
+            let out = fut.await;
+            *slot = None;
+            out
+        }
+        None => std::future::pending().await,
+    }
 }
 
-/// Waits for a connected session of generation `min` or newer.
-async fn next_session(slot: &mut watch::Receiver<SessionSlot>, min: u64) -> Option<(Client, u64)> {
-    loop {
-        {
-            let current = slot.borrow_and_update();
-            match (&current.client, current.state) {
-                (_, ConnectionState::Closed) => return None,
-                (Some(client), ConnectionState::Connected) if current.generation >= min => {
-                    return Some((client.clone(), current.generation))
-                }
-                _ => {}
-            }
-        }
-        slot.changed().await.ok()?;
-    }
+/// A read's raw result.
+enum ReadDone {
+    Fetch(
+        u64,
+        Result<(Vec<u8>, zookeeper_client::Stat), zookeeper_client::Error>,
+    ),
+    Stat(Result<Option<zookeeper_client::Stat>, zookeeper_client::Error>),
 }
 
 /// The sync task of one state.
-pub(crate) async fn run<T>(
-    store: Arc<Store<T>>,
-    mut slot: watch::Receiver<SessionSlot>,
+pub(crate) struct Task<T> {
+    writer: Writer<T>,
+    store: Store<T>,
+    layout: Layout,
+    slot: watch::Receiver<SessionSlot>,
+    records: Arc<Records>,
     cancel: CancellationToken,
-) where
-    T: DeserializeOwned + Send + Sync + 'static,
-{
-    let record = Listener::this_process(&store.id);
-    let listener_path = store.layout.listener(&store.id);
-    let mut generation = 0;
-    let mut end = SessionEnd::Over;
-    let mut last_client: Option<Client> = None;
-    loop {
-        tracing::debug!(dir = %store.layout.dir, phase = ?Phase::WaitingForSession, "sync");
-        if end == SessionEnd::Retry {
-            // Not in a tight loop while the link flaps.
-            let pause = tokio::time::sleep(jittered(RETRY_PAUSE, 2 * RETRY_PAUSE));
-            if unless_cancelled(&cancel, pause).await.is_none() {
-                break;
-            }
-        }
-        let min = if end == SessionEnd::Retry {
-            generation
-        } else {
-            generation + 1
-        };
-        let Some(Some((client, next))) =
-            unless_cancelled(&cancel, next_session(&mut slot, min)).await
-        else {
-            break;
-        };
-        generation = next;
-        last_client = Some(client.clone());
-        tracing::debug!(dir = %store.layout.dir, phase = ?Phase::Watching, generation, "sync");
-        end = watch_session(&store, &client, &record, &listener_path, &mut slot, &cancel).await;
-        if end == SessionEnd::Cancelled {
-            break;
-        }
-    }
-    // Leave gracefully: remove our listener record now rather than at session close.
-    if let (true, Some(client)) = (store.options.listener, last_client) {
-        let _ =
-            tokio::time::timeout(Duration::from_secs(2), client.delete(&listener_path, None)).await;
-    }
+    recovery: Recovery,
+    /// The session served, and its generation.
+    session: Option<(Client, u64)>,
+    served: u64,
+    watcher: Option<PersistentWatcher>,
+    arming: Option<BoxFuture<Result<PersistentWatcher, zookeeper_client::Error>>>,
+    reading: Option<BoxFuture<ReadDone>>,
+    /// Record registrations, deletions and reports: they never hold up the loop.
+    side: FuturesUnordered<BoxFuture<()>>,
+    /// Handles waiting for a fetch that starts after they asked: the fetch number they need.
+    waiters: Vec<(u64, oneshot::Sender<Result<Stamp, Error>>)>,
+    fetches: u64,
+    /// Why the fetch in flight was started.
+    fetch_origin: crate::metrics::Applied,
+    tick: Pin<Box<tokio::time::Sleep>>,
+    report_at: Option<Instant>,
+    reported: Option<Stamp>,
+    last_report: Option<Instant>,
 }
 
-/// Serves one session until it ends.
-async fn watch_session<T>(
-    store: &Store<T>,
-    client: &Client,
-    record: &Listener,
-    listener_path: &str,
-    slot: &mut watch::Receiver<SessionSlot>,
-    cancel: &CancellationToken,
-) -> SessionEnd
+impl<T> Task<T>
 where
     T: DeserializeOwned + Send + Sync + 'static,
 {
-    let payload = &store.layout.payload;
-    // Armed before the first read, so that no write falls between the read and the watch.
-    let mut watcher = match unless_cancelled(
-        cancel,
-        client.watch(payload, AddWatchMode::Persistent),
-    )
-    .await
-    {
-        None => return SessionEnd::Cancelled,
-        Some(Ok(watcher)) => watcher,
-        Some(Err(err)) if err.is_session_over() => return SessionEnd::Over,
-        Some(Err(err)) => {
-            tracing::debug!(dir = %store.layout.dir, error = %err, "cannot watch the payload yet; retrying");
-            return SessionEnd::Retry;
-        }
-    };
-    if store.options.listener {
-        let register = listeners::register(client, listener_path, record, store.layout.acls());
-        match unless_cancelled(cancel, register).await {
-            None => return SessionEnd::Cancelled,
-            Some(Err(err)) if err.is_session_over() => return SessionEnd::Over,
-            // A read-only instance (ACLs) serves without a record rather than retrying forever.
-            Some(Err(zookeeper_client::Error::NoAuth)) => {
-                tracing::warn!(dir = %store.layout.dir, "no permission to register a listener record; serving without one");
-            }
-            Some(Err(err)) => {
-                tracing::debug!(dir = %store.layout.dir, error = %err, "cannot register the listener record yet; retrying");
-                return SessionEnd::Retry;
-            }
-            Some(Ok(())) => {}
+    pub(crate) fn new(
+        writer: Writer<T>,
+        layout: Layout,
+        slot: watch::Receiver<SessionSlot>,
+        records: Arc<Records>,
+        cancel: CancellationToken,
+    ) -> Task<T> {
+        let tick = Box::pin(tokio::time::sleep(jittered(records.check_interval())));
+        Task {
+            store: writer.store(),
+            writer,
+            layout,
+            slot,
+            records,
+            cancel,
+            recovery: Recovery::default(),
+            session: None,
+            served: 0,
+            watcher: None,
+            arming: None,
+            reading: None,
+            side: FuturesUnordered::new(),
+            waiters: Vec::new(),
+            fetches: 0,
+            fetch_origin: crate::metrics::Applied::Remote,
+            tick,
+            report_at: None,
+            reported: None,
+            last_report: None,
         }
     }
-    let opts = &store.options;
-    let (min, max) = opts.check_interval;
-    let mut resync = true;
-    loop {
-        if resync {
-            resync = false;
-            match unless_cancelled(cancel, fetch_and_apply(client, store)).await {
-                None => return SessionEnd::Cancelled,
-                Some(Ok(_)) => {}
-                Some(Err(Error::ZooKeeper { source, .. })) if source.is_session_over() => {
-                    return SessionEnd::Over
+
+    /// Runs until the state closes.
+    pub(crate) async fn run(mut self) {
+        loop {
+            if self.recovery.phase == Phase::Waiting {
+                if let Some(input) = self.next_session() {
+                    if self.feed(input).await {
+                        break;
+                    }
+                    continue;
                 }
-                Some(Err(err)) => {
-                    tracing::debug!(dir = %store.layout.dir, error = %err, "re-sync failed")
+            }
+            let input = self.next_input().await;
+            if let Some(input) = input {
+                if self.feed(input).await {
+                    break;
                 }
             }
         }
-        let check = tokio::time::sleep(jittered(min, max));
-        let mut verify = false;
-        let generation = slot.borrow().generation;
+        self.stop().await;
+    }
+
+    /// A connected session newer than the one served, if the connection has one.
+    fn next_session(&mut self) -> Option<Input> {
+        let current = self.slot.borrow_and_update();
+        match (&current.client, current.state) {
+            (_, ConnectionState::Closed) => Some(Input::Close),
+            (Some(client), ConnectionState::Connected) if current.generation > self.served => {
+                self.served = current.generation;
+                self.session = Some((client.clone(), current.generation));
+                Some(Input::SessionUp)
+            }
+            _ => None,
+        }
+    }
+
+    /// Waits for the next thing that happens; `None` for what was handled on the spot.
+    async fn next_input(&mut self) -> Option<Input> {
+        let report_at = self.report_at;
         tokio::select! {
-            _ = cancel.cancelled() => return SessionEnd::Cancelled,
-            // The container closed, or moved to another session: this one is not ours to keep.
-            changed = slot.changed() => {
-                let current = slot.borrow_and_update();
-                if changed.is_err() || current.state == ConnectionState::Closed || current.generation != generation {
-                    return SessionEnd::Over;
+            biased;
+            _ = self.cancel.cancelled() => Some(Input::Close),
+            request = self.writer.next_request() => match request {
+                None => Some(Input::Close),
+                Some(store::Request::WriteStarted) => Some(Input::WriteStarted),
+                Some(store::Request::WriteAbandoned) => Some(Input::WriteAbandoned),
+                Some(store::Request::Acknowledged(ack)) => {
+                    self.writer.apply_acknowledged(ack).await;
+                    self.schedule_report();
+                    Some(Input::WriteAcknowledged)
+                }
+                Some(store::Request::Refresh(done)) => {
+                    self.waiters.push((self.fetches + 1, done));
+                    Some(Input::RefreshAsked)
                 }
             },
-            event = watcher.changed() => match event.event_type {
-                EventType::Session => match event.session_state {
-                    SessionState::SyncConnected | SessionState::ConnectedReadOnly => resync = true,
-                    SessionState::Disconnected => {},
-                    // Terminal: the watcher must not be polled again.
-                    _ => return SessionEnd::Over,
-                },
-                EventType::NodeDeleted => {
-                    store.set_fault(Error::Missing { path: payload.clone() });
-                },
-                // Most likely the echo of this instance's own write, which the local copy already
-                // holds: a stat tells, without downloading the payload again.
-                EventType::NodeDataChanged if store.take_own_echo() => verify = true,
-                _ => resync = true,
+            changed = self.slot.changed() => {
+                if changed.is_err() {
+                    return Some(Input::Close);
+                }
+                let current = self.slot.borrow_and_update();
+                match (&self.session, current.state) {
+                    (_, ConnectionState::Closed) => Some(Input::Close),
+                    // Our session was replaced or lost.
+                    (Some((_, generation)), state)
+                        if current.generation != *generation || state == ConnectionState::Lost =>
+                    {
+                        Some(Input::SessionOver)
+                    }
+                    _ => None,
+                }
             },
-            _ = check => verify = true,
+            event = async {
+                match self.watcher.as_mut() {
+                    Some(watcher) => watcher.changed().await,
+                    None => std::future::pending().await,
+                }
+            } => Some(Input::Event(match event.event_type {
+                EventType::Session => match event.session_state {
+                    SessionState::SyncConnected | SessionState::ConnectedReadOnly => Event::Reconnected,
+                    SessionState::Disconnected => Event::Disconnected,
+                    _ => {
+                        // Terminal: the watcher must not be polled again.
+                        self.watcher = None;
+                        Event::SessionEnded
+                    }
+                },
+                EventType::NodeDeleted => Event::Deleted,
+                EventType::NodeCreated => Event::Created,
+                _ => Event::DataChanged,
+            })),
+            armed = maybe(&mut self.arming) => Some(Input::Armed(match armed {
+                Ok(watcher) => {
+                    self.watcher = Some(watcher);
+                    Armed::Ok
+                }
+                Err(err) if is_session_over(&err) => Armed::SessionOver,
+                Err(err) => {
+                    tracing::debug!(dir = %self.layout.dir, error = %err, "cannot arm the watch yet; retrying");
+                    Armed::Transient
+                }
+            })),
+            done = maybe(&mut self.reading) => Some(self.read_done(done).await),
+            Some(()) = self.side.next(), if !self.side.is_empty() => None,
+            () = self.records.changed() => {
+                self.records_changed();
+                None
+            },
+            () = &mut self.tick => {
+                let next = jittered(self.records.check_interval());
+                self.tick.as_mut().reset(Instant::now() + next);
+                Some(Input::Tick)
+            },
+            () = async {
+                match report_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                self.report();
+                None
+            },
         }
-        if verify {
-            match unless_cancelled(cancel, drifted(client, store)).await {
-                None => return SessionEnd::Cancelled,
-                Some(drifted) => resync = drifted,
+    }
+
+    /// Steps the recovery machine and runs its actions; `true` when the task must stop.
+    async fn feed(&mut self, input: Input) -> bool {
+        let (next, actions) = self.recovery.step(input);
+        tracing::trace!(dir = %self.layout.dir, ?input, phase = ?next.phase, ?actions, "sync step");
+        self.recovery = next;
+        for action in actions {
+            match action {
+                Action::Stop => return true,
+                Action::WaitForSession => {
+                    self.watcher = None;
+                    self.arming = None;
+                    self.reading = None;
+                    self.session = None;
+                }
+                Action::Arm => self.arm(Duration::ZERO),
+                Action::RetryArm => {
+                    if let Some((_, generation)) = &self.session {
+                        self.records.unmark(*generation);
+                    }
+                    self.arm(jittered((RETRY_PAUSE, 2 * RETRY_PAUSE)));
+                }
+                Action::Read(read) => {
+                    if read == Read::Fetch {
+                        use crate::metrics::{resync, Applied, Resync};
+                        let reason = match input {
+                            Input::Armed(_) => Some(Resync::Session),
+                            Input::Event(Event::Reconnected) => Some(Resync::Reconnect),
+                            Input::Stated(Stated::Moved) => Some(Resync::Drift),
+                            _ => None,
+                        };
+                        if let Some(reason) = reason {
+                            resync(&self.layout.dir, reason);
+                        }
+                        self.fetch_origin = if reason.is_some() {
+                            Applied::Resync
+                        } else {
+                            Applied::Remote
+                        };
+                    }
+                    self.start_read(read)
+                }
+                Action::MarkVerified => {
+                    let session = self.session.as_ref().map_or(0, |(c, _)| c.session_id().0);
+                    self.writer.mark_verified(session);
+                    self.schedule_report();
+                }
+                Action::ReportMissing => self.writer.set_fault(Error::Missing {
+                    path: self.layout.payload.clone(),
+                }),
+                Action::Register => {
+                    if let Some((client, _)) = &self.session {
+                        let work = self.records.all();
+                        let content = self.record_content();
+                        self.side.push(Box::pin(register_all(
+                            client.clone(),
+                            self.layout.clone(),
+                            work,
+                            content,
+                        )));
+                    }
+                }
+            }
+        }
+        if self.recovery.phase == Phase::Live {
+            self.register_joined();
+        }
+        false
+    }
+
+    fn arm(&mut self, pause: Duration) {
+        let Some((client, generation)) = self.session.clone() else {
+            return;
+        };
+        let layout = self.layout.clone();
+        let work = self.records.to_register(generation);
+        let content = self.record_content();
+        self.arming = Some(Box::pin(async move {
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
+            // Armed before the first read, so that no write falls between the read and the watch.
+            let watcher = client
+                .watch(&layout.payload, AddWatchMode::Persistent)
+                .await?;
+            register(&client, &layout, &work, content).await?;
+            Ok(watcher)
+        }));
+    }
+
+    /// What records say they applied now, when reporting is on.
+    fn record_content(&self) -> Option<Stamp> {
+        self.records.report_interval().map(|_| self.store.stamp())
+    }
+
+    fn start_read(&mut self, read: Read) {
+        let Some((client, _)) = &self.session else {
+            return;
+        };
+        let client = client.clone();
+        let payload = self.layout.payload.clone();
+        self.reading = Some(match read {
+            Read::Fetch => {
+                self.fetches += 1;
+                let number = self.fetches;
+                Box::pin(async move { ReadDone::Fetch(number, client.get_data(&payload).await) })
+            }
+            Read::Stat => {
+                Box::pin(async move { ReadDone::Stat(client.check_stat(&payload).await) })
+            }
+        });
+    }
+
+    /// Folds a read's result into the copy and answers the handles waiting for it.
+    async fn read_done(&mut self, done: ReadDone) -> Input {
+        match done {
+            ReadDone::Fetch(number, Ok((data, stat))) => {
+                let outcome = self
+                    .writer
+                    .apply_fetched(data, Stamp::of(&stat), self.fetch_origin)
+                    .await;
+                let (fetched, answer) = match outcome {
+                    Ok(store::Fetched::Applied(stamp)) => (Fetched::Applied, Ok(stamp)),
+                    Ok(store::Fetched::Current(stamp)) => (Fetched::Current, Ok(stamp)),
+                    Err(fault) => (Fetched::Bad, Err(fault)),
+                };
+                if fetched == Fetched::Applied {
+                    self.schedule_report();
+                }
+                self.answer(number, answer);
+                Input::Fetched(fetched)
+            }
+            ReadDone::Fetch(number, Err(zookeeper_client::Error::NoNode)) => {
+                let missing = Error::Missing {
+                    path: self.layout.payload.clone(),
+                };
+                self.writer.set_fault(missing.clone());
+                self.answer(number, Err(missing));
+                Input::Fetched(Fetched::Missing)
+            }
+            ReadDone::Fetch(_, Err(err)) if is_session_over(&err) => {
+                Input::Fetched(Fetched::SessionOver)
+            }
+            ReadDone::Fetch(number, Err(err)) => {
+                tracing::debug!(dir = %self.layout.dir, error = %err, "reading the payload failed");
+                if !is_link_down(&err) {
+                    // Not a dropped link (permissions, say): waiting would not help them.
+                    self.answer(number, Err(Error::zk("reading", &self.layout.payload, err)));
+                }
+                Input::Fetched(Fetched::Transient)
+            }
+            ReadDone::Stat(Ok(Some(stat))) => {
+                let same = stat.mzxid == self.store.stamp().mzxid && !self.writer.has_fault();
+                Input::Stated(if same { Stated::Same } else { Stated::Moved })
+            }
+            ReadDone::Stat(Ok(None)) => Input::Stated(Stated::Missing),
+            ReadDone::Stat(Err(err)) if is_session_over(&err) => Input::Stated(Stated::SessionOver),
+            ReadDone::Stat(Err(err)) => {
+                tracing::debug!(dir = %self.layout.dir, error = %err, "stat of the payload failed");
+                Input::Stated(Stated::Transient)
             }
         }
     }
+
+    /// Answers every handle whose fetch is `number` or earlier.
+    fn answer(&mut self, number: u64, answer: Result<Stamp, Error>) {
+        let mut i = 0;
+        while i < self.waiters.len() {
+            if self.waiters[i].0 <= number {
+                let (_, done) = self.waiters.swap_remove(i);
+                let _ = done.send(answer.clone());
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// Instances joined or are leaving: register or delete their records.
+    fn records_changed(&mut self) {
+        if self.recovery.phase == Phase::Live {
+            self.register_joined();
+        }
+        let client = self.session.as_ref().map(|(c, _)| c.clone());
+        for (id, had_record, done) in self.records.take_leaving() {
+            let path = self.layout.listener(&id);
+            match (&client, had_record) {
+                (Some(client), true) => {
+                    let client = client.clone();
+                    self.side.push(Box::pin(async move {
+                        let _ =
+                            tokio::time::timeout(LEAVE_TIMEOUT, client.delete(&path, None)).await;
+                        let _ = done.send(());
+                    }));
+                }
+                _ => {
+                    let _ = done.send(());
+                }
+            }
+        }
+        // A new instance may ask for a tighter check.
+        let next = Instant::now() + jittered(self.records.check_interval());
+        if next < self.tick.deadline() {
+            self.tick.as_mut().reset(next);
+        }
+    }
+
+    /// Registers the records of instances that joined since the session was armed.
+    fn register_joined(&mut self) {
+        let Some((client, generation)) = &self.session else {
+            return;
+        };
+        let work = self.records.to_register(*generation);
+        if work.is_empty() {
+            return;
+        }
+        let content = self.record_content();
+        let (client, layout) = (client.clone(), self.layout.clone());
+        self.side
+            .push(Box::pin(register_all(client, layout, work, content)));
+    }
+
+    /// Plans a report of what was applied, at most once per report interval.
+    fn schedule_report(&mut self) {
+        let Some(interval) = self.records.report_interval() else {
+            return;
+        };
+        if self.reported == Some(self.store.stamp()) {
+            return;
+        }
+        let earliest = self
+            .last_report
+            .map_or_else(Instant::now, |last| last + interval);
+        let at = earliest.max(Instant::now());
+        if !matches!(self.report_at, Some(planned) if planned <= at) {
+            self.report_at = Some(at);
+        }
+    }
+
+    /// Rewrites the reporting records with the stamp applied now.
+    fn report(&mut self) {
+        self.report_at = None;
+        let Some((client, _)) = &self.session else {
+            // Reported when the next session registers the records.
+            return;
+        };
+        let stamp = self.store.stamp();
+        self.reported = Some(stamp);
+        self.last_report = Some(Instant::now());
+        let work = self.records.reporting();
+        let (client, layout) = (client.clone(), self.layout.clone());
+        self.side.push(Box::pin(async move {
+            let writes: Vec<_> = work
+                .iter()
+                .map(|w| {
+                    let data = w.record.applied(stamp.version, stamp.mzxid).to_bytes();
+                    let path = layout.listener(&w.id);
+                    let client = client.clone();
+                    async move { (client.set_data(&path, &data, None).await, path, data) }
+                })
+                .collect();
+            let mut written = 0;
+            for (result, path, data) in futures::future::join_all(writes).await {
+                match result {
+                    Ok(_) => written += 1,
+                    // Deleted by an outside actor: the record comes back.
+                    Err(zookeeper_client::Error::NoNode) => {
+                        let options = CreateMode::Ephemeral.with_acls(layout.acls());
+                        if let Err(err) = client.create(&path, &data, &options).await {
+                            tracing::debug!(%path, error = %err, "cannot re-create a listener record");
+                        }
+                    }
+                    Err(err) => tracing::debug!(%path, error = %err, "cannot report what was applied"),
+                }
+            }
+            crate::metrics::records_written(&layout.dir, written);
+        }));
+    }
+
+    /// Deletes the remaining records, ends the change streams, answers every waiter.
+    async fn stop(mut self) {
+        let client = self.session.as_ref().map(|(c, _)| c.clone());
+        let mut deletes = Vec::new();
+        for (id, had_record, done) in self.records.take_all() {
+            if let (Some(client), true) = (&client, had_record) {
+                let path = self.layout.listener(&id);
+                let client = client.clone();
+                deletes.push(async move {
+                    let _ = tokio::time::timeout(LEAVE_TIMEOUT, client.delete(&path, None)).await;
+                });
+            }
+            if let Some(done) = done {
+                let _ = done.send(());
+            }
+        }
+        futures::future::join_all(deletes).await;
+        self.writer.close();
+        self.waiters.clear();
+    }
 }
 
-/// Compares the payload's stat with the local copy: `true` when ZooKeeper holds another write
-/// (then the caller re-reads); marks the copy verified when they match.
-async fn drifted<T>(client: &Client, store: &Store<T>) -> bool
-where
-    T: Send + Sync + 'static,
-{
-    let payload = &store.layout.payload;
-    match client.check_stat(payload).await {
-        Ok(Some(stat)) if stat.mzxid == store.stamp().mzxid && store.fault().is_none() => {
-            store.mark_verified();
-            false
+/// Registers `work`'s records in this session (creating the listeners directory if an outside
+/// actor removed it). A session without the right to write them serves without records.
+async fn register(
+    client: &Client,
+    layout: &Layout,
+    work: &[Work],
+    applied: Option<Stamp>,
+) -> Result<(), zookeeper_client::Error> {
+    let registrations = work.iter().map(|w| {
+        let record = match applied {
+            Some(stamp) => w.record.applied(stamp.version, stamp.mzxid),
+            None => w.record.clone(),
+        };
+        let path = layout.listener(&w.id);
+        async move {
+            let first = listeners::register(client, &path, &record, layout.acls()).await;
+            match first {
+                Err(zookeeper_client::Error::NoNode) => {
+                    let options = CreateMode::Persistent.with_acls(layout.acls());
+                    match client.mkdir(&layout.listeners, &options).await {
+                        Ok(()) | Err(zookeeper_client::Error::NodeExists) => {
+                            listeners::register(client, &path, &record, layout.acls()).await
+                        }
+                        Err(err) => Err(err),
+                    }
+                }
+                other => other,
+            }
         }
-        Ok(None) => {
-            store.set_fault(Error::Missing {
-                path: payload.clone(),
-            });
-            false
+    });
+    for result in futures::future::join_all(registrations).await {
+        match result {
+            Ok(()) => {}
+            // A read-only instance (ACLs) serves without a record rather than retrying forever.
+            Err(zookeeper_client::Error::NoAuth) => {
+                tracing::warn!(dir = %layout.dir, "no permission to register a listener record; serving without one");
+            }
+            Err(err) => return Err(err),
         }
-        Ok(Some(_)) => {
-            tracing::debug!(dir = %store.layout.dir, "payload moved on; re-syncing");
-            true
-        }
-        Err(err) => {
-            tracing::debug!(dir = %store.layout.dir, error = %err, "stat of the payload failed");
-            false
-        }
+    }
+    Ok(())
+}
+
+async fn register_all(client: Client, layout: Layout, work: Vec<Work>, applied: Option<Stamp>) {
+    if let Err(err) = register(&client, &layout, &work, applied).await {
+        tracing::debug!(dir = %layout.dir, error = %err, "cannot register listener records");
     }
 }

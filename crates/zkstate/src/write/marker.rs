@@ -1,31 +1,53 @@
-//! Commit markers: how a write whose reply was lost is resolved exactly once.
+//! Commit markers: how a write whose reply was lost is resolved exactly once, and how a writer
+//! says that it lives.
 //!
 //! Every write of the payload is one multi transaction: check the lock node, set the payload at
-//! the version the update read, and set `<dir>/writers/<id>` (this instance's marker) to a token
-//! unique to this write, at the marker version this instance last saw. When the reply is lost
-//! (connection loss, timeout, expiry), the marker tells the outcome once we reach ZooKeeper again:
+//! the version the update read, set `<dir>/writers/<id>` (this instance's marker) to a token
+//! unique to this write, at the marker version this instance last saw, and delete the lock node.
+//! When the reply is lost (connection loss, timeout, expiry), the marker tells the outcome once
+//! ZooKeeper answers again:
 //!
 //! * the marker holds our token: the write landed;
 //! * it does not, and still has the version we wrote against: we *fence* it by setting it to
-//!   another value at that version. If the fence succeeds, our in-flight write can never land
-//!   (its marker version check will fail), so it was not applied. If the fence fails with
-//!   `BadVersion`, our write landed in between: read again.
+//!   another value at that version. If the fence succeeds, the write in flight can never land (its
+//!   marker version check fails), so it was not applied. If the fence fails with `BadVersion`,
+//!   our write landed in between: read again;
+//! * the marker is gone: the outcome cannot be established ([`Error::OutcomeUnknown`]), never
+//!   "not applied": a write that landed may have been followed by the marker's removal.
 //!
-//! Only this instance writes its marker, so no other writer can confuse the two cases.
+//! Only this instance writes its marker, so no other writer can confuse the cases.
+//!
+//! In each session it writes in, a writer keeps an ephemeral child `alive` under its marker.
+//! The reaper (`sync/reaper.rs`) removes a marker only when it has no `alive` child and has not
+//! changed for the marker grace period; a resolution gives up after half of it (with
+//! `OutcomeUnknown`) and re-creates `alive` in its new session before it reads the marker.
 
-use zookeeper_client::{Client, CreateMode};
+use std::time::Duration;
+
+use tokio::time::Instant;
+use zookeeper_client::{Client, CreateMode, MultiWriteResult};
 
 use crate::connection::Connection;
 use crate::error::Error;
-use crate::state::layout::Layout;
-use crate::state::store::Store;
+use crate::layout::Layout;
 
-/// What this instance knows of its marker. Guarded by the state's update mutex.
+/// What this instance knows of its marker. Guarded by the handle's update mutex.
 #[derive(Debug, Default)]
 pub(crate) struct WriterState {
     /// The marker's version as of our last write or fence; `None` until first needed.
     pub(crate) marker_version: Option<i32>,
+    /// The session whose `alive` child exists.
+    alive_in: Option<i64>,
     counter: u64,
+}
+
+/// A write whose reply was lost: where its marker is and what it set it to.
+pub(crate) struct Pending<'a> {
+    pub(crate) layout: &'a Layout,
+    pub(crate) id: &'a str,
+    pub(crate) token: &'a [u8],
+    /// The marker version the write expected.
+    pub(crate) version: i32,
 }
 
 /// The outcome of a write whose reply was lost.
@@ -36,76 +58,135 @@ pub(crate) enum Resolved {
 }
 
 impl WriterState {
-    pub(crate) fn next_token(&mut self, id: &str) -> Vec<u8> {
+    pub(crate) fn next_token(&mut self, id: &str, session: i64) -> Vec<u8> {
         self.counter += 1;
-        format!("{{\"writer\":\"{id}\",\"write\":{}}}", self.counter).into_bytes()
+        format!(
+            "{{\"writer\":\"{id}\",\"session\":\"{session:#x}\",\"write\":{}}}",
+            self.counter
+        )
+        .into_bytes()
     }
 
-    /// Makes sure the marker exists and its version is known.
+    /// Whether this instance has a marker to remove at close.
+    pub(crate) fn has_marker(&self) -> bool {
+        self.marker_version.is_some()
+    }
+
+    /// Makes sure the marker exists, its version is known and its `alive` child belongs to
+    /// `client`'s session: the create of each and the marker's stat travel together.
     pub(crate) async fn ensure_marker(
         &mut self,
         client: &Client,
         layout: &Layout,
         id: &str,
     ) -> Result<i32, Error> {
-        if let Some(version) = self.marker_version {
-            return Ok(version);
+        let session = client.session_id().0;
+        if let (Some(version), Some(alive)) = (self.marker_version, self.alive_in) {
+            if alive == session {
+                return Ok(version);
+            }
         }
         let path = layout.writer(id);
-        let options = CreateMode::Persistent.with_acls(layout.acls());
-        let version = loop {
-            match client.create(&path, b"", &options).await {
-                Ok((stat, _)) if stat.version >= 0 => break stat.version,
-                Ok(_) | Err(zookeeper_client::Error::NodeExists) => {
-                    match client.check_stat(&path).await {
-                        Ok(Some(stat)) => break stat.version,
-                        Ok(None) => continue,
-                        Err(err) => return Err(Error::zk("reading", &path, err)),
-                    }
-                }
+        let alive = layout.writer_alive(id);
+        let persistent = CreateMode::Persistent.with_acls(layout.acls());
+        let ephemeral = CreateMode::Ephemeral.with_acls(layout.acls());
+        for _ in 0..8 {
+            let marker = client.create(&path, b"", &persistent);
+            let presence = client.create(&alive, b"", &ephemeral);
+            let stat = client.check_stat(&path);
+            let (marker, presence, stat) = futures::join!(marker, presence, stat);
+            match marker {
+                Ok(_) | Err(zookeeper_client::Error::NodeExists) => {}
                 Err(zookeeper_client::Error::NoNode) => {
-                    let dir_options = CreateMode::Persistent.with_acls(layout.acls());
-                    match client.mkdir(&layout.writers, &dir_options).await {
+                    match client.mkdir(&layout.writers, &persistent).await {
                         Ok(()) | Err(zookeeper_client::Error::NodeExists) => continue,
                         Err(err) => return Err(Error::zk("creating", &layout.writers, err)),
                     }
                 }
                 Err(err) => return Err(Error::zk("creating", &path, err)),
             }
-        };
-        self.marker_version = Some(version);
-        Ok(version)
+            match presence {
+                Ok(_) => {}
+                Err(zookeeper_client::Error::NodeExists) => {
+                    if !replace_presence(client, &alive).await? {
+                        continue;
+                    }
+                }
+                // The marker vanished between the two creates: start over.
+                Err(zookeeper_client::Error::NoNode) => continue,
+                Err(err) => return Err(Error::zk("creating", &alive, err)),
+            }
+            match stat {
+                Ok(Some(stat)) => {
+                    self.marker_version = Some(stat.version);
+                    self.alive_in = Some(session);
+                    return Ok(stat.version);
+                }
+                Ok(None) => continue,
+                Err(err) => return Err(Error::zk("reading", &path, err)),
+            }
+        }
+        Err(Error::zk(
+            "creating",
+            &path,
+            zookeeper_client::Error::UnexpectedError("the marker keeps vanishing".into()),
+        ))
     }
 
-    /// Finds out whether the write that set the marker to `token` (at `version`) landed.
-    /// Waits for the connection as long as it takes: an unresolved outcome never reaches the user.
+    /// Our marker's version changed under us (a fence, or the marker was re-created): learn it
+    /// again before the next write.
+    pub(crate) fn forget(&mut self) {
+        self.marker_version = None;
+        self.alive_in = None;
+    }
+
+    /// Records the marker version our acknowledged write left.
+    pub(crate) fn wrote(&mut self, version: i32) {
+        self.marker_version = Some(version);
+    }
+
+    /// Finds out whether the write that set the marker to `token` (at `version`) landed: through
+    /// the write's own session while it lives, else through the container's next session.
     ///
     /// # Errors
-    /// [`Error::Closed`] only when the write's own session is over and the connection was
-    /// closed, so that no session is left to ask.
-    pub(crate) async fn resolve<T>(
+    /// [`Error::OutcomeUnknown`] when the marker vanished, or nothing could be learned within
+    /// `deadline`; [`Error::Closed`] when the write's session is over and the container closed.
+    pub(crate) async fn resolve(
         &mut self,
         own: &Client,
         conn: &Connection,
-        store: &Store<T>,
-        token: &[u8],
-        version: i32,
-    ) -> Result<Resolved, Error>
-    where
-        T: Send + Sync + 'static,
-    {
-        let layout = &store.layout;
-        let request_timeout = store.options.request_timeout;
-        let path = layout.writer(&store.id);
+        write: Pending<'_>,
+        deadline: Duration,
+    ) -> Result<Resolved, Error> {
+        let Pending {
+            layout,
+            id,
+            token,
+            version,
+        } = write;
+        let path = layout.writer(id);
+        let alive = layout.writer_alive(id);
+        let until = Instant::now() + deadline;
+        let unknown = |reason: &str| Error::OutcomeUnknown {
+            path: layout.payload.clone(),
+            reason: reason.to_string(),
+        };
         loop {
-            // The write's own session first, while it lives: it answers even after the
-            // container was closed. Once it is over, a new session of the container.
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(unknown(&format!(
+                    "no zookeeper session could read the commit marker {path} within {deadline:?}"
+                )));
+            }
+            let step = left.min(Duration::from_secs(10));
+            // The write's own session first, while it lives: it answers even after the container
+            // was closed. Once it is over, a new session of the container.
             let client = if !own.state().is_terminated() {
                 own.clone()
             } else {
-                match conn.wait_connected(request_timeout).await {
+                match conn.wait_connected(step).await {
                     Ok(client) => client,
-                    // No session left to ask: the one case the outcome cannot be learned.
+                    // No session left to ask.
                     Err(crate::ConnectError::Closed) => {
                         return Err(Error::Closed {
                             dir: layout.dir.clone(),
@@ -114,18 +195,33 @@ impl WriterState {
                     Err(_) => continue,
                 }
             };
+            if self.alive_in != Some(client.session_id().0) {
+                // Say that we live before reading, so that the reaper leaves the marker alone.
+                let ephemeral = CreateMode::Ephemeral.with_acls(layout.acls());
+                match tokio::time::timeout(step, client.create(&alive, b"", &ephemeral)).await {
+                    Ok(Ok(_)) => self.alive_in = Some(client.session_id().0),
+                    Ok(Err(zookeeper_client::Error::NodeExists)) => {
+                        if let Ok(Ok(true)) =
+                            tokio::time::timeout(step, replace_presence(&client, &alive)).await
+                        {
+                            self.alive_in = Some(client.session_id().0);
+                        }
+                    }
+                    Ok(Err(zookeeper_client::Error::NoNode)) => {
+                        self.forget();
+                        return Err(unknown(&format!("its commit marker {path} was removed")));
+                    }
+                    Ok(Err(_)) | Err(_) => continue,
+                }
+            }
             let sync = client.sync(&path);
             let read = client.get_data(&path);
-            let outcome =
-                tokio::time::timeout(request_timeout, async { (sync.await, read.await) }).await;
+            let outcome = tokio::time::timeout(step, async { (sync.await, read.await) }).await;
             let (data, stat) = match outcome {
                 Ok((_, Ok(found))) => found,
                 Ok((_, Err(zookeeper_client::Error::NoNode))) => {
-                    // An operator removed our marker (close() waits for updates in flight, so we
-                    // did not): the write cannot land any more (its version check fails on a
-                    // missing node). Do not remove the markers of live instances.
-                    self.marker_version = None;
-                    return Ok(Resolved::NotApplied);
+                    self.forget();
+                    return Err(unknown(&format!("its commit marker {path} was removed")));
                 }
                 Ok((_, Err(err))) => {
                     tracing::debug!(%path, error = %err, "resolving a write: marker read failed; retrying");
@@ -142,7 +238,7 @@ impl WriterState {
                 return Ok(Resolved::NotApplied);
             }
             let fence = client.set_data(&path, b"{\"fenced\":true}", Some(version));
-            match tokio::time::timeout(request_timeout, fence).await {
+            match tokio::time::timeout(step, fence).await {
                 Ok(Ok(stat)) => {
                     self.marker_version = Some(stat.version);
                     return Ok(Resolved::NotApplied);
@@ -152,4 +248,58 @@ impl WriterState {
             }
         }
     }
+
+    /// Removes the marker and its `alive` child (at close): one transaction, at the version we
+    /// know, so that a marker changed by anyone else is left alone.
+    pub(crate) async fn remove(&mut self, client: &Client, layout: &Layout, id: &str) {
+        let Some(version) = self.marker_version.take() else {
+            return;
+        };
+        let mut txn = client.new_multi_writer();
+        let alive = layout.writer_alive(id);
+        let path = layout.writer(id);
+        let staged = if self.alive_in.take().is_some() {
+            txn.add_delete(&alive, None)
+        } else {
+            Ok(())
+        }
+        .and_then(|()| txn.add_delete(&path, Some(version)));
+        if staged.is_err() {
+            return;
+        }
+        match tokio::time::timeout(Duration::from_secs(2), txn.commit()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => {
+                tracing::debug!(%path, error = %err, "commit marker left for the reaper");
+            }
+            Err(_) => tracing::debug!(%path, "commit marker left for the reaper (no answer)"),
+        }
+    }
+}
+
+/// Replaces an `alive` node left by an earlier session of ours (not yet expired on the server).
+/// `Ok(false)`: it vanished meanwhile; try again.
+async fn replace_presence(client: &Client, alive: &str) -> Result<bool, Error> {
+    let ephemeral_of = |stat: &zookeeper_client::Stat| stat.ephemeral_owner;
+    match client.check_stat(alive).await {
+        Ok(Some(stat)) if ephemeral_of(&stat) == client.session_id().0 => Ok(true),
+        Ok(Some(stat)) => match client.delete(alive, Some(stat.version)).await {
+            Ok(()) | Err(zookeeper_client::Error::NoNode) => Ok(false),
+            Err(zookeeper_client::Error::BadVersion) => Ok(false),
+            Err(err) => Err(Error::zk("replacing", alive, err)),
+        },
+        Ok(None) => Ok(false),
+        Err(err) => Err(Error::zk("reading", alive, err)),
+    }
+}
+
+/// The payload's and the marker's stats from a committed write's results.
+pub(crate) fn committed_stats(
+    results: Vec<MultiWriteResult>,
+) -> Option<(zookeeper_client::Stat, zookeeper_client::Stat)> {
+    let mut stats = results.into_iter().filter_map(|r| match r {
+        MultiWriteResult::SetData { stat } => Some(stat),
+        _ => None,
+    });
+    Some((stats.next()?, stats.next()?))
 }

@@ -1,42 +1,59 @@
-//! Exclusive, version-checked writes under a Curator-compatible lock.
+//! Exclusive, version-checked, exactly-once writes.
 //!
-//! One update is, in order: take the in-process update mutex (one update at a time per state),
-//! take `<dir>/lock` (Curator's InterProcessMutex layout, through zookeeper-client's
-//! `Client::lock`), pick the base value (the local copy, or a fresh read for the re-reading
-//! update), run the closure on a copy, and send one multi transaction that checks the lock node,
-//! sets the payload at the base version and sets this writer's commit marker (see [`marker`]).
-//! The call returns as soon as that transaction is acknowledged and the local copy updated; the
-//! lock node is deleted in the background, so the caller never waits for the release.
+//! One update is, in order: the handle's update mutex (one update at a time per handle; the
+//! caller holds it), this writer's commit marker ([`marker`], known after the first write of a
+//! session), the lock ([`lock`]: create, list and a stat of the payload in one round trip when it
+//! is free), the base value (the local copy, when the stat says ZooKeeper holds the same write;
+//! else a refresh through the store's writer), the closure on a copy, the merge that keeps what
+//! the closure's type does not know ([`crate::diff::merge`]), and one multi transaction: check the
+//! lock node, set the payload at the base version, set the marker to this write's token, delete
+//! the lock node. Two server writes per update (the lock node's create, the commit); the commit
+//! releases the lock. The acknowledged result is handed to the store's writer, and the call
+//! returns once the local copy holds it.
 
+pub(crate) mod lock;
 pub(crate) mod marker;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use zookeeper_client::{CheckWriteError, CreateMode, LockOptions, LockPrefix, MultiWriteResult};
+use serde_json::Value;
+use zookeeper_client::CheckWriteError;
 
-use self::marker::{Resolved, WriterState};
+use self::marker::{committed_stats, Resolved, WriterState};
 use crate::connection::Connection;
-use crate::error::{Error, TryUpdateError};
-use crate::state::changes::Origin;
-use crate::state::store::{Stamp, Store};
-use crate::sync::fetch_and_apply;
+use crate::error::{within_state, Error, TryUpdateError};
+use crate::layout::Layout;
+use crate::options::StateOptions;
+use crate::store::codec::{self, DecodeError};
+use crate::store::{Stamp, Store};
 
-/// How many times the re-reading update starts over after a write that was not applied
-/// (an external writer bumped the version, the lock was lost, the reply was lost and the write did
-/// not land) before it gives up with the last error.
+/// How many times an update starts over after a write that was not applied (an external writer
+/// bumped the version, the lock was lost, the reply was lost and the write did not land) before
+/// it gives up with the last error.
 const MAX_ATTEMPTS: usize = 16;
 
 /// Which base an update starts from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Base {
-    /// The local copy; a version mismatch is a `StaleWrite` (the seed's guarantee 1).
+    /// The local copy; another write in ZooKeeper is a `StaleWrite`.
     Local,
-    /// A read made under the lock; only external writers can make it retry.
+    /// What ZooKeeper holds under the lock; only writers that bypass the lock make it retry.
     Latest,
     /// Exactly this payload version (compare-and-set); any other is a `StaleWrite`.
     Exact(i32),
+}
+
+/// What an update works with.
+pub(crate) struct Context<'a, T> {
+    pub(crate) store: &'a Store<T>,
+    pub(crate) conn: &'a Connection,
+    pub(crate) layout: &'a Layout,
+    pub(crate) id: &'a Arc<str>,
+    pub(crate) options: &'a StateOptions,
 }
 
 /// Why one attempt did not apply its write.
@@ -45,6 +62,8 @@ enum NotApplied<E> {
     Fail(TryUpdateError<E>),
     /// Try again with a fresh base (re-reading update only), remembering why.
     Retry(Error),
+    /// Try again whatever the base: our own bookkeeping (the marker) was off; nothing was applied.
+    Again(Error),
 }
 
 impl<E> From<Error> for NotApplied<E> {
@@ -53,10 +72,10 @@ impl<E> From<Error> for NotApplied<E> {
     }
 }
 
+/// Runs an update; see the module documentation.
 pub(crate) async fn update<T, E, F>(
-    store: &Store<T>,
-    conn: &Connection,
-    writer: &mut WriterState,
+    cx: &Context<'_, T>,
+    marker: &mut WriterState,
     base: Base,
     mut f: F,
 ) -> Result<i32, TryUpdateError<E>>
@@ -64,38 +83,74 @@ where
     T: Serialize + DeserializeOwned + Send + Sync + 'static,
     F: FnMut(&mut T) -> Result<(), E>,
 {
-    let mut last = None;
-    for _ in 0..MAX_ATTEMPTS {
-        match attempt(store, conn, writer, base, &mut f).await {
-            Ok(version) => return Ok(version),
-            Err(NotApplied::Fail(err)) => return Err(err),
-            Err(NotApplied::Retry(err)) if base == Base::Latest => {
-                // Not in a tight loop while the connection replaces an expired session.
-                let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 50..150);
-                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-                tracing::debug!(dir = %store.layout.dir, error = %err, "update not applied; starting over");
-                last = Some(err);
+    if let Base::Exact(version) = base {
+        if version < 0 {
+            return Err(Error::InvalidVersion {
+                path: cx.layout.payload.clone(),
+                version,
             }
-            Err(NotApplied::Retry(err)) => return Err(TryUpdateError::State(err)),
+            .into());
         }
     }
+    let mut last = None;
+    for _ in 0..MAX_ATTEMPTS {
+        let err = match attempt(cx, marker, base, &mut f).await {
+            Ok(version) => return Ok(version),
+            Err(NotApplied::Fail(err)) => return Err(err),
+            Err(NotApplied::Retry(err)) if base != Base::Latest => {
+                return Err(TryUpdateError::State(err))
+            }
+            Err(NotApplied::Retry(err) | NotApplied::Again(err)) => err,
+        };
+        tracing::debug!(dir = %cx.layout.dir, error = %err, "update not applied; starting over");
+        // Not in a tight loop while the connection replaces an expired session.
+        let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 50..150);
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+        last = Some(err);
+    }
     Err(TryUpdateError::State(last.unwrap_or(Error::Closed {
-        dir: store.layout.dir.clone(),
+        dir: cx.layout.dir.clone(),
     })))
 }
 
-fn timeout_error(op: &'static str, path: &str, waited: std::time::Duration) -> Error {
-    Error::Timeout {
-        op,
-        path: path.to_string(),
-        waited,
+/// What ZooKeeper holds, as far as the update knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Held {
+    version: i32,
+    czxid: i64,
+}
+
+impl Held {
+    fn of_stamp(stamp: Stamp) -> Held {
+        Held {
+            version: stamp.version,
+            czxid: stamp.czxid,
+        }
+    }
+}
+
+/// The version of a payload that does not decode, when that is the store's fault.
+fn bad_version<T>(store: &Store<T>) -> Option<i32> {
+    match store.fault() {
+        Some(Error::Decode { version, .. }) => Some(version),
+        _ => None,
+    }
+}
+
+/// Asks the store's writer to read the payload again; what ZooKeeper holds then. A payload that
+/// does not decode is held at its version (its incarnation unknown: `czxid` 0).
+async fn refresh<T>(cx: &Context<'_, T>) -> Result<Held, Error> {
+    let timeout = cx.options.request_timeout;
+    match within_state("reading", &cx.layout.payload, timeout, cx.store.refresh()).await {
+        Ok(stamp) => Ok(Held::of_stamp(stamp)),
+        Err(Error::Decode { version, .. }) => Ok(Held { version, czxid: 0 }),
+        Err(err) => Err(err),
     }
 }
 
 async fn attempt<T, E, F>(
-    store: &Store<T>,
-    conn: &Connection,
-    writer: &mut WriterState,
+    cx: &Context<'_, T>,
+    marker: &mut WriterState,
     base: Base,
     f: &mut F,
 ) -> Result<i32, NotApplied<E>>
@@ -103,50 +158,50 @@ where
     T: Serialize + DeserializeOwned + Send + Sync + 'static,
     F: FnMut(&mut T) -> Result<(), E>,
 {
-    let layout = &store.layout;
-    let opts = &store.options;
+    let Context {
+        store,
+        conn,
+        layout,
+        id,
+        options,
+    } = cx;
     let client = conn
-        .wait_connected(opts.request_timeout)
+        .wait_connected(options.request_timeout)
         .await
         .map_err(|err| match err {
             crate::ConnectError::Closed => Error::Closed {
                 dir: layout.dir.clone(),
             },
-            _ => timeout_error("connecting for", &layout.payload, opts.request_timeout),
+            _ => Error::timeout("connecting for", &layout.payload, options.request_timeout),
         })?;
-    let marker_version = match tokio::time::timeout(
-        opts.request_timeout,
-        writer.ensure_marker(&client, layout, &store.id),
+    let marker_path = layout.writer(id);
+    let marker_version = within_state(
+        "creating",
+        &marker_path,
+        options.request_timeout,
+        marker.ensure_marker(&client, layout, id),
     )
-    .await
-    {
-        Ok(result) => result?,
-        Err(_) => {
-            return Err(
-                timeout_error("creating", &layout.writer(&store.id), opts.request_timeout).into(),
-            )
-        }
-    };
+    .await?;
 
-    let prefix = LockPrefix::new_curator(&layout.lock, "lock-")
-        .map_err(|e| Error::zk("locking", &layout.lock, e))?;
-    let options = LockOptions::new(layout.acls())
-        .with_ancestor_options(CreateMode::Persistent.with_acls(layout.acls()))
-        .map_err(|e| Error::zk("locking", &layout.lock, e))?;
-    let lock = match tokio::time::timeout(
-        opts.lock_timeout,
-        client.lock(prefix, store.id.as_bytes(), options),
+    let asked = std::time::Instant::now();
+    let acquired = tokio::time::timeout(
+        options.lock_timeout,
+        lock::acquire(&client, layout, id.as_bytes()),
     )
-    .await
-    {
+    .await;
+    crate::metrics::lock_waited(&layout.dir, asked.elapsed());
+    if let Ok(Ok(lock)) = &acquired {
+        tracing::debug!(lock = %lock.path(), waited = ?asked.elapsed(), "lock held");
+    }
+    let lock = match acquired {
         Err(_) => {
-            return Err(timeout_error("acquiring lock", &layout.lock, opts.lock_timeout).into())
+            return Err(Error::timeout("acquiring lock", &layout.lock, options.lock_timeout).into())
         }
         Ok(Err(
             err @ (zookeeper_client::Error::SessionExpired
             | zookeeper_client::Error::RuntimeInconsistent),
         )) => {
-            return Err(NotApplied::Retry(Error::zk(
+            return Err(NotApplied::Again(Error::zk(
                 "acquiring lock",
                 &layout.lock,
                 err,
@@ -155,88 +210,141 @@ where
         Ok(Err(err)) => return Err(Error::zk("acquiring lock", &layout.lock, err).into()),
         Ok(Ok(lock)) => lock,
     };
-
-    // Set when ZooKeeper holds a payload that does not decode: the re-reading update then
-    // writes over it, at its version, from the last good value.
-    let mut over_bad: Option<i32> = None;
-    for round in 0..MAX_ATTEMPTS {
-        // The re-reading update starts from the local copy too: it is usually current, which saves a
-        // read. If it is not, the version check fails, nothing is written, and the update goes again
-        // from a fresh read, still under the lock.
-        let snapshot = store.load();
-        let mut value = T::deserialize(snapshot.json()).map_err(|e| Error::Decode {
+    // What ZooKeeper held when the lock was granted.
+    let Some(stat) = lock.payload else {
+        return Err(Error::Missing {
             path: layout.payload.clone(),
-            version: snapshot.version(),
-            message: e.to_string(),
-        })?;
-        let base_version = match base {
-            Base::Latest => over_bad.unwrap_or(snapshot.version()),
-            Base::Local => snapshot.version(),
-            Base::Exact(version) => version,
-        };
-        drop(snapshot);
+        }
+        .into());
+    };
+    let mut held = Held {
+        version: stat.version,
+        czxid: stat.czxid,
+    };
 
+    for _ in 0..MAX_ATTEMPTS {
+        let snapshot = store.load();
+        let local = Held::of_stamp(snapshot.stamp());
+        // The version to write at, or why not yet.
+        let base_version = match base {
+            Base::Local | Base::Latest if held == local => local.version,
+            // ZooKeeper holds a payload that does not decode: the re-reading update writes over
+            // it, at its version, from the last good value.
+            Base::Latest if bad_version(store) == Some(held.version) => held.version,
+            Base::Latest => {
+                drop(snapshot);
+                held = refresh(cx).await?;
+                continue;
+            }
+            Base::Local => {
+                drop(snapshot);
+                // Another write, or another incarnation of the payload at the same version.
+                let remote = refresh(cx).await.ok().map(|h| h.version);
+                return Err(stale(cx, local.version, remote.or(Some(held.version))));
+            }
+            Base::Exact(version) if held.version != version => {
+                drop(snapshot);
+                let remote = refresh(cx).await.ok().map(|h| h.version);
+                return Err(stale(cx, version, remote.or(Some(held.version))));
+            }
+            Base::Exact(version) if held == local => version,
+            Base::Exact(version) => {
+                // Our copy is of another write than the one the caller compares against: read it.
+                drop(snapshot);
+                held = refresh(cx).await?;
+                if held.version != version {
+                    return Err(stale(cx, version, Some(held.version)));
+                }
+                continue;
+            }
+        };
+
+        let payload = &layout.payload;
+        let encode = |e: serde_json::Error| Error::Encode {
+            path: payload.clone(),
+            message: e.to_string(),
+        };
+        let mut value = T::deserialize(snapshot.json()).map_err(|e| Error::Decode {
+            path: payload.clone(),
+            version: snapshot.version(),
+            reason: DecodeError::Json(e.to_string()),
+        })?;
+        let before = serde_json::to_value(&value).map_err(encode)?;
         match catch_unwind(AssertUnwindSafe(|| f(&mut value))) {
             Err(_) => {
                 return Err(Error::UpdatePanicked {
-                    path: layout.payload.clone(),
+                    path: payload.clone(),
                 }
                 .into())
             }
             Ok(Err(err)) => return Err(NotApplied::Fail(TryUpdateError::Aborted(err))),
             Ok(Ok(())) => {}
         }
-        let json = serde_json::to_value(&value).map_err(|e| Error::Encode {
-            path: layout.payload.clone(),
-            message: e.to_string(),
+        let after = serde_json::to_value(&value).map_err(encode)?;
+        let json: Value = if before == *snapshot.json() {
+            after
+        } else {
+            crate::diff::merge(snapshot.json(), &before, &after)
+        };
+        drop(snapshot);
+        let bytes = codec::encode(&json, options.compression).map_err(|message| Error::Encode {
+            path: payload.clone(),
+            message,
         })?;
-        // Serialising a Value cannot fail: its map keys are strings.
-        let bytes = serde_json::to_vec(&json).unwrap_or_default();
-        if bytes.len() > opts.max_payload {
+        if bytes.len() > options.max_payload {
             return Err(Error::PayloadTooLarge {
-                path: layout.payload.clone(),
+                path: payload.clone(),
                 size: bytes.len(),
-                limit: opts.max_payload,
+                limit: options.max_payload,
             }
             .into());
         }
 
-        let token = writer.next_token(&store.id);
-        let marker_path = layout.writer(&store.id);
-        let mut txn = lock.new_check_writer();
-        let staged = txn
-            .add_set_data(&layout.payload, &bytes, Some(base_version))
-            .and_then(|_| txn.add_set_data(&marker_path, &token, Some(marker_version)));
-        if let Err(err) = staged {
-            return Err(Error::zk("writing", &layout.payload, err).into());
-        }
-        let outcome = tokio::time::timeout(opts.request_timeout, txn.commit()).await;
+        let token = marker.next_token(id, client.session_id().0);
+        let mut txn = client
+            .new_check_writer(lock.path(), None)
+            .map_err(|e| Error::zk("writing", payload, e))?;
+        txn.add_set_data(payload, &bytes, Some(base_version))
+            .and_then(|()| txn.add_set_data(&marker_path, &token, Some(marker_version)))
+            .and_then(|()| txn.add_delete(lock.path(), None))
+            .map_err(|e| Error::zk("writing", payload, e))?;
+        let in_flight = store.write_started();
+        let outcome = tokio::time::timeout(options.request_timeout, txn.commit()).await;
         let failure = match outcome {
             Ok(Ok(results)) => {
-                let mut stats = results.into_iter().filter_map(|r| match r {
-                    MultiWriteResult::SetData { stat } => Some(stat),
-                    _ => None,
-                });
-                let (Some(payload_stat), Some(marker_stat)) = (stats.next(), stats.next()) else {
+                // The commit deleted the lock node.
+                lock.released();
+                let Some((payload_stat, marker_stat)) = committed_stats(results) else {
                     return Err(Error::zk(
                         "writing",
-                        &layout.payload,
+                        payload,
                         zookeeper_client::Error::UnexpectedError("multi returned no stats".into()),
                     )
                     .into());
                 };
-                writer.marker_version = Some(marker_stat.version);
-                store.apply(value, json, Stamp::of(&payload_stat), Origin::Local);
-                store.note_own_write();
-                store.mark_verified();
+                marker.wrote(marker_stat.version);
+                if held.czxid != 0 && payload_stat.czxid != held.czxid {
+                    // Deleted and re-created by an outside actor within the round trip
+                    // between the lock's stat and the commit: the one race a version check
+                    // cannot see.
+                    tracing::error!(%payload, "wrote over a payload re-created during the update");
+                }
+                let stamp = Stamp::of(&payload_stat);
+                tracing::debug!(dir = %layout.dir, version = payload_stat.version, "committed");
+                // A closed state cannot show it, but the write was applied all the same.
+                let _ = in_flight
+                    .acknowledge(value, json, stamp, bytes.len(), (*id).clone())
+                    .await;
                 return Ok(payload_stat.version);
             }
             Ok(Err(failure)) => Some(failure),
             Err(_) => None,
         };
+        drop(in_flight);
         return match failure {
-            // The lock node is gone (our session expired): the transaction failed as a whole.
-            Some(CheckWriteError::CheckFailed { source }) => Err(NotApplied::Retry(Error::zk(
+            // The lock node is gone (our session expired, or an outside actor removed it): the
+            // transaction failed as a whole.
+            Some(CheckWriteError::CheckFailed { source }) => Err(NotApplied::Again(Error::zk(
                 "writing",
                 &layout.lock,
                 source,
@@ -245,142 +353,132 @@ where
                 index: 0,
                 source: zookeeper_client::Error::BadVersion,
             }) => {
-                let remote = match refresh(store, &client).await {
-                    Ok(version) => version,
-                    Err(Error::Decode { version, .. }) => {
-                        over_bad = Some(version);
-                        version
-                    }
-                    Err(_) => -1,
-                };
-                if base == Base::Latest && remote >= 0 && round + 1 < MAX_ATTEMPTS {
+                // A writer that bypasses the lock wrote between the lock's stat and the commit.
+                held = refresh(cx).await?;
+                if base == Base::Latest {
                     continue;
                 }
-                let err = Error::StaleWrite {
-                    path: layout.payload.clone(),
-                    local: base_version,
-                    remote,
+                let expected = match base {
+                    Base::Exact(version) => version,
+                    _ => base_version,
                 };
-                Err(NotApplied::Retry(err))
+                Err(stale(cx, expected, Some(held.version)))
             }
             Some(CheckWriteError::OperationFailed { index: 1, source }) => {
-                // Our knowledge of the marker was off: learn it again and start over.
-                writer.marker_version = None;
-                Err(NotApplied::Retry(Error::zk(
+                // Our marker changed or vanished (a reaper, an operator): learn it again.
+                marker.forget();
+                Err(NotApplied::Again(Error::zk(
                     "writing",
                     &marker_path,
                     source,
                 )))
             }
             Some(CheckWriteError::OperationFailed { source, .. }) => {
-                Err(Error::zk("writing", &layout.payload, source).into())
+                Err(Error::zk("writing", payload, source).into())
             }
-            Some(CheckWriteError::RequestFailed { source })
-                if source.has_no_data_change_public() =>
-            {
-                Err(Error::zk("writing", &layout.payload, source).into())
+            Some(CheckWriteError::RequestFailed { source }) if no_data_change(&source) => {
+                Err(Error::zk("writing", payload, source).into())
             }
             // The reply was lost: find out whether the write landed before answering.
             Some(CheckWriteError::RequestFailed { .. }) | None => {
+                // If the write did not land, releasing the lock also fences it (its check fails).
                 drop(lock);
                 tracing::info!(dir = %layout.dir, "reply to a write lost; resolving it through the commit marker");
-                let resolved = writer
-                    .resolve(&client, conn, store, &token, marker_version)
-                    .await?;
+                let deadline = options.marker_grace / 2;
+                let pending = marker::Pending {
+                    layout,
+                    id,
+                    token: &token,
+                    version: marker_version,
+                };
+                let resolved = marker.resolve(&client, conn, pending, deadline).await?;
                 tracing::info!(dir = %layout.dir, outcome = ?resolved, "write resolved");
                 match resolved {
                     Resolved::Landed => {
                         // Our write made version base+1; later writes may already exist.
-                        if let Ok(client) = conn.wait_connected(opts.request_timeout).await {
-                            let _ = tokio::time::timeout(
-                                opts.request_timeout,
-                                fetch_and_apply(&client, store),
-                            )
-                            .await;
-                        }
+                        let _ = refresh(cx).await;
                         Ok(base_version.saturating_add(1))
                     }
                     Resolved::NotApplied => Err(NotApplied::Retry(Error::zk(
                         "writing",
-                        &layout.payload,
+                        payload,
                         zookeeper_client::Error::ConnectionLoss,
                     ))),
                 }
             }
         };
     }
-    Err(NotApplied::Retry(Error::StaleWrite {
-        path: layout.payload.clone(),
-        local: store.stamp().version,
-        remote: -1,
-    }))
+    Err(stale(cx, store.stamp().version, None))
 }
 
-/// After a version mismatch: bring the local copy up to date so that a retry works; returns
-/// ZooKeeper's version, or why it could not be read (a bad payload's `Decode` carries its version).
-async fn refresh<T>(store: &Store<T>, client: &zookeeper_client::Client) -> Result<i32, Error>
-where
-    T: DeserializeOwned + Send + Sync + 'static,
-{
-    let timeout = store.options.request_timeout;
-    match tokio::time::timeout(timeout, fetch_and_apply(client, store)).await {
-        Ok(result) => result.map(|stamp| stamp.version),
-        Err(_) => Err(timeout_error("reading", &store.layout.payload, timeout)),
-    }
+fn stale<E>(cx: &Context<'_, impl Sized>, local: i32, remote: Option<i32>) -> NotApplied<E> {
+    NotApplied::Retry(Error::StaleWrite {
+        path: cx.layout.payload.clone(),
+        local,
+        remote,
+    })
 }
 
 /// Errors that the server answered for the whole request: nothing was applied.
-trait NoDataChange {
-    fn has_no_data_change_public(&self) -> bool;
-}
-
-impl NoDataChange for zookeeper_client::Error {
-    fn has_no_data_change_public(&self) -> bool {
-        use zookeeper_client::Error::*;
-        matches!(
-            self,
-            NoNode
-                | NoAuth
-                | BadVersion
-                | NodeExists
-                | NotEmpty
-                | InvalidAcl
-                | BadArguments(_)
-                | MarshallingError
-        )
-    }
+fn no_data_change(err: &zookeeper_client::Error) -> bool {
+    use zookeeper_client::Error::*;
+    matches!(
+        err,
+        NoNode
+            | NoAuth
+            | BadVersion
+            | NodeExists
+            | NotEmpty
+            | InvalidAcl
+            | BadArguments(_)
+            | MarshallingError
+    )
 }
 
 /// An update of a local-only state ([`ZkState::empty`](crate::ZkState::empty)): same closure
 /// contract, no ZooKeeper; versions count up from 0.
-pub(crate) fn update_local<T, E, F>(store: &Store<T>, mut f: F) -> Result<i32, TryUpdateError<E>>
+pub(crate) async fn update_local<T, E, F>(
+    store: &Store<T>,
+    id: &Arc<str>,
+    mut f: F,
+) -> Result<i32, TryUpdateError<E>>
 where
     T: Serialize + DeserializeOwned + Send + Sync + 'static,
     F: FnMut(&mut T) -> Result<(), E>,
 {
-    let path = &store.layout.payload;
+    let path = store.payload_path().to_string();
+    let encode = |e: serde_json::Error| Error::Encode {
+        path: path.clone(),
+        message: e.to_string(),
+    };
     let snapshot = store.load();
     let mut value = T::deserialize(snapshot.json()).map_err(|e| Error::Decode {
         path: path.clone(),
         version: snapshot.version(),
-        message: e.to_string(),
+        reason: DecodeError::Json(e.to_string()),
     })?;
-    let stamp = store.stamp();
-    drop(snapshot);
+    let before = serde_json::to_value(&value).map_err(encode)?;
     match catch_unwind(AssertUnwindSafe(|| f(&mut value))) {
-        Err(_) => return Err(Error::UpdatePanicked { path: path.clone() }.into()),
+        Err(_) => return Err(Error::UpdatePanicked { path }.into()),
         Ok(Err(err)) => return Err(TryUpdateError::Aborted(err)),
         Ok(Ok(())) => {}
     }
-    let json = serde_json::to_value(&value).map_err(|e| Error::Encode {
-        path: path.clone(),
-        message: e.to_string(),
-    })?;
+    let after = serde_json::to_value(&value).map_err(encode)?;
+    let json = if before == *snapshot.json() {
+        after
+    } else {
+        crate::diff::merge(snapshot.json(), &before, &after)
+    };
+    let stamp = snapshot.stamp();
+    drop(snapshot);
     let next = Stamp {
         version: stamp.version.saturating_add(1),
         mzxid: stamp.mzxid.saturating_add(1),
-        mtime: stamp.mtime,
+        ..stamp
     };
-    store.apply(value, json, next, Origin::Local);
+    store
+        .write_started()
+        .acknowledge(value, json, next, 0, id.clone())
+        .await?;
     Ok(next.version)
 }

@@ -1,4 +1,5 @@
-//! Listener records: one ephemeral node per live instance under `<dir>/listeners`.
+//! Listener records: one ephemeral node per live instance under `<dir>/listeners`, holding what
+//! the instance is and what it has applied.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -20,26 +21,52 @@ pub struct Listener {
     /// When the instance started, in milliseconds since the Unix epoch.
     #[serde(default)]
     pub started_at_ms: u64,
+    /// The payload version this instance has applied, as of its last report (`None` for
+    /// instances that do not report, or records written before 0.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_version: Option<i32>,
+    /// The zxid of the write it has applied (orders across deletion and re-creation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_mzxid: Option<i64>,
+    /// When it reported, in milliseconds since the Unix epoch (its own clock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_at_ms: Option<u64>,
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 impl Listener {
     pub(crate) fn this_process(id: &str) -> Listener {
-        let started_at_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
         Listener {
             id: id.to_string(),
             hostname: hostname::get()
                 .map(|h| h.to_string_lossy().into_owned())
                 .unwrap_or_default(),
             pid: std::process::id(),
-            started_at_ms,
+            started_at_ms: now_ms(),
+            applied_version: None,
+            applied_mzxid: None,
+            reported_at_ms: None,
+        }
+    }
+
+    /// This record with what has been applied, reported now.
+    pub(crate) fn applied(&self, version: i32, mzxid: i64) -> Listener {
+        Listener {
+            applied_version: Some(version),
+            applied_mzxid: Some(mzxid),
+            reported_at_ms: Some(now_ms()),
+            ..self.clone()
         }
     }
 
     /// Reads a record; a record that is not ours (written by another tool) keeps its id only.
-    pub(crate) fn parse(id: &str, data: &[u8]) -> Listener {
+    pub fn parse(id: &str, data: &[u8]) -> Listener {
         match serde_json::from_slice::<Listener>(data) {
             Ok(mut listener) => {
                 listener.id = id.to_string();
@@ -50,8 +77,16 @@ impl Listener {
                 hostname: String::new(),
                 pid: 0,
                 started_at_ms: 0,
+                applied_version: None,
+                applied_mzxid: None,
+                reported_at_ms: None,
             },
         }
+    }
+
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        // Serialising a struct of strings and integers cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
     }
 }
 
@@ -63,15 +98,19 @@ pub(crate) async fn register(
     record: &Listener,
     acls: Acls<'_>,
 ) -> Result<(), zookeeper_client::Error> {
-    // Serialising a struct of strings and integers cannot fail.
-    let data = serde_json::to_vec(record).unwrap_or_default();
+    let data = record.to_bytes();
     let options = CreateMode::Ephemeral.with_acls(acls);
     // Each retry follows a node that vanished or was replaced under us; a few suffice.
     for _ in 0..8 {
         match client.create(path, &data, &options).await {
             Ok(_) => return Ok(()),
             Err(zookeeper_client::Error::NodeExists) => match client.check_stat(path).await? {
-                Some(stat) if stat.ephemeral_owner == client.session_id().0 => return Ok(()),
+                Some(stat) if stat.ephemeral_owner == client.session_id().0 => {
+                    return match client.set_data(path, &data, None).await {
+                        Ok(_) | Err(zookeeper_client::Error::NoNode) => Ok(()),
+                        Err(err) => Err(err),
+                    }
+                }
                 // An earlier session's node, not yet expired on the server: replace it.
                 Some(stat) => match client.delete(path, Some(stat.version)).await {
                     Ok(())
@@ -111,4 +150,29 @@ pub(crate) async fn list(
     }
     listeners.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(listeners)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_without_the_applied_fields_still_parse() {
+        let old = br#"{"id":"x","hostname":"h","pid":7,"started_at_ms":1}"#;
+        let listener = Listener::parse("abc", old);
+        assert_eq!(listener.id, "abc");
+        assert_eq!(listener.pid, 7);
+        assert_eq!(listener.applied_version, None);
+        let new = Listener::this_process("abc").applied(17, 99);
+        let parsed = Listener::parse("abc", &new.to_bytes());
+        assert_eq!(parsed.applied_version, Some(17));
+        assert_eq!(parsed.applied_mzxid, Some(99));
+    }
+
+    #[test]
+    fn a_record_of_another_tool_keeps_its_id() {
+        let listener = Listener::parse("abc", b"not json");
+        assert_eq!(listener.id, "abc");
+        assert_eq!(listener.pid, 0);
+    }
 }

@@ -1,5 +1,6 @@
 //! The change stream: what subscribers receive, and what happens when they fall behind.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
@@ -9,6 +10,7 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use crate::diff::Change;
 use crate::error::Error;
@@ -26,6 +28,7 @@ pub enum Origin {
 
 /// The changes that moved the local copy to one version.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct ChangeBatch {
     /// The payload version the local copy moves to.
     pub version: i32,
@@ -34,11 +37,38 @@ pub struct ChangeBatch {
     /// Every change, in an order that [`diff::apply`](crate::diff::apply) can replay. Never empty.
     pub changes: Vec<Change>,
     /// The whole value after this batch, as JSON. Changes are emitted before the local copy is
-    /// replaced (as the seed says), so a handler that needs the new value takes it from here
-    /// rather than from `d_read()`.
+    /// replaced, so a handler that needs the new value takes it from here rather than from
+    /// `d_read()`.
     pub value: Arc<Value>,
-    /// Who made it.
+    /// Who made it, as seen by the handle that subscribed.
     pub origin: Origin,
+    /// The instance whose update made it, for a local write: instances of one state opened on
+    /// one connection share their local copy and their change buffer, and each sees the others'
+    /// updates as [`Origin::Remote`].
+    pub(crate) written_by: Option<Arc<str>>,
+}
+
+impl ChangeBatch {
+    pub(crate) fn new(
+        version: i32,
+        mzxid: i64,
+        changes: Vec<Change>,
+        value: Arc<Value>,
+        written_by: Option<Arc<str>>,
+    ) -> ChangeBatch {
+        let origin = match written_by {
+            Some(_) => Origin::Local,
+            None => Origin::Remote,
+        };
+        ChangeBatch {
+            version,
+            mzxid,
+            changes,
+            value,
+            origin,
+            written_by,
+        }
+    }
 }
 
 /// One item of a change stream.
@@ -55,8 +85,8 @@ pub enum StateEvent {
         missed: u64,
         /// The current version.
         version: i32,
-        /// The current value as JSON.
-        value: Value,
+        /// The current value as JSON (shared with the local copy: no deep clone).
+        value: Arc<Value>,
     },
     /// The payload in ZooKeeper went bad (not JSON, wrong shape, deleted). The local copy keeps
     /// the last good value; a later `Changed` means it recovered.
@@ -66,7 +96,10 @@ pub enum StateEvent {
 /// Something that can hand out the current snapshot to a lagging subscriber.
 pub(crate) trait SnapshotSource: Send + Sync {
     /// The current version and value, and a receiver of exactly the batches after it.
-    fn snapshot_and_subscribe(&self) -> (i32, Value, broadcast::Receiver<StateEvent>);
+    fn snapshot_and_subscribe(&self) -> (i32, Arc<Value>, broadcast::Receiver<StateEvent>);
+
+    /// The state directory, for metrics.
+    fn dir(&self) -> &str;
 }
 
 /// The stream returned by [`ZkState::subscribe`](crate::ZkState::subscribe).
@@ -74,20 +107,40 @@ pub(crate) trait SnapshotSource: Send + Sync {
 /// Bounded: a subscriber that falls behind by more than the event buffer
 /// ([`StateOptions::with_event_buffer`](crate::StateOptions::with_event_buffer)) gets one
 /// [`StateEvent::Lagged`] with a fresh snapshot instead of the batches it missed; syncing never
-/// waits for subscribers. The stream ends when the state is closed or dropped.
+/// waits for subscribers. The stream ends when the handle that subscribed is closed or dropped.
 pub struct Changes {
     inner: BroadcastStream<StateEvent>,
     source: Weak<dyn SnapshotSource>,
+    /// The subscribing instance: another instance's local write is `Remote` to it.
+    id: Arc<str>,
+    /// Completes when the subscribing handle is closed or dropped.
+    closed: Pin<Box<WaitForCancellationFutureOwned>>,
 }
 
 impl Changes {
     pub(crate) fn new(
         receiver: broadcast::Receiver<StateEvent>,
         source: Weak<dyn SnapshotSource>,
+        id: Arc<str>,
+        closed: CancellationToken,
     ) -> Changes {
         Changes {
             inner: BroadcastStream::new(receiver),
             source,
+            id,
+            closed: Box::pin(closed.cancelled_owned()),
+        }
+    }
+
+    /// The batch as this subscriber sees it: a sibling instance's write is remote to it.
+    fn seen_by_self(&self, batch: Arc<ChangeBatch>) -> Arc<ChangeBatch> {
+        match &batch.written_by {
+            Some(writer) if **writer != *self.id => {
+                let mut theirs = ChangeBatch::clone(&batch);
+                theirs.origin = Origin::Remote;
+                Arc::new(theirs)
+            }
+            _ => batch,
         }
     }
 }
@@ -96,15 +149,22 @@ impl Stream for Changes {
     type Item = StateEvent;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<StateEvent>> {
+        if self.closed.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
         match Pin::new(&mut self.inner).poll_next(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(Some(Ok(StateEvent::Changed(batch)))) => {
+                Poll::Ready(Some(StateEvent::Changed(self.seen_by_self(batch))))
+            }
             Poll::Ready(Some(Ok(event))) => Poll::Ready(Some(event)),
             Poll::Ready(Some(Err(BroadcastStreamRecvError::Lagged(missed)))) => {
                 let Some(source) = self.source.upgrade() else {
                     return Poll::Ready(None);
                 };
                 // Start over from the snapshot: what is still buffered is older than it.
+                crate::metrics::lagged(source.dir());
                 let (version, value, receiver) = source.snapshot_and_subscribe();
                 self.inner = BroadcastStream::new(receiver);
                 Poll::Ready(Some(StateEvent::Lagged {

@@ -1,0 +1,155 @@
+//! Where a state lives in ZooKeeper: the one description of the layout, used by the library and
+//! the `zkstate` CLI. Other tools (Curator, kazoo, zkCli.sh, your own) depend on it: it changes
+//! only with a new major version.
+//!
+//! ```text
+//! /<dir>                          the state directory
+//! /<dir>/payload                  the value: plain UTF-8 JSON, or JSON in a zstd frame
+//! /<dir>/listeners/<id>           ephemeral, one per live instance (a JSON Listener record)
+//! /<dir>/lock/_c_<uuid>-lock-<n>  the write lock: Curator's InterProcessMutex layout
+//! /<dir>/writers/<id>             persistent commit marker, one per instance that wrote
+//! /<dir>/writers/<id>/alive       ephemeral: the marker's writer has a live session
+//! ```
+//!
+//! * **payload**: what the state holds. Plain JSON unless the writer turned compression on
+//!   ([`Compression`](crate::Compression)); a zstd frame starts with the bytes `28 B5 2F FD`,
+//!   which no JSON text starts with. Every write increments its version; a write by zkstate is
+//!   made under the lock, other tools may write it directly (a versioned `setData` is then the
+//!   polite way).
+//! * **listeners**: one ephemeral node per live instance, named by the instance id, holding a
+//!   [`Listener`](crate::Listener) record as JSON: `{"id", "hostname", "pid", "started_at_ms",
+//!   "applied_version", "applied_mzxid", "reported_at_ms"}` (the last three since 0.2; readers
+//!   accept records without them).
+//! * **lock**: Curator's `InterProcessMutex` layout: an ephemeral-sequential node
+//!   `_c_<uuid>-lock-<10-digit sequence>` per contender; the lowest sequence holds the lock; the
+//!   others watch their predecessor. A Curator `InterProcessMutex` on `/<dir>/lock` excludes and
+//!   is excluded by zkstate writers.
+//! * **writers**: a commit marker per instance that ever wrote, set in the same transaction as the
+//!   payload, to a token unique to that write (`{"writer":"<id>","session":"0x…","write":N}`),
+//!   so that a write whose reply was lost can be resolved exactly once. Its ephemeral child
+//!   `alive` says that the writer's session lives. A marker without `alive` that has not changed
+//!   for the grace period ([`StateOptions::with_marker_grace`](crate::StateOptions::with_marker_grace))
+//!   belongs to a writer that is gone, and live instances remove it.
+
+use crate::connection::AclPolicy;
+
+/// The payload node's name.
+pub const PAYLOAD: &str = "payload";
+/// The listeners directory's name.
+pub const LISTENERS: &str = "listeners";
+/// The lock directory's name.
+pub const LOCK: &str = "lock";
+/// The commit markers' directory name.
+pub const WRITERS: &str = "writers";
+/// The name of a marker's ephemeral child that says its writer's session lives.
+pub const ALIVE: &str = "alive";
+/// The lock name in Curator's node names (`_c_<uuid>-lock-<sequence>`).
+pub const LOCK_NAME: &str = "lock-";
+
+/// The children a state directory may have: a node with a `payload` child is a state, and these
+/// children belong to its layout (they hold no states).
+pub const CHILDREN: [&str; 4] = [PAYLOAD, LISTENERS, LOCK, WRITERS];
+
+/// Whether a node with these children is a state directory (it has a payload).
+pub fn is_state<S: AsRef<str>>(children: &[S]) -> bool {
+    children.iter().any(|c| c.as_ref() == PAYLOAD)
+}
+
+/// Whether a node with these children looks like a state directory, payload or not (what
+/// `zkstate rm` accepts to remove).
+pub fn looks_like_state<S: AsRef<str>>(children: &[S]) -> bool {
+    children.iter().any(|c| CHILDREN.contains(&c.as_ref()))
+}
+
+/// `parent/child`, without doubling the root's slash.
+pub fn child_path(parent: &str, child: &str) -> String {
+    if parent == "/" {
+        format!("/{child}")
+    } else {
+        format!("{parent}/{child}")
+    }
+}
+
+/// The nodes of one state directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// `/<dir>`
+    pub dir: String,
+    /// `/<dir>/payload`
+    pub payload: String,
+    /// `/<dir>/listeners`
+    pub listeners: String,
+    /// `/<dir>/lock`
+    pub lock: String,
+    /// `/<dir>/writers`
+    pub writers: String,
+    pub(crate) acl: AclPolicy,
+}
+
+impl Layout {
+    /// The layout of the state directory `dir` (an absolute ZooKeeper path).
+    pub fn new(dir: &str) -> Layout {
+        Layout {
+            dir: dir.to_string(),
+            payload: child_path(dir, PAYLOAD),
+            listeners: child_path(dir, LISTENERS),
+            lock: child_path(dir, LOCK),
+            writers: child_path(dir, WRITERS),
+            acl: AclPolicy::Open,
+        }
+    }
+
+    pub(crate) fn with_acl(mut self, acl: AclPolicy) -> Layout {
+        self.acl = acl;
+        self
+    }
+
+    pub(crate) fn acls(&self) -> zookeeper_client::Acls<'static> {
+        self.acl.acls()
+    }
+
+    /// `/<dir>/listeners/<id>`
+    pub fn listener(&self, id: &str) -> String {
+        format!("{}/{id}", self.listeners)
+    }
+
+    /// `/<dir>/writers/<id>`
+    pub fn writer(&self, id: &str) -> String {
+        format!("{}/{id}", self.writers)
+    }
+
+    /// `/<dir>/writers/<id>/alive`
+    pub fn writer_alive(&self, id: &str) -> String {
+        format!("{}/{id}/{ALIVE}", self.writers)
+    }
+
+    /// The layout directories, parents first: `dir`, `listeners`, `lock`, `writers`.
+    pub fn directories(&self) -> [&str; 4] {
+        [&self.dir, &self.listeners, &self.lock, &self.writers]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_under_a_dir_and_under_the_root() {
+        let layout = Layout::new("/apps/monitor");
+        assert_eq!(layout.payload, "/apps/monitor/payload");
+        assert_eq!(layout.listener("x"), "/apps/monitor/listeners/x");
+        assert_eq!(layout.writer_alive("x"), "/apps/monitor/writers/x/alive");
+        let root = Layout::new("/");
+        assert_eq!(root.payload, "/payload");
+        assert_eq!(root.lock, "/lock");
+        assert_eq!(child_path("/", "a"), "/a");
+    }
+
+    #[test]
+    fn a_state_is_a_node_with_a_payload() {
+        assert!(is_state(&["payload", "lock"]));
+        assert!(!is_state(&["listeners"]));
+        assert!(looks_like_state(&["listeners"]));
+        assert!(!looks_like_state(&["other"]));
+    }
+}

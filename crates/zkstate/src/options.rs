@@ -1,0 +1,186 @@
+//! Per-state options.
+
+use std::time::Duration;
+
+use crate::store::codec::{Compression, DEFAULT_MAX_DECOMPRESSED};
+
+/// ZooKeeper's default `jute.maxbuffer` (1 MiB) less room for the request's framing and path.
+pub const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024 - 8 * 1024;
+
+/// The periodic check's bounds when nothing asks for a tighter one.
+const DEFAULT_CHECK: (Duration, Duration) = (Duration::from_secs(3), Duration::from_secs(7));
+
+/// Options of a [`ZkState`](crate::ZkState). `Default` plus `with_*` setters; each setter states
+/// its default.
+///
+/// # Staleness and the periodic check
+/// [`read`](crate::ZkState::read) serves the local copy while it was verified equal to
+/// ZooKeeper's within `max_staleness`. The copy is verified by every read of the payload the
+/// state makes, and by a periodic check (a stat) that runs at a random interval between the
+/// check bounds. Those bounds never exceed a quarter and a third of `max_staleness` (whatever
+/// [`with_check_interval`](Self::with_check_interval) says), so that on a healthy connection at
+/// least two checks fall in every `max_staleness` window and `read()` never reports
+/// [`Error::Stale`](crate::Error::Stale). When the servers go away, `read()` reports `Stale` at
+/// most `max_staleness` plus one check interval after the last answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StateOptions {
+    pub(crate) max_staleness: Duration,
+    pub(crate) check_interval: Option<(Duration, Duration)>,
+    pub(crate) request_timeout: Duration,
+    pub(crate) lock_timeout: Duration,
+    pub(crate) max_payload: usize,
+    pub(crate) event_buffer: usize,
+    pub(crate) listener: bool,
+    pub(crate) report_interval: Option<Duration>,
+    pub(crate) compression: Compression,
+    pub(crate) max_decompressed: usize,
+    pub(crate) marker_grace: Duration,
+}
+
+impl Default for StateOptions {
+    fn default() -> Self {
+        StateOptions {
+            max_staleness: Duration::from_secs(30),
+            check_interval: None,
+            request_timeout: Duration::from_secs(10),
+            lock_timeout: Duration::from_secs(30),
+            max_payload: DEFAULT_MAX_PAYLOAD,
+            event_buffer: 64,
+            listener: true,
+            report_interval: Some(Duration::from_secs(1)),
+            compression: Compression::None,
+            max_decompressed: DEFAULT_MAX_DECOMPRESSED,
+            marker_grace: Duration::from_secs(600),
+        }
+    }
+}
+
+impl StateOptions {
+    /// How long `read()` serves the local copy after it was last verified equal to ZooKeeper's
+    /// (at least 1 ms). Default 30 s. The periodic check runs at least every third of it.
+    #[must_use]
+    pub fn with_max_staleness(mut self, max: Duration) -> Self {
+        self.max_staleness = max.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The periodic check runs at a random interval between `min` and `max`, capped at a
+    /// quarter and a third of `max_staleness`. Default 3 to 7 s (with the default 30 s
+    /// `max_staleness`).
+    #[must_use]
+    pub fn with_check_interval(mut self, min: Duration, max: Duration) -> Self {
+        self.check_interval = Some((min.min(max), max.max(min)));
+        self
+    }
+
+    /// The periodic check's bounds as they apply: those asked for (or the default), capped by
+    /// `max_staleness`.
+    pub fn effective_check_interval(&self) -> (Duration, Duration) {
+        let (min, max) = self.check_interval.unwrap_or(DEFAULT_CHECK);
+        let cap = (self.max_staleness / 4, self.max_staleness / 3);
+        (min.min(cap.0), max.min(cap.1))
+    }
+
+    /// How long a call that a user waits on (`c_read`, a write, `listeners`) waits for
+    /// ZooKeeper before it fails with [`Error::Timeout`](crate::Error::Timeout). Default 10 s.
+    #[must_use]
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// How long an update waits for the write lock. Default 30 s.
+    #[must_use]
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// The largest payload an update sends (after compression). Default
+    /// [`DEFAULT_MAX_PAYLOAD`]; raise it only with the servers' `jute.maxbuffer`.
+    #[must_use]
+    pub fn with_max_payload(mut self, bytes: usize) -> Self {
+        self.max_payload = bytes;
+        self
+    }
+
+    /// Whether this instance registers a listener record under `<dir>/listeners`. Default
+    /// `true`; one-shot tools (a CLI that sets a value and exits) turn it off.
+    #[must_use]
+    pub fn with_listener_record(mut self, register: bool) -> Self {
+        self.listener = register;
+        self
+    }
+
+    /// How often at most this instance rewrites its listener record with the version it has
+    /// applied (what [`rollout`](crate::ZkState::rollout) reads); `None` turns reporting off.
+    /// Default 1 s: a burst of changes costs one record write per second per instance.
+    #[must_use]
+    pub fn with_report_interval(mut self, interval: Option<Duration>) -> Self {
+        self.report_interval = interval;
+        self
+    }
+
+    /// How many change batches a subscriber may fall behind before it is told it lagged.
+    /// Default 64. The buffer is allocated up front for each state (about 90 bytes a slot).
+    /// Instances of one state on one connection share their buffer when they ask for the same
+    /// size.
+    #[must_use]
+    pub fn with_event_buffer(mut self, batches: usize) -> Self {
+        self.event_buffer = batches.max(1);
+        self
+    }
+
+    /// How this instance stores what it writes: plain JSON (the default) or zstd-compressed
+    /// JSON, for states that are large or larger than ZooKeeper's 1 MB limit as JSON. Every
+    /// instance reads both, whatever it writes; other ZooKeeper clients need zstd to read a
+    /// compressed payload.
+    #[must_use]
+    pub fn with_compression(mut self, compression: crate::Compression) -> Self {
+        self.compression = compression;
+        self
+    }
+
+    /// The largest payload a compressed frame may expand to (a bigger one is refused as a
+    /// decompression bomb, [`DecodeError::TooLarge`](crate::DecodeError::TooLarge)). Default
+    /// 64 MiB.
+    #[must_use]
+    pub fn with_max_decompressed(mut self, bytes: usize) -> Self {
+        self.max_decompressed = bytes;
+        self
+    }
+
+    /// How long a commit marker without a live writer stays before live instances remove it;
+    /// a write whose reply was lost is resolved within half of it or reported
+    /// [`Error::OutcomeUnknown`](crate::Error::OutcomeUnknown). Default 10 minutes (at least
+    /// 2 s).
+    #[must_use]
+    pub fn with_marker_grace(mut self, grace: Duration) -> Self {
+        self.marker_grace = grace.max(Duration::from_secs(2));
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_check_is_capped_by_max_staleness() {
+        let default = StateOptions::default();
+        assert_eq!(
+            default.effective_check_interval(),
+            (Duration::from_secs(3), Duration::from_secs(7))
+        );
+        let tight = StateOptions::default().with_max_staleness(Duration::from_secs(3));
+        assert_eq!(
+            tight.effective_check_interval(),
+            (Duration::from_millis(750), Duration::from_secs(1))
+        );
+        let explicit = StateOptions::default()
+            .with_max_staleness(Duration::from_secs(2))
+            .with_check_interval(Duration::from_secs(60), Duration::from_secs(90));
+        let (min, max) = explicit.effective_check_interval();
+        assert!(max <= Duration::from_millis(667) && min <= max);
+    }
+}

@@ -1,0 +1,320 @@
+//! What the instances of one state on one connection share: one local copy, one sync task (one
+//! watch, one fetch, one decode per change), one staleness watchdog, one reaper. Each instance
+//! keeps its own id, listener record, staleness bound, commit marker and subscriptions.
+//!
+//! A connection keeps a registry of its open cores, by state directory, value type and the
+//! options that shape the shared part (the change buffer's size, the decompression cap). An
+//! instance opened on a core that exists adopts it without a round trip; the core stops when its
+//! last instance is closed or dropped.
+
+use std::any::{Any, TypeId};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use zookeeper_client::{Acls, Client, CreateMode};
+
+use crate::connection::{Connection, CoreKey};
+use crate::error::{within, Error};
+use crate::layout::Layout;
+use crate::options::StateOptions;
+use crate::store::codec::{self, DecodeError};
+use crate::store::{self, Names, Snapshot, Stamp, Store};
+use crate::sync::records::Records;
+use crate::sync::{reaper, watch_staleness, Task};
+
+/// The shared part of a state.
+pub(crate) struct Core<T> {
+    pub(crate) layout: Layout,
+    pub(crate) store: Store<T>,
+    pub(crate) conn: Option<Connection>,
+    pub(crate) records: Arc<Records>,
+    /// Instances open on this core.
+    instances: AtomicUsize,
+    key: Option<CoreKey>,
+    pub(crate) cancel: CancellationToken,
+    tasks: TaskTracker,
+}
+
+impl<T> Drop for Core<T> {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+impl<T> Core<T> {
+    /// One more instance on this core.
+    pub(crate) fn join(&self) {
+        self.instances.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// One instance less; `true` when it was the last.
+    pub(crate) fn leave(&self) -> bool {
+        self.instances.fetch_sub(1, Ordering::SeqCst) == 1
+    }
+
+    /// Stops the core's tasks and waits for them (the sync task deletes the records left); the
+    /// registry forgets it, so that the next open starts a fresh core.
+    pub(crate) async fn close(&self) {
+        if let (Some(conn), Some(key)) = (&self.conn, &self.key) {
+            conn.forget_core(key, self as *const Self as *const ());
+        }
+        self.cancel.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+}
+
+/// The registry key of a state's core.
+fn key<T: 'static>(layout: &Layout, options: &StateOptions) -> CoreKey {
+    CoreKey {
+        dir: layout.dir.clone(),
+        value_type: TypeId::of::<T>(),
+        event_buffer: options.event_buffer,
+        max_decompressed: options.max_decompressed,
+    }
+}
+
+/// The open core of this state on `conn`, if any.
+pub(crate) fn existing<T>(
+    conn: &Connection,
+    layout: &Layout,
+    options: &StateOptions,
+) -> Option<Arc<Core<T>>>
+where
+    T: Send + Sync + 'static,
+{
+    let core = conn.core(&key::<T>(layout, options))?;
+    let core: Arc<dyn Any + Send + Sync> = core;
+    let core = core.downcast::<Core<T>>().ok()?;
+    (!core.cancel.is_cancelled()).then_some(core)
+}
+
+/// Waits for a connected client, mapping the connection's errors to the state's.
+pub(crate) async fn connected(
+    conn: &Connection,
+    layout: &Layout,
+    timeout: Duration,
+) -> Result<Client, Error> {
+    conn.wait_connected(timeout).await.map_err(|err| match err {
+        crate::ConnectError::Closed => Error::Closed {
+            dir: layout.dir.clone(),
+        },
+        _ => Error::Timeout {
+            op: "connecting for",
+            path: layout.dir.clone(),
+            waited: timeout,
+        },
+    })
+}
+
+/// Reads the payload and starts a core over it. `stand_in`: the value that stands in when the
+/// payload does not decode (`ZkState::new`); without one a bad payload is an error.
+pub(crate) async fn adopt<T>(
+    conn: &Connection,
+    client: &Client,
+    layout: Layout,
+    options: &StateOptions,
+    stand_in: Option<(T, Value)>,
+) -> Result<(Arc<Core<T>>, Option<Error>), Error>
+where
+    T: DeserializeOwned + Send + Sync + 'static,
+{
+    let (data, stat) = within(
+        "reading",
+        &layout.payload,
+        options.request_timeout,
+        client.get_data(&layout.payload),
+    )
+    .await?;
+    let decoded = if data.len() >= store::BIG {
+        let max = options.max_decompressed;
+        tokio::task::spawn_blocking(move || codec::decode::<T>(&data, max))
+            .await
+            .unwrap_or_else(|_| Err(DecodeError::Json("the payload's decoder panicked".into())))
+    } else {
+        codec::decode::<T>(&data, options.max_decompressed)
+    };
+    let ((value, json), fault) = match (decoded, stand_in) {
+        (Ok(decoded), _) => (decoded, None),
+        (Err(reason), stand_in) => {
+            let fault = Error::Decode {
+                path: layout.payload.clone(),
+                version: stat.version,
+                reason,
+            };
+            match stand_in {
+                // The state opens on `initial`, at the bad payload's version, so that an update
+                // can write over it; read() reports the fault meanwhile.
+                Some(stand_in) => (stand_in, Some(fault)),
+                None => return Err(fault),
+            }
+        }
+    };
+    let first = Snapshot {
+        value,
+        json: Arc::new(json),
+        stamp: Stamp::of(&stat),
+    };
+    let core = start(
+        Some(conn),
+        layout,
+        options,
+        first,
+        client.session_id().0,
+        fault.clone(),
+    );
+    Ok((core, fault))
+}
+
+/// Starts a core over `first`: the store, the sync task (with a connection), the staleness
+/// watchdog, the reaper.
+pub(crate) fn start<T>(
+    conn: Option<&Connection>,
+    layout: Layout,
+    options: &StateOptions,
+    first: Snapshot<T>,
+    session: i64,
+    fault: Option<Error>,
+) -> Arc<Core<T>>
+where
+    T: DeserializeOwned + Send + Sync + 'static,
+{
+    let names = Names {
+        dir: layout.dir.clone(),
+        payload: layout.payload.clone(),
+    };
+    let (mut writer, store) =
+        store::new(names, options.event_buffer, options.max_decompressed, first);
+    writer.mark_verified(session);
+    if let Some(fault) = fault {
+        // The payload does not decode: `initial` stands in, and read() says why.
+        writer.set_fault(fault);
+    }
+    let records = Arc::new(Records::default());
+    let cancel = CancellationToken::new();
+    let tasks = TaskTracker::new();
+    match conn {
+        Some(conn) => {
+            let task = Task::new(
+                writer,
+                layout.clone(),
+                conn.watch_slot(),
+                records.clone(),
+                cancel.clone(),
+            );
+            tasks.spawn(task.run());
+            tasks.spawn(watch_staleness(store.clone(), cancel.clone()));
+            tasks.spawn(reaper::run(
+                layout.clone(),
+                conn.watch_slot(),
+                options.marker_grace,
+                cancel.clone(),
+            ));
+        }
+        // A local-only state: its writer only applies its own updates.
+        None => {
+            tasks.spawn(local(writer, cancel.clone()));
+        }
+    }
+    let key = conn.map(|_| key::<T>(&layout, options));
+    let core = Arc::new(Core {
+        layout,
+        store,
+        conn: conn.cloned(),
+        records,
+        instances: AtomicUsize::new(0),
+        key: key.clone(),
+        cancel,
+        tasks,
+    });
+    if let (Some(conn), Some(key)) = (conn, key) {
+        let shared: Arc<dyn Any + Send + Sync> = core.clone();
+        conn.remember_core(key, &shared);
+    }
+    core
+}
+
+/// The writer of a local-only state: applies updates, answers refreshes with what it holds.
+async fn local<T>(mut writer: store::Writer<T>, cancel: CancellationToken)
+where
+    T: DeserializeOwned + Send + Sync + 'static,
+{
+    loop {
+        let request = tokio::select! {
+            _ = cancel.cancelled() => break,
+            request = writer.next_request() => request,
+        };
+        match request {
+            None => break,
+            Some(store::Request::Acknowledged(ack)) => writer.apply_acknowledged(ack).await,
+            Some(store::Request::Refresh(done)) => {
+                let _ = done.send(Ok(writer.store().stamp()));
+            }
+            Some(store::Request::WriteStarted | store::Request::WriteAbandoned) => {}
+        }
+    }
+    writer.close();
+}
+
+/// Creates `dir`, `listeners`, `lock` and `writers` when absent, with `acls`; ancestors above
+/// `dir` are created open (ZooKeeper's default), since other applications share them.
+///
+/// Existence is checked first (all four stats pipelined): ZooKeeper checks a create's
+/// permission before it reports `NodeExists`, so a session without write rights must not try to
+/// create what is already there.
+pub(crate) async fn create_dirs(
+    client: &Client,
+    layout: &Layout,
+    acls: Acls<'_>,
+) -> Result<(), Error> {
+    let dirs = layout.directories();
+    let stats: Vec<_> = dirs.iter().map(|dir| client.check_stat(dir)).collect();
+    let mut missing = Vec::new();
+    for (dir, stat) in dirs.into_iter().zip(stats) {
+        match stat.await {
+            Ok(Some(_)) => {}
+            Ok(None) => missing.push(dir),
+            Err(err) => return Err(Error::zk("reading", dir, err)),
+        }
+    }
+    let options = CreateMode::Persistent.with_acls(acls);
+    for dir in missing {
+        if dir == layout.dir {
+            if let Some((parent, _)) = dir
+                .rsplit_once('/')
+                .filter(|(parent, _)| !parent.is_empty())
+            {
+                let open = CreateMode::Persistent.with_acls(Acls::anyone_all());
+                match client.mkdir(parent, &open).await {
+                    Ok(()) | Err(zookeeper_client::Error::NodeExists) => {}
+                    Err(err) => return Err(Error::zk("creating", parent, err)),
+                }
+            }
+        }
+        match client.create(dir, &[], &options).await {
+            Ok(_) | Err(zookeeper_client::Error::NodeExists) => {}
+            Err(err) => return Err(Error::zk("creating", dir, err)),
+        }
+    }
+    Ok(())
+}
+
+/// Creates the layout; the payload only when absent (an existing one is adopted).
+pub(crate) async fn create_layout(
+    client: &Client,
+    layout: &Layout,
+    initial: &[u8],
+    acls: Acls<'_>,
+) -> Result<(), Error> {
+    create_dirs(client, layout, acls).await?;
+    let options = CreateMode::Persistent.with_acls(acls);
+    match client.create(&layout.payload, initial, &options).await {
+        Ok(_) | Err(zookeeper_client::Error::NodeExists) => Ok(()),
+        Err(err) => Err(Error::zk("creating", &layout.payload, err)),
+    }
+}

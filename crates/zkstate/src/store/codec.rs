@@ -1,0 +1,182 @@
+//! How a payload's bytes become a value and back: plain JSON, or JSON in a zstd frame.
+//!
+//! A payload is either plain UTF-8 JSON (the default, what every other ZooKeeper client reads)
+//! or a [zstd frame](https://datatracker.ietf.org/doc/html/rfc8878) holding that JSON. The two
+//! cannot be confused: JSON text never starts with the zstd magic number (`28 B5 2F FD`), which
+//! every zstd frame starts with. So every reader tells them apart by the first four bytes, and
+//! `zstd -d` reads a compressed payload fetched with any tool.
+//!
+//! Decompression is capped ([`StateOptions::with_max_decompressed`](crate::StateOptions)): a
+//! frame that would expand beyond the cap (a decompression bomb) is refused after reading at
+//! most the cap, never allocated whole.
+
+use std::borrow::Cow;
+use std::io::Read;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// The first four bytes of every zstd frame (RFC 8878, section 3.1.1).
+pub(crate) const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+
+/// The default cap on a decompressed payload: 64 MiB.
+pub const DEFAULT_MAX_DECOMPRESSED: usize = 64 * 1024 * 1024;
+
+/// How an instance stores the payloads it writes. Every instance reads both forms whatever it
+/// writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Compression {
+    /// Plain UTF-8 JSON: readable by zkCli.sh, kazoo, Curator. The default.
+    #[default]
+    None,
+    /// JSON in a zstd frame at this level (1 to 22; 3 is zstd's default). For states that are
+    /// large, or larger than ZooKeeper's 1 MB node limit as JSON: other clients need zstd to
+    /// read them.
+    Zstd {
+        /// The zstd compression level.
+        level: i32,
+    },
+}
+
+/// Why a payload's bytes do not decode.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// A zstd frame that does not decompress: truncated or corrupt.
+    #[error("corrupt zstd frame: {0}")]
+    Frame(String),
+    /// A zstd frame that decompresses to more than the cap (a decompression bomb).
+    #[error("zstd frame decompresses to more than {limit} bytes")]
+    TooLarge {
+        /// The cap, in bytes.
+        limit: usize,
+    },
+    /// Not JSON, or not JSON of the state's type: serde_json's message, with line and column.
+    #[error("{0}")]
+    Json(String),
+}
+
+/// The JSON text of a payload: the bytes themselves, or the decompressed frame.
+pub(crate) fn unframe(bytes: &[u8], max_decompressed: usize) -> Result<Cow<'_, [u8]>, DecodeError> {
+    if !bytes.starts_with(&ZSTD_MAGIC) {
+        return Ok(Cow::Borrowed(bytes));
+    }
+    let decoder =
+        zstd::stream::read::Decoder::new(bytes).map_err(|e| DecodeError::Frame(e.to_string()))?;
+    let mut out = Vec::new();
+    // One byte past the cap tells a frame at the cap from one beyond it.
+    let cap = u64::try_from(max_decompressed)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
+    decoder
+        .take(cap)
+        .read_to_end(&mut out)
+        .map_err(|e| DecodeError::Frame(e.to_string()))?;
+    if out.len() > max_decompressed {
+        return Err(DecodeError::TooLarge {
+            limit: max_decompressed,
+        });
+    }
+    Ok(Cow::Owned(out))
+}
+
+/// Decodes a payload: unframes it, parses JSON, then `T` from that JSON.
+pub(crate) fn decode<T: DeserializeOwned>(
+    bytes: &[u8],
+    max_decompressed: usize,
+) -> Result<(T, Value), DecodeError> {
+    let text = unframe(bytes, max_decompressed)?;
+    let json: Value =
+        serde_json::from_slice(&text).map_err(|e| DecodeError::Json(e.to_string()))?;
+    let value = T::deserialize(&json).map_err(|e| DecodeError::Json(e.to_string()))?;
+    Ok((value, json))
+}
+
+/// The bytes to store for `json`. Serialising a `Value` cannot fail (its keys are strings);
+/// compressing into memory cannot fail either but for allocation, reported as a `String`.
+pub(crate) fn encode(json: &Value, compression: Compression) -> Result<Vec<u8>, String> {
+    let text = serde_json::to_vec(json).map_err(|e| e.to_string())?;
+    match compression {
+        Compression::None => Ok(text),
+        Compression::Zstd { level } => {
+            zstd::bulk::compress(&text, level).map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// Whether stored bytes are compressed.
+pub(crate) fn is_compressed(bytes: &[u8]) -> bool {
+    bytes.starts_with(&ZSTD_MAGIC)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn plain_json_round_trips_unchanged() {
+        let value = json!({"globs": ["systemd*"], "interval_s": 5});
+        let bytes = encode(&value, Compression::None).expect("encode");
+        assert_eq!(bytes, serde_json::to_vec(&value).expect("json"));
+        let (decoded, json) = decode::<Value>(&bytes, 1024).expect("decode");
+        assert_eq!(decoded, value);
+        assert_eq!(json, value);
+    }
+
+    #[test]
+    fn zstd_frames_are_told_apart_and_decoded() {
+        let value = json!({"big": "x".repeat(10_000)});
+        let bytes = encode(&value, Compression::Zstd { level: 3 }).expect("encode");
+        assert!(is_compressed(&bytes));
+        assert!(bytes.len() < 1000, "compressed to {}", bytes.len());
+        let (decoded, _) = decode::<Value>(&bytes, 1 << 20).expect("decode");
+        assert_eq!(decoded, value);
+    }
+
+    #[test]
+    fn truncated_and_corrupt_frames_are_typed_errors() {
+        let value = json!({"big": "abcdefgh".repeat(1000)});
+        let bytes = encode(&value, Compression::Zstd { level: 3 }).expect("encode");
+        for cut in [4, 5, 10, bytes.len() / 2, bytes.len() - 1] {
+            match decode::<Value>(&bytes[..cut], 1 << 20) {
+                Err(DecodeError::Frame(_)) => {}
+                other => panic!("cut at {cut}: {other:?}"),
+            }
+        }
+        let mut corrupt = bytes.clone();
+        for byte in corrupt.iter_mut().skip(8) {
+            *byte ^= 0x5A;
+        }
+        assert!(matches!(
+            decode::<Value>(&corrupt, 1 << 20),
+            Err(DecodeError::Frame(_))
+        ));
+    }
+
+    #[test]
+    fn a_decompression_bomb_is_refused_at_the_cap() {
+        // 64 MiB of zeros compresses to a few KB.
+        let zeros = vec![b' '; 64 << 20];
+        let bomb = zstd::bulk::compress(&zeros, 3).expect("compress");
+        assert!(bomb.len() < 64 << 10);
+        assert_eq!(
+            decode::<Value>(&bomb, 1 << 20),
+            Err(DecodeError::TooLarge { limit: 1 << 20 })
+        );
+    }
+
+    #[test]
+    fn wrong_magic_is_a_json_error() {
+        assert!(matches!(
+            decode::<Value>(&[0x28, 0xB5, 0x2F, 0x00, 1, 2], 1024),
+            Err(DecodeError::Json(_))
+        ));
+        assert!(matches!(
+            decode::<Value>(b"\x00garbage", 1024),
+            Err(DecodeError::Json(_))
+        ));
+    }
+}

@@ -1,0 +1,716 @@
+//! The local copy of one state: exactly one [`Writer`], any number of cheap [`Store`] readers.
+//!
+//! This module is a leaf: it knows the value, its stamp (version, mzxid, czxid), how payload
+//! bytes decode ([`codec`]), how a new value becomes change events ([`crate::diff`]), and the
+//! change channel. It knows nothing of ZooKeeper sessions, watches or locks.
+//!
+//! * [`new`] returns the one [`Writer`] (not `Clone`) and a [`Store`]. Only the writer replaces the
+//!   local copy, raises or clears a payload fault and marks the copy verified. The sync task owns
+//!   it.
+//! * Everyone else holds a [`Store`]: [`Store::load`] and [`Store::read`] never wait (one flag and
+//!   one pointer load). A write's acknowledged result reaches the copy through the writer: it is
+//!   handed over with [`Store::acknowledge`] (see [`InFlight`]) and the call waits until the
+//!   writer has applied it, so that a caller reads its own write.
+//! * Decode and diff run with no lock held; payloads of [`BIG`] bytes or more are decoded and
+//!   diffed on tokio's blocking pool, and their old value is dropped there too. The one lock,
+//!   around "send the batch, swap the copy" (two pointer operations), makes a lagging
+//!   subscriber's snapshot and its new subscription atomic.
+
+pub(crate) mod changes;
+pub(crate) mod codec;
+
+use std::ops::Deref;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use arc_swap::{ArcSwap, ArcSwapOption, Guard};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc, oneshot, Notify};
+use tokio::time::Instant;
+
+use self::changes::{ChangeBatch, SnapshotSource, StateEvent};
+use self::codec::DecodeError;
+use crate::diff;
+use crate::error::Error;
+
+/// Payloads of this many bytes or more are decoded and diffed off the async workers.
+pub(crate) const BIG: usize = 64 * 1024;
+
+/// Identifies one write of the payload. `mzxid` orders writes, even across deletion and
+/// re-creation, where `version` restarts at 0; `czxid` names the payload's incarnation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    pub(crate) version: i32,
+    pub(crate) mzxid: i64,
+    pub(crate) czxid: i64,
+    /// The server's clock at the write, in milliseconds since the Unix epoch.
+    pub(crate) mtime: i64,
+}
+
+impl Stamp {
+    pub(crate) fn of(stat: &zookeeper_client::Stat) -> Stamp {
+        Stamp {
+            version: stat.version,
+            mzxid: stat.mzxid,
+            czxid: stat.czxid,
+            mtime: stat.mtime,
+        }
+    }
+
+    /// The stamp of a local-only state's first value.
+    pub(crate) fn local() -> Stamp {
+        Stamp {
+            version: 0,
+            mzxid: 0,
+            czxid: 0,
+            mtime: 0,
+        }
+    }
+}
+
+/// One immutable version of the local copy.
+#[derive(Debug)]
+pub(crate) struct Snapshot<T> {
+    pub(crate) value: T,
+    /// The payload as JSON, unknown fields included: what diffs and updates work on.
+    pub(crate) json: Arc<Value>,
+    pub(crate) stamp: Stamp,
+}
+
+/// A read of the local copy: derefs to `T`. Holding it does not block syncing, but it pins this
+/// version in memory: drop it soon.
+pub struct StateRef<T> {
+    guard: Guard<Arc<Snapshot<T>>>,
+}
+
+impl<T> StateRef<T> {
+    /// The payload version this value was read at.
+    pub fn version(&self) -> i32 {
+        self.guard.stamp.version
+    }
+
+    /// The value as JSON, exactly as it is diffed: the whole stored payload, fields that `T`
+    /// does not know included.
+    pub fn json(&self) -> &Value {
+        &self.guard.json
+    }
+
+    pub(crate) fn stamp(&self) -> Stamp {
+        self.guard.stamp
+    }
+}
+
+impl<T> Deref for StateRef<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.guard.value
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for StateRef<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateRef")
+            .field("version", &self.version())
+            .field("value", &self.guard.value)
+            .finish()
+    }
+}
+
+/// How stale one reader accepts the copy to be: each handle of a state has one, and the
+/// staleness watchdog raises its flag, so that `read()` loads a flag rather than a clock.
+#[derive(Debug)]
+pub(crate) struct Bound {
+    pub(crate) max_staleness: Duration,
+    stale: AtomicBool,
+    closed: AtomicBool,
+}
+
+impl Bound {
+    pub(crate) fn is_stale(&self) -> bool {
+        self.stale.load(Ordering::Acquire)
+    }
+
+    /// After close: nothing verifies the copy for this reader any more.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.stale.store(true, Ordering::SeqCst);
+    }
+
+    /// Raises the flag unless a verification happened after `verified`: a verification racing
+    /// with the watchdog must not leave the flag up. Returns whether the flag went up.
+    pub(crate) fn mark_stale_since<T>(&self, store: &Store<T>, verified: Instant) -> bool {
+        if self.stale.swap(true, Ordering::SeqCst) {
+            return false;
+        }
+        if store.verified_at() != verified && !self.closed.load(Ordering::SeqCst) {
+            self.stale.store(false, Ordering::SeqCst);
+            return false;
+        }
+        true
+    }
+
+    fn verified(&self) {
+        if !self.closed.load(Ordering::SeqCst) {
+            self.stale.store(false, Ordering::SeqCst);
+        }
+    }
+}
+
+/// When the copy was last verified equal to ZooKeeper's, and in which session.
+struct Verified {
+    epoch: Instant,
+    /// Nanoseconds since `epoch`.
+    at: AtomicU64,
+    session: AtomicI64,
+    notify: Notify,
+}
+
+/// A write acknowledged by ZooKeeper, handed to the writer.
+pub(crate) struct Acknowledged<T> {
+    pub(crate) value: T,
+    pub(crate) json: Value,
+    pub(crate) stamp: Stamp,
+    /// The encoded size, to decide where the diff runs.
+    pub(crate) size: usize,
+    /// The instance that wrote it.
+    pub(crate) writer: Arc<str>,
+    pub(crate) done: oneshot::Sender<()>,
+}
+
+/// What the writer is asked to do. Only the writer's owner (the sync task) receives these.
+pub(crate) enum Request<T> {
+    /// A local write is about to be sent: its watch event will come back.
+    WriteStarted,
+    /// A local write was acknowledged: apply it, then answer.
+    Acknowledged(Acknowledged<T>),
+    /// A local write ended without an acknowledgement (refused, or its outcome resolved).
+    WriteAbandoned,
+    /// Read the payload again and answer with the stamp the copy holds afterwards, or the fault.
+    Refresh(oneshot::Sender<Result<Stamp, Error>>),
+}
+
+struct Shared<T> {
+    dir: String,
+    payload: String,
+    max_decompressed: usize,
+    local: ArcSwap<Snapshot<T>>,
+    /// The change channel (`None` once closed). Locked only to send a batch and swap the copy,
+    /// and to take a snapshot with a subscription.
+    events: Mutex<Option<broadcast::Sender<StateEvent>>>,
+    /// What is wrong with the payload in ZooKeeper now, if anything.
+    fault: ArcSwapOption<Error>,
+    /// Mirrors `fault.is_some()`, so that the read path loads a flag, not a pointer.
+    faulty: AtomicBool,
+    verified: Verified,
+    bounds: Mutex<Vec<Weak<Bound>>>,
+    requests: mpsc::UnboundedSender<Request<T>>,
+}
+
+/// A poisoned lock only means a panic elsewhere while holding it; what these locks guard (a
+/// sender, a list of weak pointers) cannot be left inconsistent.
+fn lock<X>(mutex: &Mutex<X>) -> MutexGuard<'_, X> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A reader of the local copy. Cheap to clone.
+pub(crate) struct Store<T> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T> Clone for Store<T> {
+    fn clone(&self) -> Self {
+        Store {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// The one writer of the local copy. Not `Clone`: whoever owns it (the sync task) is the only
+/// code that changes the copy.
+pub(crate) struct Writer<T> {
+    shared: Arc<Shared<T>>,
+    inbox: mpsc::UnboundedReceiver<Request<T>>,
+    /// The bytes of the current payload when it is [`BIG`]: identical bytes skip decode and diff.
+    last_big: Option<Vec<u8>>,
+}
+
+/// Where the copy lives, for error messages.
+pub(crate) struct Names {
+    pub(crate) dir: String,
+    pub(crate) payload: String,
+}
+
+/// A new local copy holding `first`: its writer and a reader.
+pub(crate) fn new<T>(
+    names: Names,
+    event_buffer: usize,
+    max_decompressed: usize,
+    first: Snapshot<T>,
+) -> (Writer<T>, Store<T>) {
+    let (events, _) = broadcast::channel(event_buffer.max(1));
+    let (requests, inbox) = mpsc::unbounded_channel();
+    let shared = Arc::new(Shared {
+        dir: names.dir,
+        payload: names.payload,
+        max_decompressed,
+        local: ArcSwap::from_pointee(first),
+        events: Mutex::new(Some(events)),
+        fault: ArcSwapOption::empty(),
+        faulty: AtomicBool::new(false),
+        verified: Verified {
+            epoch: Instant::now(),
+            at: AtomicU64::new(0),
+            session: AtomicI64::new(0),
+            notify: Notify::new(),
+        },
+        bounds: Mutex::new(Vec::new()),
+        requests,
+    });
+    let writer = Writer {
+        shared: shared.clone(),
+        inbox,
+        last_big: None,
+    };
+    (writer, Store { shared })
+}
+
+impl<T> Store<T> {
+    pub(crate) fn dir(&self) -> &str {
+        &self.shared.dir
+    }
+
+    pub(crate) fn payload_path(&self) -> &str {
+        &self.shared.payload
+    }
+
+    /// The local copy, whatever its age.
+    pub(crate) fn load(&self) -> StateRef<T> {
+        StateRef {
+            guard: self.shared.local.load(),
+        }
+    }
+
+    pub(crate) fn stamp(&self) -> Stamp {
+        self.shared.local.load().stamp
+    }
+
+    /// The bounded-stale read: two flag loads and one pointer load, no clock.
+    pub(crate) fn read(&self, bound: &Bound) -> Result<StateRef<T>, Error> {
+        if bound.is_stale() {
+            return Err(Error::Stale {
+                dir: self.shared.dir.clone(),
+                max_staleness: bound.max_staleness,
+            });
+        }
+        if self.shared.faulty.load(Ordering::Acquire) {
+            if let Some(fault) = self.shared.fault.load().as_ref() {
+                return Err(Error::clone(fault));
+            }
+        }
+        Ok(self.load())
+    }
+
+    /// A staleness bound for one reader, verified as of the copy's last verification.
+    pub(crate) fn bound(&self, max_staleness: Duration) -> Arc<Bound> {
+        let bound = Arc::new(Bound {
+            max_staleness,
+            stale: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+        });
+        let mut bounds = lock(&self.shared.bounds);
+        bounds.retain(|b| b.strong_count() > 0);
+        bounds.push(Arc::downgrade(&bound));
+        drop(bounds);
+        // The watchdog recomputes its deadline with the new bound.
+        self.shared.verified.notify.notify_one();
+        bound
+    }
+
+    /// The live staleness bounds.
+    pub(crate) fn bounds(&self) -> Vec<Arc<Bound>> {
+        lock(&self.shared.bounds)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect()
+    }
+
+    pub(crate) fn verified_at(&self) -> Instant {
+        let nanos = self.shared.verified.at.load(Ordering::SeqCst);
+        self.shared.verified.epoch + Duration::from_nanos(nanos)
+    }
+
+    /// The session the copy was last verified in.
+    pub(crate) fn verified_session(&self) -> i64 {
+        self.shared.verified.session.load(Ordering::SeqCst)
+    }
+
+    /// Completes when the copy is verified or a bound is added.
+    pub(crate) async fn verification(&self) {
+        self.shared.verified.notify.notified().await;
+    }
+
+    pub(crate) fn fault(&self) -> Option<Error> {
+        self.shared.fault.load().as_deref().cloned()
+    }
+
+    pub(crate) fn subscribe_raw(&self) -> broadcast::Receiver<StateEvent> {
+        match lock(&self.shared.events).as_ref() {
+            Some(sender) => sender.subscribe(),
+            // Closed: a receiver whose stream ends at once.
+            None => broadcast::channel(1).1,
+        }
+    }
+
+    /// The lagging subscribers' source of snapshots.
+    pub(crate) fn snapshot_source(&self) -> Weak<dyn SnapshotSource>
+    where
+        T: Send + Sync + 'static,
+    {
+        let source: Arc<dyn SnapshotSource> = self.shared.clone();
+        Arc::downgrade(&source)
+    }
+
+    fn send(&self, request: Request<T>) -> Result<(), Error> {
+        self.shared
+            .requests
+            .send(request)
+            .map_err(|_| Error::Closed {
+                dir: self.shared.dir.clone(),
+            })
+    }
+
+    /// Asks the writer to read the payload again; answers with the stamp the copy holds
+    /// afterwards, or the payload's fault.
+    ///
+    /// # Errors
+    /// The fault ([`Error::Missing`], [`Error::Decode`]); a ZooKeeper error of the read;
+    /// [`Error::Closed`] when the writer is gone.
+    pub(crate) async fn refresh(&self) -> Result<Stamp, Error> {
+        let (done, answer) = oneshot::channel();
+        self.send(Request::Refresh(done))?;
+        answer.await.map_err(|_| Error::Closed {
+            dir: self.shared.dir.clone(),
+        })?
+    }
+
+    /// Announces a local write about to be sent; see [`InFlight`].
+    pub(crate) fn write_started(&self) -> InFlight<'_, T> {
+        let announced = self.send(Request::WriteStarted).is_ok();
+        InFlight {
+            store: self,
+            announced,
+        }
+    }
+}
+
+/// A local write announced to the writer: its watch event is recognised as this instance's echo
+/// (answered with a stat, not a download). Hand its acknowledgement over with
+/// [`acknowledge`](Self::acknowledge); dropped without, it tells the writer the write is over.
+pub(crate) struct InFlight<'a, T> {
+    store: &'a Store<T>,
+    announced: bool,
+}
+
+impl<T> InFlight<'_, T> {
+    /// Hands the acknowledged write to the writer and waits until the copy holds it (or a newer
+    /// write).
+    ///
+    /// # Errors
+    /// [`Error::Closed`] when the writer is gone (the state is closing): the write was applied in
+    /// ZooKeeper all the same.
+    pub(crate) async fn acknowledge(
+        mut self,
+        value: T,
+        json: Value,
+        stamp: Stamp,
+        size: usize,
+        writer: Arc<str>,
+    ) -> Result<(), Error> {
+        self.announced = false;
+        let (done, applied) = oneshot::channel();
+        self.store.send(Request::Acknowledged(Acknowledged {
+            value,
+            json,
+            stamp,
+            size,
+            writer,
+            done,
+        }))?;
+        applied.await.map_err(|_| Error::Closed {
+            dir: self.store.shared.dir.clone(),
+        })
+    }
+}
+
+impl<T> Drop for InFlight<'_, T> {
+    fn drop(&mut self) {
+        if self.announced {
+            // The writer gone means nobody waits for the echo either.
+            let _ = self.store.send(Request::WriteAbandoned);
+        }
+    }
+}
+
+impl<T: Send + Sync + 'static> SnapshotSource for Shared<T> {
+    fn snapshot_and_subscribe(&self) -> (i32, Arc<Value>, broadcast::Receiver<StateEvent>) {
+        // Under the events lock, so that no batch falls between the snapshot and the
+        // subscription.
+        let events = lock(&self.events);
+        let current = self.local.load();
+        let receiver = match events.as_ref() {
+            Some(sender) => sender.subscribe(),
+            None => broadcast::channel(1).1,
+        };
+        (current.stamp.version, current.json.clone(), receiver)
+    }
+
+    fn dir(&self) -> &str {
+        &self.dir
+    }
+}
+
+/// What a fetched payload did to the copy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fetched {
+    /// The copy moved to this newer write.
+    Applied(Stamp),
+    /// The copy already held this write, or a newer one.
+    Current(Stamp),
+}
+
+/// A decoded value and its diff from the current copy, made ready off the writer's lock.
+struct Prepared<T> {
+    value: T,
+    json: Arc<Value>,
+    changes: Vec<diff::Change>,
+}
+
+impl<T> Writer<T>
+where
+    T: DeserializeOwned + Send + Sync + 'static,
+{
+    /// A reader of this copy.
+    pub(crate) fn store(&self) -> Store<T> {
+        Store {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// The next request from the handles; `None` never happens while a [`Store`] lives.
+    pub(crate) async fn next_request(&mut self) -> Option<Request<T>> {
+        self.inbox.recv().await
+    }
+
+    /// Applies a payload read from ZooKeeper when it is newer than the copy: decode, diff,
+    /// publish the changes, swap. A payload that does not decode becomes the fault and is
+    /// returned as the error; the copy keeps the last good value.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] for a bad payload (now the store's fault).
+    pub(crate) async fn apply_fetched(
+        &mut self,
+        bytes: Vec<u8>,
+        stamp: Stamp,
+        origin: crate::metrics::Applied,
+    ) -> Result<Fetched, Error> {
+        let current = self.shared.local.load_full();
+        if stamp.mzxid < current.stamp.mzxid {
+            return Ok(Fetched::Current(current.stamp));
+        }
+        if stamp.mzxid == current.stamp.mzxid {
+            // The payload is the write the copy holds: whatever fault was reported is over.
+            self.clear_fault();
+            return Ok(Fetched::Current(current.stamp));
+        }
+        let big = bytes.len() >= BIG;
+        let same = big && self.last_big.as_deref() == Some(&bytes[..]);
+        let max = self.shared.max_decompressed;
+        let base = current.clone();
+        let work = move || -> (Vec<u8>, Result<Prepared<T>, DecodeError>) {
+            let prepared = if same {
+                // Identical bytes, another write: only the stamp moves.
+                T::deserialize(&*base.json)
+                    .map(|value| Prepared {
+                        value,
+                        json: base.json.clone(),
+                        changes: Vec::new(),
+                    })
+                    .map_err(|e| DecodeError::Json(e.to_string()))
+            } else {
+                codec::decode::<T>(&bytes, max).map(|(value, json)| Prepared {
+                    changes: diff::diff(&base.json, &json),
+                    value,
+                    json: Arc::new(json),
+                })
+            };
+            (bytes, prepared)
+        };
+        let (bytes, prepared) = if big {
+            match tokio::task::spawn_blocking(work).await {
+                Ok(done) => done,
+                Err(_) => (
+                    Vec::new(),
+                    Err(DecodeError::Json("the payload's decoder panicked".into())),
+                ),
+            }
+        } else {
+            work()
+        };
+        let prepared = match prepared {
+            Ok(prepared) => prepared,
+            Err(reason) => {
+                let fault = Error::Decode {
+                    path: self.shared.payload.clone(),
+                    version: stamp.version,
+                    reason,
+                };
+                self.set_fault(fault.clone());
+                return Err(fault);
+            }
+        };
+        self.last_big = big.then_some(bytes);
+        drop(current);
+        self.publish(prepared, stamp, None, big);
+        self.clear_fault();
+        crate::metrics::applied(&self.shared.dir, origin, stamp.mtime);
+        Ok(Fetched::Applied(stamp))
+    }
+
+    /// Applies a write acknowledged by ZooKeeper (when the copy does not hold a newer one), then
+    /// answers it.
+    pub(crate) async fn apply_acknowledged(&mut self, ack: Acknowledged<T>) {
+        let Acknowledged {
+            value,
+            json,
+            stamp,
+            size,
+            writer,
+            done,
+        } = ack;
+        let current = self.shared.local.load_full();
+        if stamp.mzxid > current.stamp.mzxid {
+            let big = size >= BIG;
+            let base = current.clone();
+            let work = move || {
+                let changes = diff::diff(&base.json, &json);
+                Prepared {
+                    value,
+                    json: Arc::new(json),
+                    changes,
+                }
+            };
+            let prepared = if big {
+                tokio::task::spawn_blocking(work).await.ok()
+            } else {
+                Some(work())
+            };
+            drop(current);
+            if let Some(prepared) = prepared {
+                // The next fetch compares against what ZooKeeper holds now, not older bytes.
+                self.last_big = None;
+                self.publish(prepared, stamp, Some(writer), big);
+                self.clear_fault();
+                crate::metrics::applied(
+                    &self.shared.dir,
+                    crate::metrics::Applied::Local,
+                    stamp.mtime,
+                );
+            }
+        }
+        // The caller may have given up waiting: nothing to tell then.
+        let _ = done.send(());
+    }
+
+    /// Sends the batch, then swaps the copy, under the events lock (two pointer operations);
+    /// the old value is dropped off the async workers when it is big.
+    fn publish(
+        &mut self,
+        prepared: Prepared<T>,
+        stamp: Stamp,
+        writer: Option<Arc<str>>,
+        big: bool,
+    ) {
+        let Prepared {
+            value,
+            json,
+            changes,
+        } = prepared;
+        let batch = (!changes.is_empty()).then(|| {
+            StateEvent::Changed(Arc::new(ChangeBatch::new(
+                stamp.version,
+                stamp.mzxid,
+                changes,
+                json.clone(),
+                writer,
+            )))
+        });
+        let events = lock(&self.shared.events);
+        if let (Some(batch), Some(sender)) = (batch, events.as_ref()) {
+            // No subscriber is fine.
+            let _ = sender.send(batch);
+        }
+        let old = self
+            .shared
+            .local
+            .swap(Arc::new(Snapshot { value, json, stamp }));
+        drop(events);
+        if big {
+            // Freeing a large tree takes milliseconds: not on a worker. A reader still holding
+            // it frees it on its own thread when done.
+            tokio::task::spawn_blocking(move || drop(old));
+        }
+    }
+
+    /// Reports a bad payload: `read()` returns it and subscribers get it, once per distinct
+    /// fault.
+    pub(crate) fn set_fault(&mut self, fault: Error) {
+        let previous = self.shared.fault.swap(Some(Arc::new(fault.clone())));
+        self.shared.faulty.store(true, Ordering::Release);
+        if previous.as_deref() != Some(&fault) {
+            tracing::warn!(dir = %self.shared.dir, error = %fault, "payload fault");
+            crate::metrics::payload_fault(&self.shared.dir, &fault);
+            if let Some(sender) = lock(&self.shared.events).as_ref() {
+                let _ = sender.send(StateEvent::Error(fault));
+            }
+        }
+    }
+
+    pub(crate) fn clear_fault(&mut self) {
+        self.shared.faulty.store(false, Ordering::Release);
+        if self.shared.fault.swap(None).is_some() {
+            tracing::info!(dir = %self.shared.dir, "payload recovered");
+        }
+    }
+
+    pub(crate) fn has_fault(&self) -> bool {
+        self.shared.faulty.load(Ordering::Acquire)
+    }
+
+    /// Records that the copy equals ZooKeeper's as of now, in `session`.
+    pub(crate) fn mark_verified(&mut self, session: i64) {
+        let verified = &self.shared.verified;
+        let nanos = verified.epoch.elapsed().as_nanos().min(u64::MAX as u128) as u64;
+        // SeqCst with `Bound::mark_stale_since`: whichever runs second leaves the flag right.
+        verified.at.store(nanos, Ordering::SeqCst);
+        verified.session.store(session, Ordering::SeqCst);
+        for bound in lock(&self.shared.bounds).iter().filter_map(Weak::upgrade) {
+            bound.verified();
+        }
+        verified.notify.notify_one();
+        crate::metrics::verified(&self.shared.dir);
+    }
+
+    /// Ends every change stream.
+    pub(crate) fn close(&mut self) {
+        lock(&self.shared.events).take();
+        self.inbox.close();
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,204 @@
+//! The reaper: removes the commit markers of writers that are gone, so that `<dir>/writers`
+//! holds only live (or recently live) writers' markers however many instances come and go.
+//!
+//! A writer keeps an ephemeral child `alive` under its marker in every session it writes in
+//! (`write/marker.rs`). Every live instance's core scans `<dir>/writers` at a random interval
+//! between a third and a half of the grace period, the stats of all markers pipelined. A marker
+//! with no `alive` child becomes a suspect, with its version; a suspect seen again at least the
+//! grace period later, still childless and at the same version, is deleted at that version (the
+//! delete fails if a writer came back meanwhile: `NotEmpty` or `BadVersion`). A writer resolving
+//! a lost reply re-creates `alive` first, and gives up after half the grace period, so no marker
+//! is reaped under a resolution. A marker thus outlives its writer by at most the session timeout
+//! plus one and a half grace periods.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use zookeeper_client::Client;
+
+use super::jittered;
+use crate::connection::{ConnectionState, SessionSlot};
+use crate::layout::Layout;
+
+/// A marker seen without a live writer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Suspect {
+    version: i32,
+    since: Instant,
+}
+
+/// What one scan saw of a marker: its version and whether it has an `alive` child.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Seen {
+    pub(crate) version: i32,
+    pub(crate) alive: bool,
+}
+
+/// One scan's verdict, pure: the markers to delete (at their version), and the suspects kept.
+pub(crate) fn judge(
+    suspects: &HashMap<String, Suspect>,
+    seen: &HashMap<String, Seen>,
+    now: Instant,
+    grace: Duration,
+) -> (Vec<(String, i32)>, HashMap<String, Suspect>) {
+    let mut reap = Vec::new();
+    let mut next = HashMap::new();
+    for (name, seen) in seen {
+        if seen.alive {
+            continue;
+        }
+        match suspects.get(name) {
+            Some(s) if s.version == seen.version && now.duration_since(s.since) >= grace => {
+                reap.push((name.clone(), seen.version));
+            }
+            Some(s) if s.version == seen.version => {
+                next.insert(name.clone(), *s);
+            }
+            _ => {
+                next.insert(
+                    name.clone(),
+                    Suspect {
+                        version: seen.version,
+                        since: now,
+                    },
+                );
+            }
+        }
+    }
+    reap.sort();
+    (reap, next)
+}
+
+/// Stats every marker under `writers`, pipelined.
+async fn scan(
+    client: &Client,
+    layout: &Layout,
+) -> Result<HashMap<String, Seen>, zookeeper_client::Error> {
+    let children = match client.list_children(&layout.writers).await {
+        Ok(children) => children,
+        Err(zookeeper_client::Error::NoNode) => return Ok(HashMap::new()),
+        Err(err) => return Err(err),
+    };
+    let stats: Vec<_> = children
+        .iter()
+        .map(|child| client.check_stat(&layout.writer(child)))
+        .collect();
+    let mut seen = HashMap::new();
+    for (child, stat) in children.into_iter().zip(stats) {
+        if let Some(stat) = stat.await? {
+            seen.insert(
+                child,
+                Seen {
+                    version: stat.version,
+                    alive: stat.num_children > 0,
+                },
+            );
+        }
+    }
+    Ok(seen)
+}
+
+/// Scans and reaps until cancelled.
+pub(crate) async fn run(
+    layout: Layout,
+    mut slot: watch::Receiver<SessionSlot>,
+    grace: Duration,
+    cancel: CancellationToken,
+) {
+    let mut suspects: HashMap<String, Suspect> = HashMap::new();
+    loop {
+        let pause = jittered((grace / 3, grace / 2));
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            () = tokio::time::sleep(pause) => {},
+        }
+        let client = {
+            let current = slot.borrow_and_update();
+            match (&current.client, current.state) {
+                (_, ConnectionState::Closed) => return,
+                (Some(client), ConnectionState::Connected) => client.clone(),
+                // No session now: the next round.
+                _ => continue,
+            }
+        };
+        let scanned = tokio::select! {
+            _ = cancel.cancelled() => return,
+            scanned = tokio::time::timeout(grace / 3, scan(&client, &layout)) => scanned,
+        };
+        let seen = match scanned {
+            Ok(Ok(seen)) => seen,
+            Ok(Err(err)) => {
+                tracing::debug!(dir = %layout.dir, error = %err, "cannot scan the commit markers");
+                continue;
+            }
+            Err(_) => continue,
+        };
+        let (reap, next) = judge(&suspects, &seen, Instant::now(), grace);
+        suspects = next;
+        for (name, version) in reap {
+            let path = layout.writer(&name);
+            match client.delete(&path, Some(version)).await {
+                Ok(()) => {
+                    tracing::info!(%path, "removed the commit marker of a writer gone for the grace period");
+                    crate::metrics::marker_reaped(&layout.dir);
+                }
+                // A writer came back, or another reaper was first.
+                Err(
+                    zookeeper_client::Error::NotEmpty
+                    | zookeeper_client::Error::BadVersion
+                    | zookeeper_client::Error::NoNode,
+                ) => {}
+                Err(err) => tracing::debug!(%path, error = %err, "cannot remove a commit marker"),
+            }
+            suspects.remove(&name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(version: i32, alive: bool) -> Seen {
+        Seen { version, alive }
+    }
+
+    #[test]
+    fn a_marker_is_reaped_only_when_dead_and_unchanged_for_the_grace_period() {
+        let grace = Duration::from_secs(10);
+        let t0 = Instant::now();
+        let mut scan: HashMap<String, Seen> = HashMap::new();
+        scan.insert("dead".into(), seen(3, false));
+        scan.insert("live".into(), seen(5, true));
+        scan.insert("changing".into(), seen(1, false));
+        let (reap, suspects) = judge(&HashMap::new(), &scan, t0, grace);
+        assert!(reap.is_empty(), "first sight is suspicion only");
+        assert_eq!(suspects.len(), 2);
+
+        // Half the grace later: nothing yet.
+        let (reap, suspects) = judge(&suspects, &scan, t0 + grace / 2, grace);
+        assert!(reap.is_empty());
+
+        // The grace later: the unchanged dead marker goes; the changed one starts over.
+        scan.insert("changing".into(), seen(2, false));
+        let (reap, suspects) = judge(&suspects, &scan, t0 + grace, grace);
+        assert_eq!(reap, vec![("dead".to_string(), 3)]);
+        assert_eq!(suspects["changing"].since, t0 + grace);
+    }
+
+    #[test]
+    fn a_writer_that_comes_back_clears_the_suspicion() {
+        let grace = Duration::from_secs(10);
+        let t0 = Instant::now();
+        let mut scan: HashMap<String, Seen> = HashMap::new();
+        scan.insert("w".into(), seen(3, false));
+        let (_, suspects) = judge(&HashMap::new(), &scan, t0, grace);
+        scan.insert("w".into(), seen(3, true));
+        let (reap, suspects) = judge(&suspects, &scan, t0 + grace, grace);
+        assert!(reap.is_empty());
+        assert!(suspects.is_empty());
+    }
+}
