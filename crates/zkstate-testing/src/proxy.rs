@@ -49,6 +49,7 @@ pub struct FaultProxy {
     port: u16,
     control: watch::Sender<Control>,
     connections: Arc<AtomicUsize>,
+    accepted: Arc<AtomicUsize>,
     /// The accept loop. It owns a `JoinSet` of the connection tasks, so aborting it (on drop)
     /// drops that set, which aborts them all.
     accept: JoinHandle<()>,
@@ -86,17 +87,20 @@ impl FaultProxy {
             resets: 0,
         });
         let connections = Arc::new(AtomicUsize::new(0));
+        let accepted = Arc::new(AtomicUsize::new(0));
         let accept = tokio::spawn(accept_loop(
             listener,
             Arc::from(upstream),
             receiver,
             connections.clone(),
+            accepted.clone(),
         ));
         tracing::debug!(port, upstream, "fault proxy started");
         Ok(FaultProxy {
             port,
             control,
             connections,
+            accepted,
             accept,
         })
     }
@@ -152,6 +156,12 @@ impl FaultProxy {
         self.connections.load(Ordering::SeqCst)
     }
 
+    /// How many client connections the proxy has accepted since it started, refused ones
+    /// included: proof that a client tried to connect.
+    pub fn accepted_count(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
     fn set_mode(&self, mode: ProxyMode) {
         tracing::debug!(port = self.port, ?mode, "fault proxy mode");
         self.control.send_modify(|c| c.mode = mode);
@@ -169,6 +179,7 @@ async fn accept_loop(
     upstream: Arc<str>,
     control: watch::Receiver<Control>,
     connections: Arc<AtomicUsize>,
+    accepted_total: Arc<AtomicUsize>,
 ) {
     let mut tasks = JoinSet::new();
     loop {
@@ -183,6 +194,7 @@ async fn accept_loop(
                 continue;
             }
         };
+        accepted_total.fetch_add(1, Ordering::SeqCst);
         let resets = control.borrow().resets;
         let counted = Counted::new(connections.clone());
         tasks.spawn(serve_connection(

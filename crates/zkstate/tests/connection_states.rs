@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{connect, fast_settings, wait_state};
+use common::{connect, eventually, fast_settings, wait_state};
 use zkstate::{Connection, ConnectionState};
 use zkstate_testing::{expire_session, FaultProxy, ZkServer};
 
@@ -118,7 +118,11 @@ async fn started_container_is_lost_until_its_first_session() {
     )
     .expect("start");
     let mut events = conn.subscribe();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Proof that the container tried (and was refused) before the state is checked.
+    eventually("two refused connection attempts", || async {
+        proxy.accepted_count() >= 2
+    })
+    .await;
     assert_eq!(conn.state(), ConnectionState::Lost);
     proxy.pass();
     let (connected, _) = wait_state(&mut events, ConnectionState::Connected).await;

@@ -2,9 +2,7 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{connect, eventually, fast_settings, unique_dir};
+use common::{connect, eventually, fast_settings, raw_client, unique_dir};
 use zkstate::{Connection, ZkState};
 use zkstate_testing::{FaultProxy, ZkServer};
 
@@ -78,10 +76,23 @@ async fn each_instance_is_listed_a_killed_session_disappears_and_comes_back_on_a
 
     // Traffic flows again: the victim learns its session expired, opens a new one and re-registers.
     proxy.pass();
-    eventually("the instance to be listed again", || async {
-        ids(observer).await.contains(&victim.id().to_string())
-    })
+    // Re-registered in the new session: the record's ephemeral owner is that session.
+    let record_path = format!("{}/listeners/{}", victim.dir(), victim.id());
+    let raw = raw_client(&server.connect_string()).await;
+    eventually(
+        "the instance to be registered in its new session",
+        || async {
+            let owner = match raw.check_stat(&record_path).await {
+                Ok(Some(stat)) => stat.ephemeral_owner,
+                _ => return false,
+            };
+            victim_conn.session_id() == Some(owner)
+        },
+    )
     .await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(ids(observer).await, expected);
+    assert_eq!(
+        ids(observer).await,
+        expected,
+        "no record left of the old session"
+    );
 }

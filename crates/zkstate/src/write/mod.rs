@@ -184,32 +184,29 @@ where
     .await?;
 
     let asked = std::time::Instant::now();
-    let acquired = tokio::time::timeout(
+    let acquired = crate::error::within(
+        "acquiring lock",
+        &layout.lock,
         options.lock_timeout,
         lock::acquire(&client, layout, id.as_bytes()),
     )
     .await;
     crate::metrics::lock_waited(&layout.dir, asked.elapsed());
-    if let Ok(Ok(lock)) = &acquired {
-        tracing::debug!(lock = %lock.path(), waited = ?asked.elapsed(), "lock held");
-    }
     let lock = match acquired {
-        Err(_) => {
-            return Err(Error::timeout("acquiring lock", &layout.lock, options.lock_timeout).into())
-        }
-        Ok(Err(
-            err @ (zookeeper_client::Error::SessionExpired
-            | zookeeper_client::Error::RuntimeInconsistent),
-        )) => {
-            return Err(NotApplied::Again(Error::zk(
-                "acquiring lock",
-                &layout.lock,
-                err,
-            )))
-        }
-        Ok(Err(err)) => return Err(Error::zk("acquiring lock", &layout.lock, err).into()),
-        Ok(Ok(lock)) => lock,
+        Ok(lock) => lock,
+        // Our session expired, or our node vanished (the lock directory was removed): nothing
+        // was written; again with the next session.
+        Err(
+            err @ Error::ZooKeeper {
+                source:
+                    zookeeper_client::Error::SessionExpired
+                    | zookeeper_client::Error::RuntimeInconsistent,
+                ..
+            },
+        ) => return Err(NotApplied::Again(err)),
+        Err(err) => return Err(err.into()),
     };
+    tracing::debug!(lock = %lock.path(), waited = ?asked.elapsed(), "lock held");
     // What ZooKeeper held when the lock was granted.
     let Some(stat) = lock.payload else {
         return Err(Error::Missing {
