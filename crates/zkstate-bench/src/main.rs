@@ -85,7 +85,7 @@ impl Options {
     fn runs(&self, scenario: u32) -> bool {
         self.only
             .as_ref()
-            .map_or(true, |only| only.contains(&scenario))
+            .is_none_or(|only| only.contains(&scenario))
     }
 
     fn command(&self) -> String {

@@ -33,7 +33,7 @@ fn record(id: u32) -> Record {
         name: format!("service-{id:05}"),
         host: format!("host-{:03}.rack-{}.example.internal", id % 997, id % 13),
         port: 8000 + (id % 1000) as u16,
-        enabled: id % 7 > 0,
+        enabled: !id.is_multiple_of(7),
         tags: vec![
             format!("role:{}", ["web", "db", "cache", "queue"][id as usize % 4]),
             format!("zone:{}", id % 3),

@@ -509,7 +509,7 @@ where
             .last_report
             .map_or_else(Instant::now, |last| last + interval);
         let at = earliest.max(Instant::now());
-        if !matches!(self.report_at, Some(planned) if planned <= at) {
+        if self.report_at.is_none_or(|planned| at < planned) {
             self.report_at = Some(at);
         }
     }
