@@ -1,5 +1,5 @@
-//! `zkstate ls` finds the state directories under a path; `zkstate rm` removes one, all or
-//! nothing, only with `--yes`.
+//! `zkstate ls` finds the state directories under a path; `zkstate rm` removes one of any size,
+//! only with `--yes`.
 
 mod common;
 
@@ -101,4 +101,38 @@ async fn rm_refuses_what_is_not_a_state_dir() {
         .await
         .expect_code(2)
         .error_line(&["refusing"]);
+}
+
+/// 500 agents restarting daily for six weeks leave about 20,000 markers if nothing reaps them:
+/// more than one transaction can carry (ZooKeeper's 1 MB request limit is about 15,000 deletes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rm_removes_a_state_with_20000_commit_markers() {
+    let zk = shared_zk().await;
+    let dir = unique_dir("rm-big");
+    create_state(&zk, &dir, r#"{"a":1}"#).await;
+    let client = raw_client(&zk).await;
+    let writers = format!("{dir}/writers");
+    raw_mkdir(&zk, &writers).await;
+    let options =
+        zookeeper_client::CreateMode::Persistent.with_acls(zookeeper_client::Acls::anyone_all());
+    let mut batches = Vec::new();
+    for batch in 0..20 {
+        let mut txn = client.new_multi_writer();
+        for i in 0..1000 {
+            let marker = format!("{writers}/{:032x}", batch * 1000 + i);
+            txn.add_create(&marker, br#"{"fenced":true}"#, &options)
+                .expect("stage a create");
+        }
+        batches.push(txn.commit());
+    }
+    for batch in batches {
+        batch.await.expect("create 1000 markers");
+    }
+    let (_, stat) = client.get_children(&writers).await.expect("list");
+    assert_eq!(stat.num_children, 20_000);
+
+    let out = run(&zk, &["rm", "--yes", &dir]).await;
+    out.success();
+    assert!(out.stderr.contains(&format!("removed {dir}")), "{out}");
+    assert!(!exists(&zk, &dir).await, "{dir} is gone");
 }

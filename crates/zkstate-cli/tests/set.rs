@@ -121,3 +121,17 @@ async fn set_repairs_a_payload_that_is_not_json() {
     let (value, _) = payload(&zk, &dir).await;
     assert_eq!(value, serde_json::json!({"ok": "again"}));
 }
+
+#[tokio::test]
+async fn a_negative_if_version_is_invalid_input_and_nothing_is_written() {
+    let zk = shared_zk().await;
+    let dir = unique_dir("set-negative");
+    create_state(&zk, &dir, r#"{"a":1}"#).await;
+    for version in ["-1", "-7"] {
+        run(&zk, &["set", "--if-version", version, &dir, r#"{"a":2}"#])
+            .await
+            .expect_code(2)
+            .error_line(&["--if-version", version]);
+    }
+    assert_eq!(payload(&zk, &dir).await, (serde_json::json!({"a": 1}), 0));
+}

@@ -1,15 +1,22 @@
-//! The seed's agent: it shares a list of process globs through a `ZkState<Vec<String>>`, lists
-//! the host's processes from /proc, prints those that match, and re-evaluates on every change.
+//! The process-monitor agent: it shares a list of process globs through a
+//! `ZkState<Vec<String>>`, lists the host's processes, prints those that match, and re-evaluates
+//! on every change. It closes its state on Ctrl-C and on SIGTERM (what `kill`, systemd and
+//! Kubernetes send), so that its listener record and commit marker go at once.
 //!
 //! ```text
 //! process_monitor --zk zookeeper://127.0.0.1:2181/demo --dir agents --name agent-1
+//! process_monitor --zk zookeeper://127.0.0.1:2181/demo --metrics            # Prometheus on 127.0.0.1:9464
+//! process_monitor --zk zookeeper://127.0.0.1:2181/demo --metrics 127.0.0.1:9100
 //! ```
 
-use std::path::Path;
+use std::net::SocketAddr;
 
 use anyhow::Context;
 use clap::Parser;
 use futures::StreamExt;
+use globset::{Glob, GlobMatcher};
+use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, RefreshKind, System};
+use tokio::signal::unix::{signal, SignalKind};
 use zkstate::{Change, Connection, Settings, StateEvent, ZkState};
 
 /// A process-monitor agent sharing its globs through ZooKeeper.
@@ -28,61 +35,43 @@ struct Args {
     /// A name for this agent's output lines.
     #[arg(long, default_value = "agent")]
     name: String,
+    /// Serve zkstate's metrics as Prometheus text on this address (loopback by default).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:9464")]
+    metrics: Option<SocketAddr>,
 }
 
-/// `*` matches any run, `?` any one character.
-fn glob_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
+/// Each glob compiled, in order; a glob that does not compile is reported and matches nothing.
+fn matchers(name: &str, globs: &[String]) -> Vec<Option<GlobMatcher>> {
+    globs
+        .iter()
+        .map(|glob| match Glob::new(glob) {
+            Ok(glob) => Some(glob.compile_matcher()),
+            Err(err) => {
+                println!("[{name}] ignoring the glob {glob:?}: {err}");
+                None
+            }
+        })
+        .collect()
 }
 
 /// (pid, name) of every process we can see.
-fn processes() -> Vec<(u32, String)> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if let Ok(comm) =
-            std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("comm"))
-        {
-            found.push((pid, comm.trim().to_string()));
-        }
-    }
+fn processes(system: &mut System) -> Vec<(u32, String)> {
+    system.refresh_processes_specifics(ProcessesToUpdate::All, true, ProcessRefreshKind::nothing());
+    let mut found: Vec<(u32, String)> = system
+        .processes()
+        .iter()
+        .map(|(pid, process)| (pid.as_u32(), process.name().to_string_lossy().into_owned()))
+        .collect();
     found.sort();
     found
 }
 
-fn report(name: &str, globs: &[String]) {
-    let procs = processes();
-    for glob in globs {
+fn report(name: &str, system: &mut System, globs: &[String]) {
+    let procs = processes(system);
+    for (glob, matcher) in globs.iter().zip(matchers(name, globs)) {
         let matches: Vec<String> = procs
             .iter()
-            .filter(|(_, comm)| glob_match(glob, comm))
+            .filter(|(_, comm)| matcher.as_ref().is_some_and(|m| m.is_match(comm)))
             .map(|(pid, comm)| format!("{comm}({pid})"))
             .collect();
         let shown = if matches.is_empty() {
@@ -117,6 +106,17 @@ fn describe(change: &Change) -> String {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let name = args.name;
+    if let Some(addr) = args.metrics {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(addr)
+            .install()
+            .with_context(|| format!("serving metrics on {addr}"))?;
+        println!("[{name}] metrics on http://{addr}/metrics");
+    }
+    // Installed before anything else: a signal at any point from here on closes cleanly.
+    let mut terminate = signal(SignalKind::terminate()).context("handling SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("handling SIGINT")?;
+
     let conn = Connection::connect(&args.zk, Settings::default())
         .await
         .context("connecting to ZooKeeper")?;
@@ -125,18 +125,19 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("opening the shared state")?;
     let mut changes = state.subscribe();
+    let mut system = System::new_with_specifics(RefreshKind::nothing());
     println!(
         "[{name}] watching {} (version {}) as {}",
         state.dir(),
         state.version(),
         state.id()
     );
-    report(&name, &state.d_read());
+    report(&name, &mut system, &state.d_read());
 
-    let mut stop = Box::pin(tokio::signal::ctrl_c());
     loop {
         tokio::select! {
-            _ = &mut stop => break,
+            _ = interrupt.recv() => break,
+            _ = terminate.recv() => break,
             event = changes.next() => match event {
                 Some(StateEvent::Changed(batch)) => {
                     for change in &batch.changes {
@@ -144,13 +145,13 @@ async fn main() -> anyhow::Result<()> {
                     }
                     // The batch carries the new value: the local copy is replaced just after.
                     match serde_json::from_value::<Vec<String>>(serde_json::Value::clone(&batch.value)) {
-                        Ok(globs) => report(&name, &globs),
+                        Ok(globs) => report(&name, &mut system, &globs),
                         Err(err) => println!("[{name}] unexpected payload: {err}"),
                     }
                 },
                 Some(StateEvent::Lagged { version, .. }) => {
                     println!("[{name}] fell behind; now at version {version}");
-                    report(&name, &state.d_read());
+                    report(&name, &mut system, &state.d_read());
                 },
                 Some(StateEvent::Error(err)) => println!("[{name}] shared state unusable for now: {err}"),
                 Some(_) => {},
@@ -158,6 +159,7 @@ async fn main() -> anyhow::Result<()> {
             },
         }
     }
+    // Removes this agent's listener record and commit marker now, not at session expiry.
     state.close().await;
     conn.close().await;
     println!("[{name}] stopped");
@@ -166,14 +168,33 @@ async fn main() -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::glob_match;
+    use super::*;
 
     #[test]
     fn globs_match_like_a_shell() {
-        assert!(glob_match("systemd*", "systemd-journal"));
-        assert!(glob_match("firefox*", "firefox"));
-        assert!(!glob_match("rsync*", "xrsync"));
-        assert!(glob_match("s?h", "ssh"));
-        assert!(glob_match("*", ""));
+        let globs: Vec<String> = ["systemd*", "firefox*", "s?h", "rsync*"]
+            .iter()
+            .map(|g| g.to_string())
+            .collect();
+        let m: Vec<GlobMatcher> = matchers("t", &globs).into_iter().flatten().collect();
+        assert!(m[0].is_match("systemd-journal"));
+        assert!(m[1].is_match("firefox"));
+        assert!(!m[3].is_match("xrsync"));
+        assert!(m[2].is_match("ssh"));
+    }
+
+    #[test]
+    fn a_bad_glob_is_left_out_not_fatal() {
+        let globs = vec!["[unclosed".to_string(), "ok*".to_string()];
+        let m = matchers("t", &globs);
+        assert!(m[0].is_none());
+        assert!(m[1].as_ref().is_some_and(|m| m.is_match("okay")));
+    }
+
+    #[test]
+    fn this_process_is_listed() {
+        let mut system = System::new_with_specifics(RefreshKind::nothing());
+        let me = std::process::id();
+        assert!(processes(&mut system).iter().any(|(pid, _)| *pid == me));
     }
 }

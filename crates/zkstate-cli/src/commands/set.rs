@@ -35,7 +35,13 @@ pub struct Args {
     pub json: Option<String>,
 
     /// Write only if ZooKeeper holds this payload version, 0 or more (else exit 3)
-    #[arg(long, value_name = "N", conflicts_with = "create", value_parser = clap::value_parser!(i32).range(0..))]
+    #[arg(
+        long,
+        value_name = "N",
+        conflicts_with = "create",
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(i32).range(0..)
+    )]
     pub if_version: Option<i32>,
 
     /// Create the state directory with this payload when it does not exist

@@ -205,6 +205,8 @@ struct Shared<T> {
     /// Mirrors `fault.is_some()`, so that the read path loads a flag, not a pointer.
     faulty: AtomicBool,
     verified: Verified,
+    /// Woken whenever the copy moves to another write.
+    applied: Notify,
     bounds: Mutex<Vec<Weak<Bound>>>,
     requests: mpsc::UnboundedSender<Request<T>>,
 }
@@ -268,6 +270,7 @@ pub(crate) fn new<T>(
             session: AtomicI64::new(0),
             notify: Notify::new(),
         },
+        applied: Notify::new(),
         bounds: Mutex::new(Vec::new()),
         requests,
     });
@@ -347,6 +350,24 @@ impl<T> Store<T> {
     /// The session the copy was last verified in.
     pub(crate) fn verified_session(&self) -> i64 {
         self.shared.verified.session.load(Ordering::SeqCst)
+    }
+
+    /// Waits until the copy holds the write `mzxid` or a later one, at most `timeout`; whether it
+    /// does.
+    pub(crate) async fn caught_up(&self, mzxid: i64, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let applied = self.shared.applied.notified();
+            tokio::pin!(applied);
+            // Registered before the check, so that no publish falls between the two.
+            applied.as_mut().enable();
+            if self.stamp().mzxid >= mzxid {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, applied).await.is_err() {
+                return self.stamp().mzxid >= mzxid;
+            }
+        }
     }
 
     /// Completes when the copy is verified or a bound is added.
@@ -659,6 +680,7 @@ where
             .local
             .swap(Arc::new(Snapshot { value, json, stamp }));
         drop(events);
+        self.shared.applied.notify_waiters();
         if big {
             // Freeing a large tree takes milliseconds: not on a worker. A reader still holding
             // it frees it on its own thread when done.

@@ -36,6 +36,10 @@ use crate::store::{Stamp, Store};
 /// it gives up with the last error.
 const MAX_ATTEMPTS: usize = 16;
 
+/// How long an update waits, holding the lock, for the local copy to catch up with a write that
+/// ZooKeeper already holds, before it calls the copy stale (`update`) or reads it (`update_latest`).
+const CATCH_UP: Duration = Duration::from_millis(100);
+
 /// Which base an update starts from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Base {
@@ -219,6 +223,13 @@ where
         czxid: stat.czxid,
     };
 
+    // A newer write than the local copy holds, of the same incarnation, is most likely the
+    // previous holder's, whose watch event is on its way: give the sync task the time to apply it
+    // (one fetch) before calling the copy stale.
+    let local = store.stamp();
+    if stat.czxid == local.czxid && stat.mzxid > local.mzxid {
+        store.caught_up(stat.mzxid, CATCH_UP).await;
+    }
     for _ in 0..MAX_ATTEMPTS {
         let snapshot = store.load();
         let local = Held::of_stamp(snapshot.stamp());
