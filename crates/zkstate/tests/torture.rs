@@ -7,7 +7,9 @@
 //! subscriber's batches replay, in strictly increasing versions, to that payload.
 //!
 //! Short mode (CI): `cargo test -p zkstate --test torture`. Long mode, by hand:
-//! `ZKSTATE_TORTURE_UPDATES=2500 ZKSTATE_TORTURE_ROUNDS=10 cargo test --release -p zkstate --test torture -- --nocapture`.
+//! `ZKSTATE_TORTURE_UPDATES=2500 ZKSTATE_TORTURE_ROUNDS=10 cargo test --release -p zkstate --test torture -- --nocapture`
+//! (`UPDATES` per writer; the faults go on, round after round, until every writer is done, and
+//! the first `ROUNDS` rounds also restart the whole ensemble).
 
 mod common;
 
@@ -145,6 +147,40 @@ async fn start_writer(cluster: &ZkCluster, w: usize, dir: &str) -> Writer {
     }
 }
 
+/// When the writers must be done by: generous, and proportional to the work (the payload grows
+/// with every update, so later updates cost more).
+fn deadline_for(updates: u64) -> std::time::Instant {
+    std::time::Instant::now() + Duration::from_secs(120) + Duration::from_millis(200 * updates)
+}
+
+/// Updates per second in each quarter of the run, with the payload's size at the quarter's end
+/// (the log grows by one entry per update).
+fn throughput(
+    started: std::time::Instant,
+    mut times: Vec<std::time::Instant>,
+    final_bytes: usize,
+) -> String {
+    times.sort();
+    let n = times.len();
+    if n < 4 {
+        return "too few updates to tell".to_string();
+    }
+    let mut parts = Vec::new();
+    let mut from = started;
+    for quarter in 1..=4 {
+        let end = times[n * quarter / 4 - 1];
+        let count = n / 4;
+        let secs = end.duration_since(from).as_secs_f64().max(1e-3);
+        parts.push(format!(
+            "{:.0}/s up to {:.0} KB",
+            count as f64 / secs,
+            final_bytes as f64 * quarter as f64 / 4.0 / 1024.0
+        ));
+        from = end;
+    }
+    parts.join(", ")
+}
+
 /// Cuts `writer` off and closes its session from a direct client, then lets traffic through:
 /// a real expiry (see zkstate_testing::expire_session).
 async fn expire(cluster: &ZkCluster, writer: &Writer) {
@@ -163,21 +199,28 @@ async fn expire(cluster: &ZkCluster, writer: &Writer) {
     writer.each_proxy(FaultProxy::pass);
 }
 
-/// Runs the fault schedule while any of `tasks` runs; returns how many faults it injected.
+/// Runs the fault schedule, round after round, for as long as any of `tasks` runs (the first
+/// `restarts` rounds also restart the whole ensemble); returns how many faults it injected.
+/// Panics when the writers are still running at `deadline`: the system lost liveness.
 async fn run_faults<T>(
     cluster: &mut ZkCluster,
     writers: &[Writer],
-    rounds: u64,
+    restarts: u64,
     tasks: &[tokio::task::JoinHandle<T>],
+    deadline: std::time::Instant,
 ) -> u64 {
     let mut faults = 0u64;
     let pause = Duration::from_millis(700);
-    'schedule: for round in 0..rounds {
+    'schedule: for round in 0.. {
         let steps = 6;
         for step in 0..steps {
             if tasks.iter().all(|t| t.is_finished()) {
                 break 'schedule;
             }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "writers still running after the deadline: no progress"
+            );
             tokio::time::sleep(pause).await;
             // Cheap faults first, so that a short run still sees every kind.
             let kind = [4, 3, 5, 0, 1, 2][step];
@@ -226,7 +269,7 @@ async fn run_faults<T>(
                     }
                 }
                 _ => {
-                    if round == 0 {
+                    if round < restarts {
                         eprintln!("round {round}: restart the whole ensemble");
                         cluster.restart_all().await.expect("restart the ensemble");
                     } else {
@@ -268,11 +311,13 @@ async fn no_acknowledged_update_is_lost_or_doubled_under_faults() {
     }
 
     // The writers.
+    let started = std::time::Instant::now();
     let mut tasks = Vec::new();
     for (w, writer) in writers.iter().enumerate() {
         let state = writer.state.clone();
         tasks.push(tokio::spawn(async move {
             let mut acked = Vec::new();
+            let mut times = Vec::new();
             let mut failed = 0u64;
             for seq in 0..per_writer {
                 match state
@@ -282,24 +327,36 @@ async fn no_acknowledged_update_is_lost_or_doubled_under_faults() {
                     })
                     .await
                 {
-                    Ok(_) => acked.push((w, seq)),
+                    Ok(_) => {
+                        acked.push((w, seq));
+                        times.push(std::time::Instant::now());
+                    }
                     Err(err) => {
                         tracing::info!(writer = w, seq, error = %err, "update not applied");
                         failed += 1;
                     }
                 }
             }
-            (acked, failed)
+            (acked, times, failed)
         }));
     }
 
-    let faults = run_faults(&mut cluster, &writers, rounds, &tasks).await;
+    let faults = run_faults(
+        &mut cluster,
+        &writers,
+        rounds,
+        &tasks,
+        deadline_for(per_writer * WRITERS as u64),
+    )
+    .await;
 
     let mut acked: Vec<(usize, u64)> = Vec::new();
+    let mut times = Vec::new();
     let mut failed = 0;
     for task in tasks {
-        let (ok, err) = soon("a writer to finish", task).await.expect("writer task");
+        let (ok, at, err) = soon("a writer to finish", task).await.expect("writer task");
         acked.extend(ok);
+        times.extend(at);
         failed += err;
     }
 
@@ -319,10 +376,11 @@ async fn no_acknowledged_update_is_lost_or_doubled_under_faults() {
     }
     let duplicated = counts.values().filter(|&&n| n > 1).count();
     let lost = acked.iter().filter(|e| !counts.contains_key(e)).count();
+    let acked_set: std::collections::HashSet<(usize, u64)> = acked.iter().copied().collect();
     let unacknowledged = final_ledger
         .log
         .iter()
-        .filter(|e| !acked.contains(e))
+        .filter(|e| !acked_set.contains(e))
         .count();
 
     for (name, history) in &histories {
@@ -343,9 +401,12 @@ async fn no_acknowledged_update_is_lost_or_doubled_under_faults() {
 
     eprintln!(
         "torture: updates acknowledged {}, not applied {failed}, faults injected {faults}, lost = {lost}, \
-         duplicated = {duplicated}, unacknowledged in payload = {unacknowledged}, converged = {}",
+         duplicated = {duplicated}, unacknowledged in payload = {unacknowledged}, converged = {}, \
+         in {:.0} s; throughput as the payload grew: {}",
         acked.len(),
-        if replayed_ok { "yes" } else { "no" }
+        if replayed_ok { "yes" } else { "no" },
+        started.elapsed().as_secs_f64(),
+        throughput(started, times, data.len())
     );
     assert_eq!(
         final_ledger.counter,
@@ -436,7 +497,14 @@ async fn an_external_versioned_writer_beside_zkstate_writers_loses_nothing_ackno
             acked
         }));
     }
-    let faults = run_faults(&mut cluster, &writers, 1, &tasks).await;
+    let faults = run_faults(
+        &mut cluster,
+        &writers,
+        1,
+        &tasks,
+        deadline_for(per_writer * 4),
+    )
+    .await;
     let mut acked = Vec::new();
     for task in tasks {
         acked.extend(soon("a writer to finish", task).await.expect("writer task"));
