@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{edit, get, listeners, ls, patch, rm, set, watch};
+use crate::commands::{edit, get, listeners, ls, patch, rm, rollout, set, watch};
 
 /// The exit codes, as `--help` shows them. Keep in step with `exit.rs`.
 const EXIT_CODES: &str = "\
@@ -17,6 +17,8 @@ Exit codes:
   3  version conflict: ZooKeeper holds another version; nothing was written
   4  not found: the state directory or path does not exist
   5  ZooKeeper unreachable, or no answer, within --timeout
+  6  rollout incomplete: some live instance has not applied the version (rollout, and
+     --wait-rollout after the write was made)
 
 Every error is one line on stderr starting with `zkstate: `. Data goes to stdout, messages to
 stderr.";
@@ -94,8 +96,10 @@ pub enum Command {
     Edit(edit::Args),
     /// Print every change of a state as it happens, until interrupted
     Watch(watch::Args),
-    /// List the live instances of a state
+    /// List the live instances of a state and the version each has applied
     Listeners(listeners::Args),
+    /// Show (or wait for) which live instances have applied a version of a state
+    Rollout(rollout::Args),
     /// List the state directories under a path
     Ls(ls::Args),
     /// Remove a state directory and everything under it
@@ -103,7 +107,7 @@ pub enum Command {
 }
 
 /// A positive, finite number of seconds (`10`, `0.5`).
-fn parse_seconds(text: &str) -> Result<Duration, String> {
+pub fn parse_seconds(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text
         .trim()
         .parse()

@@ -8,6 +8,7 @@
 //! | 3 | version conflict: ZooKeeper holds another version than the one required; nothing written |
 //! | 4 | not found: the state directory (or path) does not exist |
 //! | 5 | ZooKeeper unreachable, or it did not answer, within `--timeout` |
+//! | 6 | rollout incomplete: some live instance has not applied the version (`rollout`, `--wait-rollout` when the wait timed out; the write itself was made) |
 //!
 //! Commands return `anyhow::Error`s. [`Code::of`] walks the cause chain, outermost first, and
 //! takes the code of the first error it recognises: a [`Failure`] (a command's own verdict), a
@@ -30,6 +31,8 @@ pub enum Code {
     NotFound = 4,
     /// 5: ZooKeeper unreachable, or no answer, within `--timeout`.
     Unreachable = 5,
+    /// 6: some live instance has not applied the version (in time).
+    Incomplete = 6,
 }
 
 impl Code {
@@ -176,6 +179,7 @@ mod tests {
             (Code::Conflict, 3),
             (Code::NotFound, 4),
             (Code::Unreachable, 5),
+            (Code::Incomplete, 6),
         ];
         for (code, number) in codes {
             assert_eq!(code.number(), number, "{code:?}");

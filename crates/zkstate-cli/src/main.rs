@@ -13,6 +13,7 @@
 //! | 3 | version conflict (`set --if-version`, `edit`): nothing was written |
 //! | 4 | not found: the state directory or path does not exist |
 //! | 5 | ZooKeeper unreachable, or no answer, within `--timeout` |
+//! | 6 | rollout incomplete: some live instance has not applied the version (`rollout`; `--wait-rollout` after the write was made) |
 //!
 //! Every error is one line on stderr, `zkstate: ` and the cause chain joined with `": "`.
 

@@ -119,6 +119,42 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// `version 17: 498/500 instances applied; waiting for host-a pid 1234 (on 16), host-b pid 99
+/// (on 16)`: what `zkstate rollout` prints. At most `shown` laggards are named; the others are
+/// counted. An instance that does not report is `(on ?)`.
+pub fn rollout_line(rollout: &zkstate::Rollout, shown: usize) -> String {
+    let mut line = format!(
+        "version {}: {}/{} instances applied",
+        rollout.target, rollout.applied, rollout.total
+    );
+    if rollout.version < rollout.target {
+        line.push_str(&format!(" (zookeeper holds version {})", rollout.version));
+    }
+    if rollout.pending.is_empty() {
+        return line;
+    }
+    let names: Vec<String> = rollout
+        .pending
+        .iter()
+        .take(shown)
+        .map(|l| {
+            let host = if l.hostname.is_empty() {
+                l.id.as_str()
+            } else {
+                l.hostname.as_str()
+            };
+            let on = l.applied_version.map_or("?".to_string(), |v| v.to_string());
+            format!("{host} pid {} (on {on})", l.pid)
+        })
+        .collect();
+    line.push_str("; waiting for ");
+    line.push_str(&names.join(", "));
+    if rollout.pending.len() > shown {
+        line.push_str(&format!(" and {} more", rollout.pending.len() - shown));
+    }
+    line
+}
+
 /// A listener record as `listeners --json` prints it.
 #[derive(Debug, PartialEq, Serialize)]
 pub struct ListenerRow {
@@ -132,6 +168,12 @@ pub struct ListenerRow {
     pub started_at: String,
     /// When it started, milliseconds since the Unix epoch (0 when unknown).
     pub started_at_ms: u64,
+    /// The payload version it has applied, as of its last report (`null`: it does not report).
+    pub applied_version: Option<i32>,
+    /// The zxid of the write it has applied.
+    pub applied_mzxid: Option<i64>,
+    /// When it reported, milliseconds since the Unix epoch, its own clock.
+    pub reported_at_ms: Option<u64>,
 }
 
 impl From<&Listener> for ListenerRow {
@@ -147,6 +189,9 @@ impl From<&Listener> for ListenerRow {
             pid: listener.pid,
             started_at,
             started_at_ms: listener.started_at_ms,
+            applied_version: listener.applied_version,
+            applied_mzxid: listener.applied_mzxid,
+            reported_at_ms: listener.reported_at_ms,
         }
     }
 }
@@ -154,7 +199,7 @@ impl From<&Listener> for ListenerRow {
 /// The listeners as a table with a header, columns aligned, one line each (no trailing newline
 /// on the last). Unknown fields (a record written by another tool) show as `-`.
 pub fn listeners_table(rows: &[ListenerRow]) -> String {
-    let cells: Vec<[String; 4]> = rows
+    let cells: Vec<[String; 5]> = rows
         .iter()
         .map(|row| {
             let or_dash = |s: &str| {
@@ -173,10 +218,12 @@ pub fn listeners_table(rows: &[ListenerRow]) -> String {
                     row.pid.to_string()
                 },
                 or_dash(&row.started_at),
+                row.applied_version
+                    .map_or_else(|| "-".to_string(), |v| v.to_string()),
             ]
         })
         .collect();
-    let header = ["ID", "HOST", "PID", "STARTED"].map(str::to_string);
+    let header = ["ID", "HOST", "PID", "STARTED", "APPLIED"].map(str::to_string);
     let mut widths = header.clone().map(|h| h.chars().count());
     for row in &cells {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -345,6 +392,9 @@ mod tests {
                 pid: 42,
                 started_at: "2024-03-01T12:00:00.123Z".into(),
                 started_at_ms: 1_709_294_400_123,
+                applied_version: Some(17),
+                applied_mzxid: Some(99),
+                reported_at_ms: Some(1_709_294_401_000),
             },
             ListenerRow {
                 id: "a-much-longer-id".into(),
@@ -352,6 +402,9 @@ mod tests {
                 pid: 0,
                 started_at: String::new(),
                 started_at_ms: 0,
+                applied_version: None,
+                applied_mzxid: None,
+                reported_at_ms: None,
             },
         ];
         let table = listeners_table(&rows);
@@ -359,12 +412,12 @@ mod tests {
         assert_eq!(
             lines,
             vec![
-                "ID                HOST    PID  STARTED",
-                "abc               host-1  42   2024-03-01T12:00:00.123Z",
-                "a-much-longer-id  -       -    -",
+                "ID                HOST    PID  STARTED                   APPLIED",
+                "abc               host-1  42   2024-03-01T12:00:00.123Z  17",
+                "a-much-longer-id  -       -    -                         -",
             ]
         );
-        assert_eq!(listeners_table(&[]), "ID  HOST  PID  STARTED");
+        assert_eq!(listeners_table(&[]), "ID  HOST  PID  STARTED  APPLIED");
     }
 
     #[test]
@@ -381,7 +434,8 @@ mod tests {
             serde_json::to_value(&row).ok(),
             Some(json!({
                 "id": "x", "hostname": "h", "pid": 7,
-                "started_at": "2024-03-01T12:00:00.123Z", "started_at_ms": 1_709_294_400_123u64
+                "started_at": "2024-03-01T12:00:00.123Z", "started_at_ms": 1_709_294_400_123u64,
+                "applied_version": null, "applied_mzxid": null, "reported_at_ms": null
             }))
         );
     }

@@ -1,6 +1,7 @@
 //! The whole seed story on one terminal: a private ZooKeeper, two process-monitor agents, an
 //! external actor (the `zkstate` CLI) that adds "firefox*", both agents reacting, `zkstate watch`
-//! printing the diff, then everything stopped cleanly.
+//! printing the diff, `zkstate rollout` confirming that every live instance applied it, then
+//! everything stopped cleanly.
 //!
 //! Run it with `bash scripts/demo.sh` (which builds the binaries it starts).
 
@@ -224,13 +225,17 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     run_cli(&cli, &url, &["get", DIR, "--stat"]).await?;
 
-    step("6. Stopping everything");
+    step("6. The operator asks whether the change reached every live instance (the two agents and the watch)");
+    run_cli(&cli, &url, &["listeners", DIR]).await?;
+    run_cli(&cli, &url, &["--timeout", "30", "rollout", "--wait", DIR]).await?;
+
+    step("7. Stopping everything");
     interrupt(watch, "zkstate watch").await;
     interrupt(agent_1, "agent-1").await;
     interrupt(agent_2, "agent-2").await;
     let _ = firefox.kill().await;
     let _ = std::fs::remove_dir_all(&scratch);
     drop(server);
-    println!("\nDone: both agents received the change as one Added at [2], and the private ZooKeeper is gone.");
+    println!("\nDone: both agents received the change as one Added at [2] and reported applying it; the private ZooKeeper is gone.");
     Ok(())
 }

@@ -24,6 +24,10 @@ use crate::exit::{fail, Code};
 pub struct Args {
     /// The state directory
     pub dir: String,
+
+    /// Waiting for the fleet after the write
+    #[command(flatten)]
+    pub rollout: super::rollout::WaitRollout,
 }
 
 /// Runs `zkstate edit`.
@@ -32,12 +36,17 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
         .with_connection(|conn| async move {
             let dir = resolve_dir(&conn, &args.dir)?;
             let state = open_existing(global, &conn, &dir, global.state_options()).await?;
-            closing(state, |state| edit(state, dir)).await
+            let written = closing(state, |state| edit(state, dir.clone())).await?;
+            match written {
+                Some(version) => args.rollout.after_write(&conn, &dir, version).await,
+                None => Ok(()),
+            }
         })
         .await
 }
 
-async fn edit(state: ZkState<Value>, dir: String) -> Result<()> {
+/// Edits; `Some(version)` when something was written.
+async fn edit(state: ZkState<Value>, dir: String) -> Result<Option<i32>> {
     let current = state
         .c_read()
         .await
@@ -94,7 +103,7 @@ async fn edit(state: ZkState<Value>, dir: String) -> Result<()> {
     };
     if edited == text {
         info(&format!("unchanged at version {version}; nothing written"));
-        return Ok(());
+        return Ok(None);
     }
     let value: Value = match serde_json::from_str(&edited) {
         Ok(value) => value,
@@ -112,13 +121,13 @@ async fn edit(state: ZkState<Value>, dir: String) -> Result<()> {
     };
     if value == original {
         info(&format!("unchanged at version {version}; nothing written"));
-        return Ok(());
+        return Ok(None);
     }
 
     match state.replace_at(version, value).await {
         Ok(new_version) => {
             info(&format!("version {new_version}"));
-            Ok(())
+            Ok(Some(new_version))
         }
         Err(zkstate::Error::StaleWrite { remote, .. }) => {
             let kept = keep(file)?;

@@ -7,6 +7,7 @@ pub mod listeners;
 pub mod ls;
 pub mod patch;
 pub mod rm;
+pub mod rollout;
 pub mod set;
 pub mod watch;
 
@@ -46,6 +47,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Listeners(args) => listeners::run(&global, args).await,
         Command::Ls(args) => ls::run(&global, args).await,
         Command::Rm(args) => rm::run(&global, args).await,
+        Command::Rollout(args) => rollout::run(&global, args).await,
     }
 }
 

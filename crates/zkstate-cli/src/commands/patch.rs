@@ -30,6 +30,10 @@ pub struct Args {
     /// The state directory
     pub dir: String,
 
+    /// Waiting for the fleet after the write
+    #[command(flatten)]
+    pub rollout: super::rollout::WaitRollout,
+
     /// A JSON merge patch (RFC 7396); `-` reads it from stdin
     #[arg(long, value_name = "JSON", group = "patch")]
     pub merge: Option<String>,
@@ -80,7 +84,9 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
         .with_connection(|conn| async move {
             let dir = resolve_dir(&conn, &args.dir)?;
             let state = open_existing(global, &conn, &dir, global.state_options()).await?;
-            closing(state, |state| async move {
+            let written_dir = dir.clone();
+            let rollout = args.rollout.clone();
+            let written = closing(state, |state| async move {
                 // The closure may run more than once (a writer that bypasses the lock makes the
                 // update start over): keep the changes of the last run, the one written.
                 let mut changes: Vec<Change> = Vec::new();
@@ -112,11 +118,11 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
                             })?;
                         }
                         info(&format!("version {version}"));
-                        Ok(())
+                        Ok(Some(version))
                     }
                     Err(TryUpdateError::Aborted(Refusal::Unchanged)) => {
                         info(&format!("unchanged at version {}", state.version()));
-                        Ok(())
+                        Ok(None)
                     }
                     Err(TryUpdateError::Aborted(Refusal::DoesNotApply(err))) => Err(fail(
                         Code::Usage,
@@ -132,7 +138,11 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
                     Err(_) => Err(anyhow::anyhow!("cannot patch {dir}: the update failed")),
                 }
             })
-            .await
+            .await?;
+            match written {
+                Some(version) => rollout.after_write(&conn, &written_dir, version).await,
+                None => Ok(()),
+            }
         })
         .await
 }

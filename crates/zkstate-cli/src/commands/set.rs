@@ -31,6 +31,10 @@ pub struct Args {
     /// The state directory
     pub dir: String,
 
+    /// Waiting for the fleet after the write
+    #[command(flatten)]
+    pub rollout: super::rollout::WaitRollout,
+
     /// The new payload as JSON; `-` or absent reads it from stdin
     pub json: Option<String>,
 
@@ -67,7 +71,8 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
                 let state = ZkState::with_options(&conn, &dir, value.clone(), options)
                     .await
                     .with_context(|| format!("cannot create {dir}"))?;
-                return closing(state, |state| async move {
+                let written_dir = dir.clone();
+                let written = closing(state, |state| async move {
                     // Another process may have created it first, with its own value: then ours
                     // was discarded and is written now, as for an existing state.
                     let version = if *state.d_read().json() == value {
@@ -76,9 +81,10 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
                         write(&state, &dir, value, None).await?
                     };
                     info(&format!("version {version}"));
-                    Ok(())
+                    Ok(version)
                 })
-                .await;
+                .await?;
+                return args.rollout.after_write(&conn, &written_dir, written).await;
             }
             // Opened with the new value as `initial`: over a payload that is not JSON the state
             // still opens (the value stands in), so `set` can repair it.
@@ -91,12 +97,14 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
                 }
                 Some(_) => open_existing(global, &conn, &dir, options).await?,
             };
-            closing(state, |state| async move {
+            let written_dir = dir.clone();
+            let written = closing(state, |state| async move {
                 let version = write(&state, &dir, value, args.if_version).await?;
                 info(&format!("version {version}"));
-                Ok(())
+                Ok(version)
             })
-            .await
+            .await?;
+            args.rollout.after_write(&conn, &written_dir, written).await
         })
         .await
 }

@@ -97,24 +97,29 @@ pub(crate) async fn listeners_of(
     .await
 }
 
-/// Which live instances of the state at `dir` have applied the payload ZooKeeper holds, without
-/// opening it.
+/// Which live instances of the state at `dir` have applied payload `version` (or, with `None`,
+/// the version ZooKeeper holds), without opening the state.
 ///
 /// # Errors
 /// As [`list_listeners`]; [`Error::Missing`] naming the payload when there is none.
-pub async fn rollout(conn: &Connection, dir: &str) -> Result<Rollout, Error> {
+pub async fn rollout(conn: &Connection, dir: &str, version: Option<i32>) -> Result<Rollout, Error> {
     let layout = Layout::new(&conn.resolve_dir(dir)?);
-    rollout_of(conn, &layout, conn.settings().connect_timeout()).await
+    rollout_of(conn, &layout, conn.settings().connect_timeout(), version).await
 }
 
 pub(crate) async fn rollout_of(
     conn: &Connection,
     layout: &Layout,
     timeout: Duration,
+    version: Option<i32>,
 ) -> Result<Rollout, Error> {
     let client = connected(conn, layout, timeout).await?;
     let (stat, listeners) = status(&client, layout, timeout).await?;
-    Ok(Rollout::of(&stat, stat.version, listeners))
+    Ok(Rollout::of(
+        &stat,
+        version.unwrap_or(stat.version),
+        listeners,
+    ))
 }
 
 /// The payload's stat and the records, the stat and the listing in one round trip.

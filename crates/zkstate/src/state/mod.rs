@@ -511,8 +511,18 @@ where
     where
         F: FnMut(&mut T) -> Result<(), E>,
     {
+        use tracing::Instrument;
         let started = std::time::Instant::now();
-        let result = self.write_once(base, f).await;
+        let span = tracing::info_span!(
+            "zkstate.update",
+            dir = %self.dir(),
+            attempts = tracing::field::Empty,
+            version = tracing::field::Empty,
+        );
+        let result = self.write_once(base, f).instrument(span.clone()).await;
+        if let Ok(version) = &result {
+            span.record("version", version);
+        }
         let outcome = match &result {
             Ok(_) => "ok",
             Err(TryUpdateError::Aborted(_)) => "aborted",
@@ -624,7 +634,7 @@ where
             let stamp = core.store.stamp();
             return Ok(fleet::Rollout::local(stamp.version, stamp.mzxid));
         };
-        fleet::rollout_of(conn, &core.layout, self.inner.options.request_timeout).await
+        fleet::rollout_of(conn, &core.layout, self.inner.options.request_timeout, None).await
     }
 
     /// Waits until every live instance has applied payload `version` or a later write of the

@@ -111,6 +111,8 @@ pub(crate) struct Task<T> {
     fetches: u64,
     /// Why the fetch in flight was started.
     fetch_origin: crate::metrics::Applied,
+    /// The `zkstate.resync` span of the fetch in flight, when it is a resync.
+    fetch_span: Option<tracing::Span>,
     tick: Pin<Box<tokio::time::Sleep>>,
     report_at: Option<Instant>,
     reported: Option<Stamp>,
@@ -146,6 +148,7 @@ where
             waiters: Vec::new(),
             fetches: 0,
             fetch_origin: crate::metrics::Applied::Remote,
+            fetch_span: None,
             tick,
             report_at: None,
             reported: None,
@@ -310,6 +313,9 @@ where
                         if let Some(reason) = reason {
                             resync(&self.layout.dir, reason);
                         }
+                        self.fetch_span = reason.map(|reason| {
+                            tracing::info_span!("zkstate.resync", dir = %self.layout.dir, ?reason, version = tracing::field::Empty)
+                        });
                         self.fetch_origin = if reason.is_some() {
                             Applied::Resync
                         } else {
@@ -393,9 +399,13 @@ where
     async fn read_done(&mut self, done: ReadDone) -> Input {
         match done {
             ReadDone::Fetch(number, Ok((data, stat))) => {
+                use tracing::Instrument;
+                let span = self.fetch_span.take().unwrap_or_else(tracing::Span::none);
+                span.record("version", stat.version);
                 let outcome = self
                     .writer
                     .apply_fetched(data, Stamp::of(&stat), self.fetch_origin)
+                    .instrument(span)
                     .await;
                 let (fetched, answer) = match outcome {
                     Ok(store::Fetched::Applied(stamp)) => (Fetched::Applied, Ok(stamp)),

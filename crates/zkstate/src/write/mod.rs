@@ -97,7 +97,9 @@ where
         }
     }
     let mut last = None;
-    for _ in 0..MAX_ATTEMPTS {
+    for attempts in 1..=MAX_ATTEMPTS {
+        // Recorded in the caller's `zkstate.update` span.
+        tracing::Span::current().record("attempts", attempts);
         let err = match attempt(cx, marker, base, &mut f).await {
             Ok(version) => return Ok(version),
             Err(NotApplied::Fail(err)) => return Err(err),

@@ -1,0 +1,140 @@
+//! `zkstate rollout` and `--wait-rollout`: which live instances have applied a version, from the
+//! version each reports in its listener record; exit 6 naming the laggards.
+
+mod common;
+
+use common::*;
+use zookeeper_client::{Acls, CreateMode};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollout_counts_the_instances_that_applied_a_version_and_waits_for_them() {
+    let zk = shared_zk().await;
+    let dir = unique_dir("rollout");
+    create_state(&zk, &dir, r#"{"n":0}"#).await;
+    let a = Running::watch(&zk, &dir, &[]).await;
+    let b = Running::watch(&zk, &dir, &[]).await;
+    wait_listeners(&zk, &dir, 2).await;
+
+    // A write, then the wait until both instances report it.
+    let out = run(&zk, &["set", "--wait-rollout=30", &dir, r#"{"n":1}"#]).await;
+    out.success();
+    assert!(
+        out.stderr.contains("version 1 applied by 2/2 instances"),
+        "{out}"
+    );
+
+    let out = run(&zk, &["rollout", &dir]).await;
+    out.success();
+    assert_eq!(
+        out.stdout.trim(),
+        "version 1: 2/2 instances applied",
+        "{out}"
+    );
+    let out = run(&zk, &["rollout", "--json", &dir]).await;
+    out.success();
+    let status = out.json();
+    assert_eq!(status["complete"], serde_json::json!(true));
+    assert_eq!(
+        (status["applied"].as_u64(), status["total"].as_u64()),
+        (Some(2), Some(2))
+    );
+
+    // `listeners` shows what each applied.
+    let out = run(&zk, &["listeners", &dir]).await;
+    out.success();
+    let header = out.stdout.lines().next().unwrap_or("");
+    assert!(header.ends_with("APPLIED"), "{out}");
+    assert!(
+        out.stdout
+            .lines()
+            .skip(1)
+            .all(|l| l.trim_end().ends_with(" 1")),
+        "{out}"
+    );
+
+    // patch and edit wait too.
+    let out = run(
+        &zk,
+        &["patch", "--wait-rollout", &dir, "--merge", r#"{"n":2}"#],
+    )
+    .await;
+    out.success();
+    assert!(
+        out.stderr.contains("version 2 applied by 2/2 instances"),
+        "{out}"
+    );
+    a.kill().await;
+    b.kill().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_laggard_makes_rollout_exit_6_naming_it_and_what_it_holds() {
+    let zk = shared_zk().await;
+    let dir = unique_dir("rollout-laggard");
+    create_state(&zk, &dir, r#"{"n":0}"#).await;
+    let live = Running::watch(&zk, &dir, &[]).await;
+    // Two frozen instances: one that reports version 0 forever, one of an older zkstate that
+    // reports nothing. Their records are ephemeral nodes of this session.
+    let client = raw_client(&zk).await;
+    let ephemeral = CreateMode::Ephemeral.with_acls(Acls::anyone_all());
+    client
+        .create(
+            &format!("{dir}/listeners/frozen"),
+            br#"{"id":"frozen","hostname":"host-a","pid":1234,"started_at_ms":1,"applied_version":0,"applied_mzxid":1}"#,
+            &ephemeral,
+        )
+        .await
+        .expect("frozen record");
+    client
+        .create(
+            &format!("{dir}/listeners/old"),
+            br#"{"id":"old","hostname":"host-b","pid":99,"started_at_ms":1}"#,
+            &ephemeral,
+        )
+        .await
+        .expect("old record");
+    wait_listeners(&zk, &dir, 3).await;
+
+    let out = run(&zk, &["set", "--wait-rollout=2", &dir, r#"{"n":1}"#]).await;
+    out.expect_code(6);
+    // Progress lines first, then the one error line.
+    let last = out.stderr.lines().last().unwrap_or("");
+    for part in [
+        "zkstate: version 1 written",
+        "incomplete",
+        "1/3 instances applied",
+        "host-a pid 1234 (on 0)",
+        "host-b pid 99 (on ?)",
+    ] {
+        assert!(
+            last.contains(part),
+            "{part:?} missing from the last line\n{out}"
+        );
+    }
+    assert_eq!(payload(&zk, &dir).await.1, 1, "the write was made");
+
+    let out = run(&zk, &["--timeout", "1", "rollout", "--wait", &dir]).await;
+    out.expect_code(6);
+    let last = out.stderr.lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("zkstate: rollout of") && last.contains("host-a pid 1234 (on 0)"),
+        "{out}"
+    );
+    assert!(
+        out.stdout
+            .starts_with("version 1: 1/3 instances applied; waiting for "),
+        "{out}"
+    );
+    // Without --wait: the status, exit 6 while incomplete.
+    run(&zk, &["rollout", &dir]).await.expect_code(6);
+
+    // The frozen instances go: the rollout completes.
+    drop(client);
+    wait_listeners(&zk, &dir, 1).await;
+    run(&zk, &["rollout", "--wait", &dir]).await.success();
+    // A version ZooKeeper does not hold yet is not complete.
+    let out = run(&zk, &["rollout", "--version", "5", &dir]).await;
+    out.expect_code(6);
+    assert!(out.stdout.contains("zookeeper holds version 1"), "{out}");
+    live.kill().await;
+}
