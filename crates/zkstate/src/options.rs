@@ -48,7 +48,7 @@ impl Default for StateOptions {
             event_buffer: 64,
             listener: true,
             report_interval: Some(Duration::from_secs(1)),
-            compression: Compression::None,
+            compression: Compression::Keep,
             max_decompressed: DEFAULT_MAX_DECOMPRESSED,
             marker_grace: Duration::from_secs(600),
         }
@@ -131,8 +131,9 @@ impl StateOptions {
         self
     }
 
-    /// How this instance stores what it writes: plain JSON (the default) or zstd-compressed
-    /// JSON, for states that are large or larger than ZooKeeper's 1 MB limit as JSON. Every
+    /// How this instance stores what it writes: plain JSON or zstd-compressed JSON (for states
+    /// that are large, or larger than ZooKeeper's 1 MB limit as JSON). Default
+    /// [`Compression::Keep`]: as the payload is stored now, plain JSON for a new state. Every
     /// instance reads both, whatever it writes; other ZooKeeper clients need zstd to read a
     /// compressed payload.
     #[must_use]

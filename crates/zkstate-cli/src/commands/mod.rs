@@ -130,11 +130,13 @@ impl Global {
     }
 
     /// Options for a state opened by a one-shot command: no listener record (the command is
-    /// not a live instance), and `--timeout` for every request.
+    /// not a live instance), `--timeout` for every request, and writes in the encoding the
+    /// payload has (a compressed state stays compressed).
     pub fn state_options(&self) -> StateOptions {
         StateOptions::default()
             .with_listener_record(false)
             .with_request_timeout(self.timeout)
+            .with_compression(zkstate::Compression::Keep)
     }
 }
 

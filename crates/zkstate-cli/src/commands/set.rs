@@ -13,7 +13,8 @@
 //!
 //! A payload in ZooKeeper that does not decode (not JSON, a bad frame) is repaired: the state
 //! opens with the new value standing in, and the plain `set` writes over the bad payload. The
-//! payload's encoding is kept: a compressed (zstd) payload is written compressed.
+//! payload's encoding is kept: a compressed (zstd) payload is written compressed; `--compress`
+//! stores it compressed whatever it was.
 
 use anyhow::{Context, Result};
 use serde_json::Value;
@@ -51,6 +52,11 @@ pub struct Args {
     /// Create the state directory with this payload when it does not exist
     #[arg(long)]
     pub create: bool,
+
+    /// Store the payload as a zstd frame (for states larger than ZooKeeper's 1 MB limit as
+    /// JSON; other clients then need zstd to read it) [default: as the payload is stored now]
+    #[arg(long)]
+    pub compress: bool,
 }
 
 /// Runs `zkstate set`.
@@ -61,7 +67,10 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
     global
         .with_connection(|conn| async move {
             let dir = resolve_dir(&conn, &args.dir)?;
-            let options = global.state_options();
+            let mut options = global.state_options();
+            if args.compress {
+                options = options.with_compression(zkstate::Compression::ZSTD);
+            }
             let path = payload_path(&dir);
             let client = client(&conn, timeout).await?;
             let exists = zkstate::within("reading", &path, timeout, client.check_stat(&path))

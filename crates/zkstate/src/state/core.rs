@@ -131,6 +131,7 @@ where
         client.get_data(&layout.payload),
     )
     .await?;
+    let compressed = codec::is_compressed(&data);
     let decoded = if data.len() >= store::BIG {
         let max = options.max_decompressed;
         tokio::task::spawn_blocking(move || codec::decode::<T>(&data, max))
@@ -159,6 +160,7 @@ where
         value,
         json: Arc::new(json),
         stamp: Stamp::of(&stat),
+        compressed,
     };
     let core = start(
         Some(conn),

@@ -194,22 +194,41 @@ where
             path: layout.payload.clone(),
             message,
         })?;
-        if bytes.len() > options.max_payload {
-            return Err(Error::PayloadTooLarge {
-                path: layout.payload.clone(),
-                size: bytes.len(),
-                limit: options.max_payload,
-            });
-        }
         let timeout = options.request_timeout;
         let client = connected(conn, &layout, timeout).await?;
-        within_state(
-            "creating",
-            &layout.dir,
-            timeout,
-            create_layout(&client, &layout, &bytes, layout.acls()),
-        )
-        .await?;
+        if bytes.len() > options.max_payload {
+            // Too large to create: fine only if there is a payload to adopt (its encoding, not
+            // `initial`'s, decides how it is written).
+            let exists = within(
+                "reading",
+                &layout.payload,
+                timeout,
+                client.check_stat(&layout.payload),
+            )
+            .await?;
+            if exists.is_none() {
+                return Err(Error::PayloadTooLarge {
+                    path: layout.payload.clone(),
+                    size: bytes.len(),
+                    limit: options.max_payload,
+                });
+            }
+            within_state(
+                "creating",
+                &layout.dir,
+                timeout,
+                create_dirs(&client, &layout, layout.acls()),
+            )
+            .await?;
+        } else {
+            within_state(
+                "creating",
+                &layout.dir,
+                timeout,
+                create_layout(&client, &layout, &bytes, layout.acls()),
+            )
+            .await?;
+        }
         let (core, fault) = adopt(conn, &client, layout, &options, Some((initial, json))).await?;
         let state = Self::instance(core, options);
         if let Some(fault) = fault {
@@ -329,6 +348,7 @@ where
             value: initial,
             json: Arc::new(json),
             stamp: Stamp::local(),
+            compressed: false,
         };
         let options = StateOptions::default().with_max_staleness(Duration::MAX);
         let core = self::core::start(None, layout, &options, first, 0, None);

@@ -23,12 +23,13 @@ pub(crate) const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
 pub const DEFAULT_MAX_DECOMPRESSED: usize = 64 * 1024 * 1024;
 
 /// How an instance stores the payloads it writes. Every instance reads both forms whatever it
-/// writes.
+/// writes. The default, [`Keep`](Compression::Keep), writes plain JSON unless the payload is a
+/// zstd frame now: a state is plain JSON until someone chooses to compress it, and an instance
+/// with default options can update a compressed state (whose JSON may not fit plain).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Compression {
-    /// Plain UTF-8 JSON: readable by zkCli.sh, kazoo, Curator. The default.
-    #[default]
+    /// Plain UTF-8 JSON: readable by zkCli.sh, kazoo, Curator.
     None,
     /// JSON in a zstd frame at this level (1 to 22; 3 is zstd's default). For states that are
     /// large, or larger than ZooKeeper's 1 MB node limit as JSON: other clients need zstd to
@@ -37,6 +38,24 @@ pub enum Compression {
         /// The zstd compression level.
         level: i32,
     },
+    /// Whatever the payload is stored as now: zstd (at level 3) if it is a zstd frame, plain
+    /// JSON otherwise, and for a new state. The default.
+    #[default]
+    Keep,
+}
+
+impl Compression {
+    /// zstd at its default level, 3.
+    pub const ZSTD: Compression = Compression::Zstd { level: 3 };
+
+    /// What to write with, given whether the payload now is a zstd frame.
+    pub(crate) fn for_payload(self, compressed: bool) -> Compression {
+        match self {
+            Compression::Keep if compressed => Compression::ZSTD,
+            Compression::Keep => Compression::None,
+            other => other,
+        }
+    }
 }
 
 /// Why a payload's bytes do not decode.
@@ -97,11 +116,11 @@ pub(crate) fn decode<T: DeserializeOwned>(
 /// compressing into memory cannot fail either but for allocation, reported as a `String`.
 pub(crate) fn encode(json: &Value, compression: Compression) -> Result<Vec<u8>, String> {
     let text = serde_json::to_vec(json).map_err(|e| e.to_string())?;
-    match compression {
-        Compression::None => Ok(text),
+    match compression.for_payload(false) {
         Compression::Zstd { level } => {
             zstd::bulk::compress(&text, level).map_err(|e| e.to_string())
         }
+        _ => Ok(text),
     }
 }
 

@@ -77,6 +77,8 @@ pub(crate) struct Snapshot<T> {
     /// The payload as JSON, unknown fields included: what diffs and updates work on.
     pub(crate) json: Arc<Value>,
     pub(crate) stamp: Stamp,
+    /// Whether the payload was stored as a zstd frame.
+    pub(crate) compressed: bool,
 }
 
 /// A read of the local copy: derefs to `T`. Holding it does not block syncing, but it pins this
@@ -99,6 +101,11 @@ impl<T> StateRef<T> {
 
     pub(crate) fn stamp(&self) -> Stamp {
         self.guard.stamp
+    }
+
+    /// Whether the payload this value came from is stored compressed (a zstd frame).
+    pub(crate) fn is_compressed(&self) -> bool {
+        self.guard.compressed
     }
 }
 
@@ -175,6 +182,8 @@ pub(crate) struct Acknowledged<T> {
     pub(crate) stamp: Stamp,
     /// The encoded size, to decide where the diff runs.
     pub(crate) size: usize,
+    /// Whether it was stored compressed.
+    pub(crate) compressed: bool,
     /// The instance that wrote it.
     pub(crate) writer: Arc<str>,
     pub(crate) done: oneshot::Sender<()>,
@@ -449,7 +458,7 @@ impl<T> InFlight<'_, T> {
         value: T,
         json: Value,
         stamp: Stamp,
-        size: usize,
+        (size, compressed): (usize, bool),
         writer: Arc<str>,
     ) -> Result<(), Error> {
         self.announced = false;
@@ -459,6 +468,7 @@ impl<T> InFlight<'_, T> {
             json,
             stamp,
             size,
+            compressed,
             writer,
             done,
         }))?;
@@ -509,6 +519,7 @@ struct Prepared<T> {
     value: T,
     json: Arc<Value>,
     changes: Vec<diff::Change>,
+    compressed: bool,
 }
 
 impl<T> Writer<T>
@@ -550,6 +561,7 @@ where
         }
         let big = bytes.len() >= BIG;
         let same = big && self.last_big.as_deref() == Some(&bytes[..]);
+        let compressed = codec::is_compressed(&bytes);
         let max = self.shared.max_decompressed;
         let base = current.clone();
         let work = move || -> (Vec<u8>, Result<Prepared<T>, DecodeError>) {
@@ -560,6 +572,7 @@ where
                         value,
                         json: base.json.clone(),
                         changes: Vec::new(),
+                        compressed,
                     })
                     .map_err(|e| DecodeError::Json(e.to_string()))
             } else {
@@ -567,6 +580,7 @@ where
                     changes: diff::diff(&base.json, &json),
                     value,
                     json: Arc::new(json),
+                    compressed,
                 })
             };
             (bytes, prepared)
@@ -610,6 +624,7 @@ where
             json,
             stamp,
             size,
+            compressed,
             writer,
             done,
         } = ack;
@@ -623,6 +638,7 @@ where
                     value,
                     json: Arc::new(json),
                     changes,
+                    compressed,
                 }
             };
             let prepared = if big {
@@ -660,6 +676,7 @@ where
             value,
             json,
             changes,
+            compressed,
         } = prepared;
         let batch = (!changes.is_empty()).then(|| {
             StateEvent::Changed(Arc::new(ChangeBatch::new(
@@ -675,10 +692,12 @@ where
             // No subscriber is fine.
             let _ = sender.send(batch);
         }
-        let old = self
-            .shared
-            .local
-            .swap(Arc::new(Snapshot { value, json, stamp }));
+        let old = self.shared.local.swap(Arc::new(Snapshot {
+            value,
+            json,
+            stamp,
+            compressed,
+        }));
         drop(events);
         self.shared.applied.notify_waiters();
         if big {

@@ -32,6 +32,7 @@ fn store_of(first: Value, buffer: usize) -> (Writer<Value>, Store<Value>) {
             value: first.clone(),
             json: Arc::new(first),
             stamp: stamp(0, 1),
+            compressed: false,
         },
     )
 }

@@ -65,6 +65,7 @@ mod tests {
                 value: json!(1),
                 json: Arc::new(json!(1)),
                 stamp: Stamp::local(),
+                compressed: false,
             },
         )
     }

@@ -296,8 +296,9 @@ where
         } else {
             crate::diff::merge(snapshot.json(), &before, &after)
         };
+        let compression = options.compression.for_payload(snapshot.is_compressed());
         drop(snapshot);
-        let bytes = codec::encode(&json, options.compression).map_err(|message| Error::Encode {
+        let bytes = codec::encode(&json, compression).map_err(|message| Error::Encode {
             path: payload.clone(),
             message,
         })?;
@@ -342,8 +343,9 @@ where
                 let stamp = Stamp::of(&payload_stat);
                 tracing::debug!(dir = %layout.dir, version = payload_stat.version, "committed");
                 // A closed state cannot show it, but the write was applied all the same.
+                let compressed = codec::is_compressed(&bytes);
                 let _ = in_flight
-                    .acknowledge(value, json, stamp, bytes.len(), (*id).clone())
+                    .acknowledge(value, json, stamp, (bytes.len(), compressed), (*id).clone())
                     .await;
                 return Ok(payload_stat.version);
             }
@@ -488,7 +490,7 @@ where
     };
     store
         .write_started()
-        .acknowledge(value, json, next, 0, id.clone())
+        .acknowledge(value, json, next, (0, false), id.clone())
         .await?;
     Ok(next.version)
 }
