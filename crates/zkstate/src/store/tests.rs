@@ -217,7 +217,7 @@ fn an_acknowledged_write_is_applied_once_and_answered() {
                 json!({"n": 1}),
                 json!({"n": 1}),
                 stamp(1, 5),
-                0,
+                (0, false),
                 "me".into(),
             )
             .await
@@ -237,7 +237,7 @@ fn an_acknowledged_write_is_applied_once_and_answered() {
                 json!({"n": 2}),
                 json!({"n": 2}),
                 stamp(2, 6),
-                0,
+                (0, false),
                 "sibling".into(),
             )
             .await
@@ -253,7 +253,7 @@ fn an_acknowledged_write_is_applied_once_and_answered() {
                 json!({"n": 9}),
                 json!({"n": 9}),
                 stamp(1, 5),
-                0,
+                (0, false),
                 "me".into(),
             )
             .await
