@@ -1,0 +1,174 @@
+//! The write lock is Curator's InterProcessMutex, exactly: zkstate writers and another client
+//! taking `<dir>/lock` with zookeeper-client's `Client::lock(LockPrefix::new_curator(..))` (the
+//! same recipe as Curator) exclude each other, whichever holds it first.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{connect, eventually, raw_client, shared_server, unique_dir};
+use serde::{Deserialize, Serialize};
+use zkstate::{Error, ZkState};
+use zookeeper_client::{Acls, Client, LockOptions, LockPrefix};
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Counter {
+    n: u64,
+}
+
+async fn curator_lock<'a>(client: &'a Client, dir: &'a str) -> zookeeper_client::LockClient<'a> {
+    let prefix = LockPrefix::new_curator(dir, "lock-").expect("prefix");
+    client
+        .lock(prefix, b"raw", LockOptions::new(Acls::anyone_all()))
+        .await
+        .expect("the Curator lock")
+}
+
+async fn lock_nodes(client: &Client, dir: &str) -> usize {
+    client.list_children(dir).await.map_or(0, |c| c.len())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_waits_for_a_curator_lock_holder_and_the_holder_waits_for_an_update() {
+    let server = shared_server().await;
+    let dir = unique_dir("lock-interop");
+    let conn = connect(&server.connect_string()).await;
+    let state = ZkState::new(&conn, &dir, Counter::default())
+        .await
+        .expect("state");
+    let lock_dir = format!("{dir}/lock");
+    let raw = raw_client(&server.connect_string()).await;
+
+    // The other client holds the lock: the update waits behind it.
+    let held = curator_lock(&raw, &lock_dir).await;
+    let done = Arc::new(AtomicBool::new(false));
+    let update = tokio::spawn({
+        let (state, done) = (state.clone(), done.clone());
+        async move {
+            let version = state.update(|c| c.n += 1).await;
+            done.store(true, Ordering::SeqCst);
+            version
+        }
+    });
+    // Proof that the update is contending: its node is queued behind the holder's.
+    eventually("the update to queue for the lock", || async {
+        lock_nodes(&raw, &lock_dir).await == 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !done.load(Ordering::SeqCst),
+        "the update ran while another held the lock"
+    );
+    drop(held);
+    let version = update
+        .await
+        .expect("task")
+        .expect("the update after the release");
+    assert_eq!(version, 1);
+
+    // zkstate holds the lock inside its closure: another client that asks for it then waits
+    // until the commit released it.
+    let other_acquired = Arc::new(AtomicBool::new(false));
+    let mut contender = None;
+    state
+        .update(|c| {
+            c.n += 1;
+            let (raw_in, lock_dir_in, acquired) =
+                (raw.clone(), lock_dir.clone(), other_acquired.clone());
+            contender = Some(tokio::spawn(async move {
+                let lock = curator_lock(&raw_in, &lock_dir_in).await;
+                acquired.store(true, Ordering::SeqCst);
+                drop(lock);
+            }));
+            tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(async {
+                    eventually("the other client to queue for the lock", || async {
+                        lock_nodes(&raw, &lock_dir).await == 2
+                    })
+                    .await;
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                })
+            });
+            assert!(
+                !other_acquired.load(Ordering::SeqCst),
+                "another client took the lock while the closure ran"
+            );
+        })
+        .await
+        .expect("update");
+    let contender = contender.expect("the closure ran");
+    contender
+        .await
+        .expect("the other client gets the lock after the commit");
+    assert!(other_acquired.load(Ordering::SeqCst));
+    state.close().await;
+}
+
+/// Read-modify-write increments from both sides: any overlap of two holders loses one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zkstate_and_curator_lock_holders_never_overlap() {
+    let server = shared_server().await;
+    let dir = unique_dir("lock-overlap");
+    let payload = format!("{dir}/payload");
+    let lock_dir = format!("{dir}/lock");
+    const EACH: u64 = 40;
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let conn = connect(&server.connect_string()).await;
+        let state = ZkState::new(&conn, &dir, Counter::default())
+            .await
+            .expect("state");
+        tasks.push(tokio::spawn(async move {
+            let mut done = 0;
+            while done < EACH {
+                match state.update(|c| c.n += 1).await {
+                    Ok(_) => done += 1,
+                    // The other side wrote and this copy had not seen it yet: try again.
+                    Err(Error::StaleWrite { .. }) => {}
+                    Err(err) => panic!("update: {err}"),
+                }
+            }
+            state.close().await;
+            (conn, done)
+        }));
+    }
+    let mut raws = Vec::new();
+    for _ in 0..2 {
+        let (servers, payload, lock_dir) =
+            (server.connect_string(), payload.clone(), lock_dir.clone());
+        raws.push(tokio::spawn(async move {
+            let client = raw_client(&servers).await;
+            for _ in 0..EACH {
+                let lock = curator_lock(&client, &lock_dir).await;
+                let (data, stat) = client.get_data(&payload).await.expect("read");
+                let mut counter: Counter = serde_json::from_slice(&data).expect("json");
+                counter.n += 1;
+                let bytes = serde_json::to_vec(&counter).expect("json");
+                // Versioned and fenced on the lock node: under exclusion it cannot fail.
+                lock.set_data(&payload, &bytes, Some(stat.version))
+                    .await
+                    .expect("a fenced write under the lock");
+                drop(lock);
+            }
+        }));
+    }
+    for task in tasks {
+        let (conn, done) = task.await.expect("zkstate writer");
+        assert_eq!(done, EACH);
+        conn.close().await;
+    }
+    for task in raws {
+        task.await.expect("raw writer");
+    }
+    let client = raw_client(&server.connect_string()).await;
+    let (data, _) = client.get_data(&payload).await.expect("read");
+    let counter: Counter = serde_json::from_slice(&data).expect("json");
+    assert_eq!(
+        counter.n,
+        4 * EACH,
+        "no increment lost: the holders never overlapped"
+    );
+}
