@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use crate::commands::{edit, get, listeners, ls, patch, rm, rollout, set, watch};
+use crate::commands::{edit, get, listeners, ls, patch, rm, rollout, serve, set, watch};
 
 /// The exit codes, as `--help` shows them. Keep in step with `exit.rs`.
 const EXIT_CODES: &str = "\
@@ -100,6 +100,8 @@ pub enum Command {
     Listeners(listeners::Args),
     /// Show (or wait for) which live instances have applied a version of a state
     Rollout(rollout::Args),
+    /// Serve a live operator page and a JSON API for the states under a path
+    Serve(serve::Args),
     /// List the state directories under a path
     Ls(ls::Args),
     /// Remove a state directory and everything under it

@@ -107,7 +107,7 @@ pub use self::diff::{Change, KeyPath, PathSegment};
 pub use self::error::{within, ConnectError, DecodeError, Error, TryUpdateError};
 pub use self::listeners::Listener;
 pub use self::options::{StateOptions, DEFAULT_MAX_PAYLOAD};
-pub use self::state::fleet::{list_listeners, rollout, wait_for_rollout, Rollout};
+pub use self::state::fleet::{list_listeners, rollout, wait_for_rollout, watch_listeners, Rollout};
 pub use self::state::{Freshness, WeakState, ZkState};
 pub use self::store::changes::{ChangeBatch, Changes, Origin, StateEvent};
 pub use self::store::codec::{Compression, DEFAULT_MAX_DECOMPRESSED};

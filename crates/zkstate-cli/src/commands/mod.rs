@@ -8,6 +8,7 @@ pub mod ls;
 pub mod patch;
 pub mod rm;
 pub mod rollout;
+pub mod serve;
 pub mod set;
 pub mod watch;
 
@@ -48,6 +49,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Ls(args) => ls::run(&global, args).await,
         Command::Rm(args) => rm::run(&global, args).await,
         Command::Rollout(args) => rollout::run(&global, args).await,
+        Command::Serve(args) => serve::run(&global, args).await,
     }
 }
 

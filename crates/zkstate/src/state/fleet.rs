@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use futures::future::select_all;
-use futures::FutureExt;
+use futures::StreamExt;
 use tokio::time::Instant;
 use zookeeper_client::{Client, Stat};
 
@@ -142,14 +142,135 @@ async fn status(
     Ok((stat, listed?))
 }
 
-/// How often the payload is checked again when no record changes (the payload has no one-shot
-/// watch here: it would disturb the persistent watches of states open on the same session,
-/// ZOOKEEPER-4466).
+/// The live instances of the state at `dir`, now and after every change: a record created,
+/// deleted, or rewritten with what its instance applied. Watches the listeners directory and
+/// every record (one-shot watches, armed again after each change), no polling. An item is
+/// yielded only when the records differ from the last item. A failed read (a lost session, a
+/// timeout) is yielded as an error and retried after a pause; the stream ends when the
+/// connection is closed.
+///
+/// # Errors
+/// [`Error::InvalidDir`] for a bad `dir`.
+pub fn watch_listeners(
+    conn: &Connection,
+    dir: &str,
+) -> Result<impl futures::Stream<Item = Result<Vec<Listener>, Error>> + Send + 'static, Error> {
+    let layout = Layout::new(&conn.resolve_dir(dir)?);
+    let timeout = conn.settings().connect_timeout();
+    let start = Watching {
+        conn: conn.clone(),
+        layout,
+        timeout,
+        last: None,
+        wake: None,
+    };
+    Ok(futures::stream::unfold(start, |mut watching| async move {
+        loop {
+            if let Some(wake) = watching.wake.take() {
+                wake.await;
+            }
+            match watching.read().await {
+                Ok(Some(listeners)) => return Some((Ok(listeners), watching)),
+                Ok(None) => continue,
+                Err(Error::Closed { .. }) => return None,
+                Err(err) => {
+                    watching.wake = Some(Box::pin(tokio::time::sleep(RETRY)));
+                    return Some((Err(err), watching));
+                }
+            }
+        }
+    }))
+}
+
+/// The pause before reading the records again after a failure.
+const RETRY: Duration = Duration::from_millis(500);
+
+type Wake = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// The state of [`watch_listeners`].
+struct Watching {
+    conn: Connection,
+    layout: Layout,
+    timeout: Duration,
+    last: Option<Vec<Listener>>,
+    /// Completes on the next change of the listing or of a record.
+    wake: Option<Wake>,
+}
+
+impl Watching {
+    /// Reads the records with watches; `Some` when they differ from the last ones.
+    async fn read(&mut self) -> Result<Option<Vec<Listener>>, Error> {
+        let layout = &self.layout;
+        let client = connected(&self.conn, layout, self.timeout).await?;
+        let listed = within(
+            "listing",
+            &layout.listeners,
+            self.timeout,
+            client.get_and_watch_children(&layout.listeners),
+        )
+        .await;
+        let (children, dir_watch) = match listed {
+            Ok((children, _, watcher)) => (children, watcher),
+            // No listeners node (yet): wait for it.
+            Err(Error::Missing { .. }) => {
+                let (_, watcher) = within(
+                    "watching",
+                    &layout.listeners,
+                    self.timeout,
+                    client.check_and_watch_stat(&layout.listeners),
+                )
+                .await?;
+                self.wake = Some(Box::pin(async move {
+                    watcher.changed().await;
+                }));
+                return Ok(self.changed(Vec::new()));
+            }
+            Err(err) => return Err(err),
+        };
+        let reads: Vec<_> = children
+            .iter()
+            .map(|child| client.get_and_watch_data(&layout.listener(child)))
+            .collect();
+        let mut wakes: Vec<Wake> = vec![Box::pin(async move {
+            dir_watch.changed().await;
+        })];
+        let mut listeners = Vec::with_capacity(children.len());
+        for (child, read) in children.iter().zip(reads) {
+            match within("reading", &layout.listener(child), self.timeout, read).await {
+                Ok((data, _, watcher)) => {
+                    listeners.push(Listener::parse(child, &data));
+                    wakes.push(Box::pin(async move {
+                        watcher.changed().await;
+                    }));
+                }
+                // Gone since the listing: the listing's watch fires.
+                Err(Error::Missing { .. }) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        listeners.sort_by(|a, b| a.id.cmp(&b.id));
+        self.wake = Some(Box::pin(async move {
+            select_all(wakes).await;
+        }));
+        Ok(self.changed(listeners))
+    }
+
+    fn changed(&mut self, listeners: Vec<Listener>) -> Option<Vec<Listener>> {
+        if self.last.as_ref() == Some(&listeners) {
+            return None;
+        }
+        self.last = Some(listeners.clone());
+        Some(listeners)
+    }
+}
+
+/// How often the payload is checked again while waiting for a rollout (a one-shot watch on it
+/// would disturb the persistent watches of states open on the same session, ZOOKEEPER-4466).
 const RECHECK: Duration = Duration::from_secs(1);
 
 /// Waits until every live instance of the state at `dir` has applied payload `version` (or, with
-/// `None`, the version ZooKeeper holds when the wait starts), watching the listeners directory and
-/// the pending instances' records. `progress` sees every status computed on the way.
+/// `None`, the version ZooKeeper holds when the wait starts), following the records with
+/// [`watch_listeners`]. `progress` sees every status computed on the way.
 ///
 /// # Errors
 /// [`Error::Timeout`] naming the listeners node when the rollout is not complete within
@@ -173,54 +294,60 @@ pub(crate) async fn wait_rollout(
     mut progress: impl FnMut(&Rollout),
 ) -> Result<Rollout, Error> {
     let deadline = Instant::now() + timeout;
-    let mut target = version;
+    let step = timeout.max(Duration::from_millis(1));
+    let client = connected(conn, layout, step).await?;
+    let payload = &layout.payload;
+    let stat = within("reading", payload, step, client.check_stat(payload)).await?;
+    let Some(stat) = stat else {
+        return Err(Error::Missing {
+            path: payload.clone(),
+        });
+    };
+    let target = version.unwrap_or(stat.version);
+    let listeners = watch_listeners(conn, &layout.dir)?;
+    tokio::pin!(listeners);
+    let mut current: Option<Vec<Listener>> = None;
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let step = left.max(Duration::from_millis(1));
-        let client = connected(conn, layout, step).await?;
-        // The listing's watch first, so that no record that appears after it is missed.
-        let (_, _, dir_watch) = within(
-            "listing",
-            &layout.listeners,
-            step,
-            client.get_and_watch_children(&layout.listeners),
-        )
-        .await?;
-        let (stat, listeners) = status(&client, layout, step).await?;
-        let goal = *target.get_or_insert(stat.version);
-        let rollout = Rollout::of(&stat, goal, listeners);
-        progress(&rollout);
-        if rollout.is_complete() {
-            return Ok(rollout);
-        }
-        if left.is_zero() {
-            return Err(Error::Timeout {
-                op: "waiting for the rollout of",
-                path: layout.listeners.clone(),
-                waited: timeout,
-            });
-        }
-        // Wake on the listing, on any pending record, or to check the payload again.
-        let watches: Vec<_> = rollout
-            .pending
-            .iter()
-            .map(|l| client.get_and_watch_data(&layout.listener(&l.id)))
-            .collect();
-        let mut wakes = vec![async move {
-            dir_watch.changed().await;
-        }
-        .boxed()];
-        for watch in watches {
-            if let Ok((_, _, watcher)) = watch.await {
-                wakes.push(
-                    async move {
-                        watcher.changed().await;
-                    }
-                    .boxed(),
-                );
+        if let Some(records) = &current {
+            let stat = within("reading", payload, step, client.check_stat(payload)).await?;
+            let Some(stat) = stat else {
+                return Err(Error::Missing {
+                    path: payload.clone(),
+                });
+            };
+            let rollout = Rollout::of(&stat, target, records.clone());
+            progress(&rollout);
+            if rollout.is_complete() {
+                return Ok(rollout);
             }
         }
-        let _ = tokio::time::timeout(left.min(RECHECK), select_all(wakes)).await;
+        let next = tokio::time::timeout_at(deadline, async {
+            tokio::select! {
+                item = listeners.next() => Some(item),
+                () = tokio::time::sleep(RECHECK) => None,
+            }
+        })
+        .await;
+        match next {
+            Err(_) => {
+                return Err(Error::Timeout {
+                    op: "waiting for the rollout of",
+                    path: layout.listeners.clone(),
+                    waited: timeout,
+                });
+            }
+            Ok(Some(Some(Ok(records)))) => current = Some(records),
+            Ok(Some(Some(Err(err)))) => {
+                tracing::debug!(dir = %layout.dir, error = %err, "reading the listener records failed; again");
+            }
+            Ok(Some(None)) => {
+                return Err(Error::Closed {
+                    dir: layout.dir.clone(),
+                })
+            }
+            // Check the payload again.
+            Ok(None) => {}
+        }
     }
 }
 

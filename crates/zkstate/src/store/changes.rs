@@ -42,6 +42,11 @@ pub struct ChangeBatch {
     pub value: Arc<Value>,
     /// Who made it, as seen by the handle that subscribed.
     pub origin: Origin,
+    /// The stored payload's size in bytes (compressed, for a zstd frame).
+    pub size: usize,
+    /// When the write was made, by the ZooKeeper server's clock, in milliseconds since the Unix
+    /// epoch (0 for a local-only state).
+    pub mtime_ms: i64,
     /// The instance whose update made it, for a local write: instances of one state opened on
     /// one connection share their local copy and their change buffer, and each sees the others'
     /// updates as [`Origin::Remote`].
@@ -50,10 +55,10 @@ pub struct ChangeBatch {
 
 impl ChangeBatch {
     pub(crate) fn new(
-        version: i32,
-        mzxid: i64,
+        (version, mzxid, mtime_ms): (i32, i64, i64),
         changes: Vec<Change>,
         value: Arc<Value>,
+        size: usize,
         written_by: Option<Arc<str>>,
     ) -> ChangeBatch {
         let origin = match written_by {
@@ -66,6 +71,8 @@ impl ChangeBatch {
             changes,
             value,
             origin,
+            size,
+            mtime_ms,
             written_by,
         }
     }

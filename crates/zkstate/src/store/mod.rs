@@ -520,6 +520,8 @@ struct Prepared<T> {
     json: Arc<Value>,
     changes: Vec<diff::Change>,
     compressed: bool,
+    /// The stored payload's size, in bytes.
+    size: usize,
 }
 
 impl<T> Writer<T>
@@ -562,6 +564,7 @@ where
         let big = bytes.len() >= BIG;
         let same = big && self.last_big.as_deref() == Some(&bytes[..]);
         let compressed = codec::is_compressed(&bytes);
+        let size = bytes.len();
         let max = self.shared.max_decompressed;
         let base = current.clone();
         let work = move || -> (Vec<u8>, Result<Prepared<T>, DecodeError>) {
@@ -573,6 +576,7 @@ where
                         json: base.json.clone(),
                         changes: Vec::new(),
                         compressed,
+                        size,
                     })
                     .map_err(|e| DecodeError::Json(e.to_string()))
             } else {
@@ -581,6 +585,7 @@ where
                     value,
                     json: Arc::new(json),
                     compressed,
+                    size,
                 })
             };
             (bytes, prepared)
@@ -639,6 +644,7 @@ where
                     json: Arc::new(json),
                     changes,
                     compressed,
+                    size,
                 }
             };
             let prepared = if big {
@@ -677,13 +683,14 @@ where
             json,
             changes,
             compressed,
+            size,
         } = prepared;
         let batch = (!changes.is_empty()).then(|| {
             StateEvent::Changed(Arc::new(ChangeBatch::new(
-                stamp.version,
-                stamp.mzxid,
+                (stamp.version, stamp.mzxid, stamp.mtime),
                 changes,
                 json.clone(),
+                size,
                 writer,
             )))
         });

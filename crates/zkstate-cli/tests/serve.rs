@@ -1,0 +1,417 @@
+//! `zkstate serve`'s JSON API against a real ZooKeeper: every status code it documents, the
+//! live event stream, and hostile input (bad paths, invalid UTF-8, huge bodies) answered with a
+//! clear 4xx.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{json, Value};
+
+type Http = Client<hyper_util::client::legacy::connect::HttpConnector, Full<bytes_body::Bytes>>;
+
+/// The body type the client sends.
+mod bytes_body {
+    pub use axum::body::Bytes;
+}
+
+/// A running `zkstate serve`, its address and write token.
+struct Server {
+    _running: Running,
+    base: String,
+    token: Option<String>,
+    http: Http,
+}
+
+async fn serve(zk: &str, extra: &[&str]) -> Server {
+    let mut args = vec!["--zk", zk, "serve", "--listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let mut running = Running::spawn(&args);
+    let listening = running
+        .line_where(Stream::Stdout, |l| l.starts_with("listening on "))
+        .await;
+    let base = listening
+        .trim_start_matches("listening on ")
+        .trim_end_matches('/')
+        .to_string();
+    let token = if extra.contains(&"--allow-write") {
+        let line = running
+            .line_where(Stream::Stdout, |l| l.starts_with("write token: "))
+            .await;
+        Some(line.trim_start_matches("write token: ").to_string())
+    } else {
+        None
+    };
+    Server {
+        _running: running,
+        base,
+        token,
+        http: Client::builder(TokioExecutor::new()).build_http(),
+    }
+}
+
+struct Reply {
+    status: u16,
+    content_type: String,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|err| {
+            panic!("not JSON ({err}): {}", String::from_utf8_lossy(&self.body))
+        })
+    }
+}
+
+impl Server {
+    async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut request = hyper::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
+            .body(Full::new(bytes_body::Bytes::from(body)))
+            .expect("request");
+        let response = tokio::time::timeout(SOON, self.http.request(request))
+            .await
+            .expect("an answer in time")
+            .expect("an HTTP answer");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec();
+        Reply {
+            status,
+            content_type,
+            body,
+        }
+    }
+
+    async fn get(&self, path: &str) -> Reply {
+        self.request("GET", path, &[], Vec::new()).await
+    }
+
+    async fn put(
+        &self,
+        dir: &str,
+        if_match: Option<&str>,
+        token: Option<&str>,
+        body: &[u8],
+    ) -> Reply {
+        let bearer = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(version) = if_match {
+            headers.push(("if-match", version));
+        }
+        if let Some(bearer) = &bearer {
+            headers.push(("authorization", bearer));
+        }
+        self.request(
+            "PUT",
+            &format!("/api/states/{}", encode(dir)),
+            &headers,
+            body.to_vec(),
+        )
+        .await
+    }
+}
+
+/// `encodeURIComponent` for a path.
+fn encode(dir: &str) -> String {
+    dir.replace('%', "%25").replace('/', "%2F")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_and_read_only_api_answer_with_every_documented_status() {
+    let zk = shared_zk().await;
+    let root = unique_dir("serve-ro");
+    let dir = format!("{root}/monitor");
+    create_state(&zk, &dir, r#"{"globs":["systemd*"]}"#).await;
+    let watch = Running::watch(&zk, &dir, &[]).await;
+    wait_listeners(&zk, &dir, 1).await;
+    let server = serve(&zk, &["--root", &root]).await;
+
+    // The page, from the binary.
+    for (path, kind) in [
+        ("/", "text/html"),
+        ("/state?dir=%2Fa", "text/html"),
+        ("/assets/app.css", "text/css"),
+        ("/assets/state.js", "text/javascript"),
+    ] {
+        let reply = server.get(path).await;
+        assert_eq!(reply.status, 200, "{path}");
+        assert!(
+            reply.content_type.starts_with(kind),
+            "{path}: {}",
+            reply.content_type
+        );
+    }
+    assert_eq!(server.get("/assets/nope.js").await.status, 404);
+    assert_eq!(server.get("/no/such/page").await.status, 404);
+
+    let config = server.get("/api/config").await.json();
+    assert_eq!(config["allow_write"], json!(false));
+    assert_eq!(config["root"], json!(root));
+
+    let states = server.get("/api/states").await.json();
+    let rows = states["states"].as_array().expect("states");
+    assert_eq!(rows.len(), 1, "{states}");
+    assert_eq!(rows[0]["dir"], json!(dir));
+    assert_eq!(rows[0]["version"], json!(0));
+    assert_eq!(rows[0]["listeners"], json!(1));
+
+    let state = server.get(&format!("/api/states/{}", encode(&dir))).await;
+    assert_eq!(state.status, 200);
+    let state = state.json();
+    assert_eq!(state["value"], json!({"globs": ["systemd*"]}));
+    assert_eq!(state["version"], json!(0));
+    assert!(state["size"].as_u64().is_some_and(|s| s > 0));
+    assert_eq!(state["listeners"].as_array().map(Vec::len), Some(1));
+
+    // Missing, outside the root, and hostile paths.
+    let missing = server
+        .get(&format!("/api/states/{}", encode(&format!("{root}/none"))))
+        .await;
+    assert_eq!(missing.status, 404);
+    assert!(missing.json()["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("does not exist")));
+    assert_eq!(server.get("/api/states/%2Felsewhere").await.status, 404);
+    for bad in [
+        "..",
+        "%2E%2E",
+        "relative",
+        &format!("{}%2F..%2Fx", encode(&root)),
+        "%2Fa%2F%2Fb",
+        "%FF%FE",
+    ] {
+        let reply = server.get(&format!("/api/states/{bad}")).await;
+        assert_eq!(
+            reply.status,
+            400,
+            "{bad}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
+    }
+
+    // Writes are off: 403 whatever the request.
+    let reply = server.put(&dir, Some("0"), Some("x"), br#"{"a":1}"#).await;
+    assert_eq!(reply.status, 403);
+    assert!(reply.json()["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("--allow-write")));
+    drop(watch);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_are_compare_and_set_with_the_token_and_every_refusal_is_a_clear_4xx() {
+    let zk = shared_zk().await;
+    let root = unique_dir("serve-rw");
+    let dir = format!("{root}/cfg");
+    create_state(&zk, &dir, r#"{"n":0}"#).await;
+    let server = serve(&zk, &["--root", &root, "--allow-write"]).await;
+    let token = server.token.clone().expect("a token");
+    assert_eq!(
+        server.get("/api/config").await.json()["allow_write"],
+        json!(true)
+    );
+
+    let ok = server
+        .put(&dir, Some("0"), Some(&token), br#"{"n":1}"#)
+        .await;
+    assert_eq!(ok.status, 200, "{}", String::from_utf8_lossy(&ok.body));
+    assert_eq!(ok.json(), json!({"version": 1}));
+    assert_eq!(payload(&zk, &dir).await, (json!({"n": 1}), 1));
+    // A quoted ETag works too.
+    let ok = server
+        .put(&dir, Some("\"1\""), Some(&token), br#"{"n":2}"#)
+        .await;
+    assert_eq!(ok.status, 200);
+
+    // A stale version: 409 with what ZooKeeper holds; nothing written.
+    let conflict = server
+        .put(&dir, Some("0"), Some(&token), br#"{"n":9}"#)
+        .await;
+    assert_eq!(conflict.status, 409);
+    let body = conflict.json();
+    assert_eq!(body["version"], json!(2));
+    assert_eq!(body["value"], json!({"n": 2}));
+    assert_eq!(payload(&zk, &dir).await, (json!({"n": 2}), 2));
+
+    // Invalid JSON: 400 with line and column.
+    let bad = server
+        .put(&dir, Some("2"), Some(&token), b"{\n  \"n\": ,\n}")
+        .await;
+    assert_eq!(bad.status, 400);
+    let body = bad.json();
+    assert_eq!(
+        (body["line"].as_u64(), body["column"].as_u64()),
+        (Some(2), Some(8))
+    );
+    assert!(body["error"]
+        .as_str()
+        .is_some_and(|e| e.starts_with("invalid JSON at line 2, column 8")));
+    // Invalid UTF-8 in the body.
+    assert_eq!(
+        server
+            .put(&dir, Some("2"), Some(&token), b"\"\xff\xfe\"")
+            .await
+            .status,
+        400
+    );
+    // No token, a wrong one.
+    assert_eq!(
+        server
+            .put(&dir, Some("2"), None, br#"{"n":3}"#)
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        server
+            .put(&dir, Some("2"), Some("wrong"), br#"{"n":3}"#)
+            .await
+            .status,
+        403
+    );
+    // No If-Match; a negative or garbage one.
+    assert_eq!(
+        server
+            .put(&dir, None, Some(&token), br#"{"n":3}"#)
+            .await
+            .status,
+        428
+    );
+    assert_eq!(
+        server
+            .put(&dir, Some("-1"), Some(&token), br#"{"n":3}"#)
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        server
+            .put(&dir, Some("abc"), Some(&token), br#"{"n":3}"#)
+            .await
+            .status,
+        400
+    );
+    // A missing state, and a body above the limit.
+    assert_eq!(
+        server
+            .put(&format!("{root}/none"), Some("0"), Some(&token), b"{}")
+            .await
+            .status,
+        404
+    );
+    let huge = vec![b' '; 17 * 1024 * 1024];
+    assert_eq!(
+        server
+            .put(&dir, Some("2"), Some(&token), &huge)
+            .await
+            .status,
+        413
+    );
+    // Nothing of those was written.
+    assert_eq!(payload(&zk, &dir).await, (json!({"n": 2}), 2));
+}
+
+/// The next named event of an SSE body (keep-alive comments skipped): its name and JSON data.
+async fn next_event(body: &mut hyper::body::Incoming, text: &mut String) -> (String, Value) {
+    loop {
+        if let Some(end) = text.find("\n\n") {
+            let event: String = text.drain(..end + 2).collect();
+            if event.starts_with(':') {
+                continue;
+            }
+            let name = event
+                .lines()
+                .find_map(|l| l.strip_prefix("event: "))
+                .unwrap_or("")
+                .to_string();
+            let data: String = event
+                .lines()
+                .filter_map(|l| l.strip_prefix("data: "))
+                .collect();
+            return (
+                name,
+                serde_json::from_str::<Value>(&data).unwrap_or(Value::Null),
+            );
+        }
+        let frame = tokio::time::timeout(SOON, body.frame())
+            .await
+            .expect("an event in time")
+            .expect("the stream goes on")
+            .expect("a frame");
+        if let Ok(data) = frame.into_data() {
+            text.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_stream_starts_with_a_snapshot_and_pushes_an_outside_change() {
+    let zk = shared_zk().await;
+    let root = unique_dir("serve-sse");
+    let dir = format!("{root}/s");
+    create_state(&zk, &dir, r#"{"a":1}"#).await;
+    let server = serve(&zk, &["--root", &root]).await;
+    let request = hyper::Request::get(format!(
+        "{}/api/states/{}/events",
+        server.base,
+        encode(&dir)
+    ))
+    .body(Full::new(bytes_body::Bytes::new()))
+    .expect("request");
+    let response = server.http.request(request).await.expect("the stream");
+    assert_eq!(response.status(), 200);
+    assert!(response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream")));
+    let mut body = response.into_body();
+    let mut text = String::new();
+    let (name, snapshot) = next_event(&mut body, &mut text).await;
+    assert_eq!(name, "snapshot");
+    assert_eq!(snapshot["value"], json!({"a": 1}));
+
+    raw_set(&zk, &format!("{dir}/payload"), br#"{"a":2}"#).await;
+    let (name, change) = loop {
+        let (name, data) = next_event(&mut body, &mut text).await;
+        if name == "change" {
+            break (name, data);
+        }
+    };
+    assert_eq!(name, "change");
+    assert_eq!(change["version"], json!(1));
+    assert_eq!(change["value"], json!({"a": 2}));
+    assert_eq!(
+        change["changes"],
+        json!([{"kind": "modified", "path": ["a"], "old": 1, "new": 2}])
+    );
+    tokio::time::sleep(Duration::ZERO).await;
+}

@@ -1,0 +1,257 @@
+//! `zkstate serve` in a real browser: Debian's headless Chromium driven through chromedriver
+//! (scripts/test.sh installs both when missing). The state page shows an outside change without
+//! a reload, edits through the page reach ZooKeeper, a conflicting edit shows the conflict, and a
+//! screenshot of the page is saved under target/.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+use fantoccini::{ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{json, Value};
+use tokio::process::{Child, Command};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// chromedriver on a free port, and a WebDriver session of headless Chromium.
+async fn browser(profile: &std::path::Path) -> (Child, fantoccini::Client) {
+    for binary in [CHROMEDRIVER, CHROMIUM] {
+        assert!(
+            std::path::Path::new(binary).exists(),
+            "{binary} is missing: `apt-get install -y chromium chromium-driver` (scripts/test.sh does it)"
+        );
+    }
+    let port = free_port();
+    let driver = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start chromedriver");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "chromedriver did not listen");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // As the machine's notes say: no sandbox as root, and none of Chromium's background
+    // connections (this machine has no network).
+    let args = json!([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1000",
+        format!("--user-data-dir={}", profile.display()),
+    ]);
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({ "binary": CHROMIUM, "args": args }),
+    );
+    let client = ClientBuilder::new(HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a WebDriver session of headless Chromium");
+    (driver, client)
+}
+
+/// Waits until the element's text satisfies `ok`; returns the text.
+async fn text_where(client: &fantoccini::Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + SOON;
+    let mut last = String::new();
+    loop {
+        if let Ok(element) = client.find(Locator::Css(css)).await {
+            if let Ok(text) = element.text().await {
+                if ok(&text) {
+                    return text;
+                }
+                last = text;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} never satisfied the condition; last text {last:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn js(client: &fantoccini::Client, script: &str) -> Value {
+    client.execute(script, vec![]).await.expect(script)
+}
+
+async fn click(client: &fantoccini::Client, css: &str) {
+    client
+        .wait()
+        .at_most(SOON)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|err| panic!("{css}: {err}"))
+        .click()
+        .await
+        .unwrap_or_else(|err| panic!("click {css}: {err}"));
+}
+
+/// Puts `text` in the editor as a user typing would (the page listens to `input`).
+async fn type_into_editor(client: &fantoccini::Client, text: &str) {
+    let script = format!(
+        "const e = document.getElementById('editor'); e.value = {}; e.dispatchEvent(new Event('input')); return true;",
+        serde_json::to_string(text).expect("json")
+    );
+    js(client, &script).await;
+}
+
+fn screenshot_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/zkstate-serve-state.png")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_state_page_follows_changes_edits_and_shows_conflicts_in_a_real_browser() {
+    let zk = shared_zk().await;
+    let root = unique_dir("browser");
+    let dir = format!("{root}/process-monitor");
+    create_state(
+        &zk,
+        &dir,
+        r#"{"globs":["systemd*","rsync*"],"interval_s":5,"limits":{"cpu":2,"memory_mb":512}}"#,
+    )
+    .await;
+    // Two live instances, for the listeners table.
+    let a = Running::watch(&zk, &dir, &[]).await;
+    let b = Running::watch(&zk, &dir, &[]).await;
+    wait_listeners(&zk, &dir, 2).await;
+
+    let mut server = Running::spawn(&[
+        "--zk",
+        &zk,
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--root",
+        &root,
+        "--allow-write",
+    ]);
+    let base = server
+        .line_where(Stream::Stdout, |l| l.starts_with("listening on "))
+        .await
+        .trim_start_matches("listening on ")
+        .trim_end_matches('/')
+        .to_string();
+    let token = server
+        .line_where(Stream::Stdout, |l| l.starts_with("write token: "))
+        .await
+        .trim_start_matches("write token: ")
+        .to_string();
+
+    let profile = tempfile::tempdir().expect("profile dir");
+    let (_driver, client) = browser(profile.path()).await;
+    let page = format!("{base}/state?dir={}", dir.replace('/', "%2F"));
+    client.goto(&page).await.expect("open the state page");
+    text_where(&client, "#status", |t| t == "live").await;
+    text_where(&client, "#version", |t| t == "0").await;
+    text_where(&client, "#listeners", |t| {
+        t.contains("vm") || t.matches('\n').count() >= 2
+    })
+    .await;
+    // A marker in the page: if it survives, the page was never reloaded.
+    js(&client, "window.__zkstateMarker = 42; return true;").await;
+
+    // An outside change with a raw ZooKeeper client: the value and the change appear.
+    raw_set(
+        &zk,
+        &format!("{dir}/payload"),
+        br#"{"globs":["systemd*","rsync*","firefox*"],"interval_s":5,"limits":{"cpu":2,"memory_mb":512}}"#,
+    )
+    .await;
+    text_where(&client, "#version", |t| t == "1").await;
+    text_where(&client, "#changes", |t| t.contains("firefox*")).await;
+    client
+        .find(Locator::Css(r#"li.batch[data-version="1"] li.added"#))
+        .await
+        .expect("the change listed as an addition");
+    text_where(&client, "#value", |t| t.contains("firefox*")).await;
+    assert_eq!(
+        js(&client, "return window.__zkstateMarker;").await,
+        json!(42),
+        "the page was reloaded"
+    );
+    let png = client.screenshot().await.expect("screenshot");
+    std::fs::write(screenshot_path(), &png).expect("save the screenshot");
+
+    // An edit through the page reaches ZooKeeper (the page asks for the token once).
+    click(&client, "#edit").await;
+    type_into_editor(
+        &client,
+        r#"{"globs":["systemd*","rsync*","firefox*"],"interval_s":10,"limits":{"cpu":2,"memory_mb":512}}"#,
+    )
+    .await;
+    click(&client, "#save").await;
+    client
+        .wait()
+        .at_most(SOON)
+        .for_element(Locator::Css("#token"))
+        .await
+        .expect("the token dialog")
+        .send_keys(&token)
+        .await
+        .expect("type the token");
+    click(&client, "#token-ok").await;
+    text_where(&client, "#save-result", |t| {
+        t.contains("saved as version 2")
+    })
+    .await;
+    let (stored, version) = payload(&zk, &dir).await;
+    assert_eq!((stored["interval_s"].clone(), version), (json!(10), 2));
+
+    // A conflicting edit: someone writes while the page edits version 2.
+    text_where(&client, "#version", |t| t == "2").await;
+    click(&client, "#edit").await;
+    type_into_editor(
+        &client,
+        r#"{"globs":["systemd*"],"interval_s":10,"limits":{"cpu":2,"memory_mb":512}}"#,
+    )
+    .await;
+    raw_set(
+        &zk,
+        &format!("{dir}/payload"),
+        br#"{"globs":["systemd*","rsync*","firefox*"],"interval_s":30,"limits":{"cpu":2,"memory_mb":512}}"#,
+    )
+    .await;
+    text_where(&client, "#version", |t| t == "3").await;
+    click(&client, "#save").await;
+    let conflict = text_where(&client, "#conflict", |t| t.contains("conflict")).await;
+    assert!(
+        conflict.contains('3'),
+        "the conflict names the current version: {conflict}"
+    );
+    text_where(&client, "#conflict-diff", |t| t.contains("interval_s")).await;
+    let (stored, version) = payload(&zk, &dir).await;
+    assert_eq!(
+        (stored["interval_s"].clone(), version),
+        (json!(30), 3),
+        "nothing written"
+    );
+
+    client.close().await.expect("close the browser");
+    drop((a, b));
+}
