@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs every check and test of zkstate against real ZooKeeper servers that the tests start
-# themselves on free loopback ports. Installs ZooKeeper first when it is missing.
+# themselves on free loopback ports. Installs ZooKeeper, and Chromium for the browser test of
+# `zkstate serve`, first when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-zookeeper.sh
+source scripts/ensure-chromium.sh
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -32,3 +34,9 @@ if pgrep -f 'zkstate\.testing' >/dev/null; then
   exit 1
 fi
 echo "no ZooKeeper server left running"
+# Nor a browser or driver started by the browser test.
+if pgrep -x chromedriver >/dev/null || pgrep -f 'chromium.*--headless' >/dev/null; then
+  echo "zkstate: the browser test left chromedriver or Chromium running:" >&2
+  pgrep -af 'chromedriver|chromium' >&2
+  exit 1
+fi

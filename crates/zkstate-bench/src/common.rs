@@ -37,8 +37,23 @@ pub struct Plan {
     pub sizes: Vec<(usize, usize, usize)>,
     /// Scenario 7: also measure the 900 KB local part in fresh processes (allocator settings).
     pub malloc_experiment: bool,
+    /// Scenario 7, memory: extra instances of one state, over this many connections.
     pub memory_instances: usize,
     pub memory_connections: usize,
+    /// Scenario 7, memory: distinct states, one instance each (over `memory_connections`).
+    pub memory_distinct: usize,
+    /// Scenario 7: large changes applied while another thread reads.
+    pub busy_read_changes: usize,
+    /// Scenario 9: instances (and sessions) a change of the large state is sent to, and how many
+    /// changes.
+    pub compression_instances: usize,
+    pub compression_changes: usize,
+    /// Scenario 9: decodes of the large payload, plain and compressed, each.
+    pub compression_decodes: usize,
+    /// Scenario 10: (instances, connections) of each listener-record report measurement, and
+    /// how many changes each.
+    pub reports: Vec<(usize, usize)>,
+    pub report_changes: usize,
     /// Paced runs of the prototype comparison (0: skipped).
     pub paced: usize,
     pub burst: usize,
@@ -66,6 +81,13 @@ impl Plan {
             malloc_experiment: true,
             memory_instances: 1_000,
             memory_connections: 10,
+            memory_distinct: 200,
+            busy_read_changes: 20,
+            compression_instances: 100,
+            compression_changes: 10,
+            compression_decodes: 100,
+            reports: vec![(1, 1), (10, 10), (100, 10)],
+            report_changes: 10,
             paced: 500,
             burst: 100,
         }
@@ -88,6 +110,13 @@ impl Plan {
             malloc_experiment: false,
             memory_instances: 100,
             memory_connections: 10,
+            memory_distinct: 40,
+            busy_read_changes: 5,
+            compression_instances: 10,
+            compression_changes: 3,
+            compression_decodes: 10,
+            reports: vec![(1, 1), (10, 10)],
+            report_changes: 2,
             paced: 0,
             burst: 0,
         }

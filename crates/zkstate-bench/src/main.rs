@@ -5,11 +5,12 @@
 //! cargo run --release -p zkstate-bench -- --quick   # a few seconds, prints only (CI)
 //! ```
 //!
-//! It starts its own ZooKeeper (zkstate-testing, the server as shipped: forceSync on), runs every
-//! scenario against it, each against the raw zookeeper-client 0.11 doing the same work in the
-//! same run, and, in a full run, zkstate 0.1.23 built from `bench/prototype`.
+//! It starts its own ZooKeeper (zkstate-testing, the server as shipped: forceSync on; only
+//! `maxClientCnxns=0`, for scenario 9's 100 sessions), runs every scenario against it, each
+//! against the raw zookeeper-client 0.11 doing the same work in the same run, and, in a full
+//! run, zkstate 0.1.23 built from `bench/prototype`.
 //!
-//! Options: `--quick`; `--no-prototype` (skip scenario 8); `--only 1,5,8` (run these scenarios,
+//! Options: `--quick`; `--no-prototype` (skip scenario 8); `--only 1,5,9` (run these scenarios,
 //! write nothing); `--no-write` (do not rewrite BENCHMARKS.md). For a profiler:
 //! `--profile-local BYTES ITERATIONS [after-small]` runs scenario 7's local decode + diff alone,
 //! no ZooKeeper
@@ -186,8 +187,12 @@ async fn run(options: Options) -> Result<()> {
         progress(format!("8. prototype (zkstate 0.1.23): {why}"));
     }
 
-    progress("starting ZooKeeper (zkstate-testing, the server as shipped: forceSync on)");
-    let server = zkstate_testing::ZkServer::start()
+    progress("starting ZooKeeper (zkstate-testing, the server as shipped: forceSync on; maxClientCnxns=0)");
+    // ZooKeeper allows 60 connections from one address by default; scenario 9 opens 100 (all
+    // from loopback, through one proxy). Nothing else differs from the settings as shipped.
+    let server = zkstate_testing::ZkServer::builder()
+        .with_config("maxClientCnxns", "0")
+        .start()
         .await
         .context("starting ZooKeeper")?;
     let servers = server.connect_string();
@@ -280,6 +285,22 @@ async fn run(options: Options) -> Result<()> {
             }
         }
     }
+    if options.runs(9) {
+        run_scenario!(
+            "9",
+            "compression",
+            part,
+            scenarios::compression::run(&env, &mut part)
+        );
+    }
+    if options.runs(10) {
+        run_scenario!(
+            "10",
+            "listener-record reports",
+            part,
+            scenarios::reports::run(&env, &mut part)
+        );
+    }
     drop(server);
 
     let elapsed = started.elapsed();
@@ -348,7 +369,8 @@ fn render(options: &Options, machine: &Machine, report: &Report, elapsed: Durati
          - Date: {date}\n\
          - Machine: {cores} cores, {cpu}, {memory} RAM; load average when the run started: {load}\n\
          - ZooKeeper: {zookeeper}, standalone, started by zkstate-testing with ZooKeeper's settings as shipped \
-         (forceSync on, transaction log on the local disk), loopback; JVM options from zkstate-testing: `{jvm}`\n\
+         (forceSync on, transaction log on the local disk) but `maxClientCnxns=0` (scenario 9 opens 100 sessions), \
+         loopback; JVM options from zkstate-testing: `{jvm}`\n\
          - rustc: {rustc}; commit {commit}\n\
          - Baselines: zookeeper-client 0.11 (the raw floor) on the same server, same session timeout (10 s), same \
          1 KB JSON payload (a list of records, one record changed per write), in alternating rounds with zkstate; \

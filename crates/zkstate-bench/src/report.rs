@@ -9,6 +9,8 @@ pub enum Measure {
     Latency(Summary),
     /// Memory held per instance, bytes.
     Bytes(f64),
+    /// Any other amount: its value (for the ratio) and how it is shown.
+    Amount(f64, String),
     /// Not measured, and why.
     Missing(String),
     /// Nothing to show (a throughput-only row).
@@ -21,6 +23,16 @@ impl Measure {
             Some(s) => Measure::Latency(s),
             None => Measure::Missing(format!("no samples of {what}")),
         }
+    }
+
+    /// Bytes per `what` (a change, a state).
+    pub fn bytes_per(bytes: f64, what: &str) -> Measure {
+        Measure::Amount(bytes, format!("{} / {what}", format_bytes(bytes)))
+    }
+
+    /// A count per `what`, to one decimal.
+    pub fn count_per(count: f64, unit: &str, what: &str) -> Measure {
+        Measure::Amount(count, format!("{count:.1} {unit} / {what}"))
     }
 
     pub fn summary(&self) -> Option<&Summary> {
@@ -42,6 +54,7 @@ impl Measure {
                 "—".into(),
                 "—".into(),
             ],
+            Measure::Amount(_, text) => [text.clone(), "—".into(), "—".into()],
             Measure::Missing(why) => [format!("not measured: {why}"), "—".into(), "—".into()],
             Measure::Blank => ["—".into(), "—".into(), "—".into()],
         }
@@ -130,6 +143,7 @@ impl Row {
         match (&self.zk, &self.base) {
             (Measure::Latency(a), Measure::Latency(b)) => Some(a.p50 / b.p50),
             (Measure::Bytes(a), Measure::Bytes(b)) => Some(a / b),
+            (Measure::Amount(a, _), Measure::Amount(b, _)) if *b != 0.0 => Some(a / b),
             _ => None,
         }
     }

@@ -23,8 +23,25 @@ fn free_port() -> u16 {
     listener.local_addr().expect("addr").port()
 }
 
+/// chromedriver and the Chromium it starts, in their own process group: killed together when
+/// this is dropped, even when the test fails half way (a SIGKILL to chromedriver alone would
+/// leave Chromium running).
+struct Driver {
+    child: Child,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .status();
+        }
+    }
+}
+
 /// chromedriver on a free port, and a WebDriver session of headless Chromium.
-async fn browser(profile: &std::path::Path) -> (Child, fantoccini::Client) {
+async fn browser(profile: &std::path::Path) -> (Driver, fantoccini::Client) {
     for binary in [CHROMEDRIVER, CHROMIUM] {
         assert!(
             std::path::Path::new(binary).exists(),
@@ -32,13 +49,16 @@ async fn browser(profile: &std::path::Path) -> (Child, fantoccini::Client) {
         );
     }
     let port = free_port();
-    let driver = Command::new(CHROMEDRIVER)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start chromedriver");
+    let driver = Driver {
+        child: Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start chromedriver"),
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     while tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await

@@ -2,7 +2,7 @@
 
 use std::io;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,7 +39,9 @@ struct Control {
 
 /// A TCP proxy on a free port of 127.0.0.1 in front of one upstream server, to cut, freeze,
 /// slow down or reset a client's connections: point the client at
-/// [`connect_string`](Self::connect_string) instead of the server.
+/// [`connect_string`](Self::connect_string) instead of the server. It also counts the bytes it
+/// forwards each way ([`bytes_to_clients`](Self::bytes_to_clients),
+/// [`bytes_to_server`](Self::bytes_to_server)), to measure what a client costs on the wire.
 ///
 /// Each accepted connection opens its own upstream connection. The proxy's tasks run on the
 /// tokio runtime that called [`start`](Self::start) (so the proxy works as long as that
@@ -50,6 +52,7 @@ pub struct FaultProxy {
     control: watch::Sender<Control>,
     connections: Arc<AtomicUsize>,
     accepted: Arc<AtomicUsize>,
+    traffic: Arc<Traffic>,
     /// The accept loop. It owns a `JoinSet` of the connection tasks, so aborting it (on drop)
     /// drops that set, which aborts them all.
     accept: JoinHandle<()>,
@@ -88,12 +91,14 @@ impl FaultProxy {
         });
         let connections = Arc::new(AtomicUsize::new(0));
         let accepted = Arc::new(AtomicUsize::new(0));
+        let traffic = Arc::new(Traffic::default());
         let accept = tokio::spawn(accept_loop(
             listener,
             Arc::from(upstream),
             receiver,
             connections.clone(),
             accepted.clone(),
+            traffic.clone(),
         ));
         tracing::debug!(port, upstream, "fault proxy started");
         Ok(FaultProxy {
@@ -101,6 +106,7 @@ impl FaultProxy {
             control,
             connections,
             accepted,
+            traffic,
             accept,
         })
     }
@@ -162,6 +168,21 @@ impl FaultProxy {
         self.accepted.load(Ordering::SeqCst)
     }
 
+    /// How many bytes the proxy has forwarded from the upstream server to its clients since it
+    /// started, over every connection (ZooKeeper's framing included). Each chunk counts as it is
+    /// handed to the client's socket: bytes held by a blackhole or a latency count once
+    /// released, and a client that has received bytes finds them counted.
+    /// Take the difference of two readings to measure what some work costs on the wire.
+    pub fn bytes_to_clients(&self) -> u64 {
+        self.traffic.to_clients.load(Ordering::SeqCst)
+    }
+
+    /// How many bytes the proxy has forwarded from its clients to the upstream server since it
+    /// started, counted as [`bytes_to_clients`](Self::bytes_to_clients) is.
+    pub fn bytes_to_server(&self) -> u64 {
+        self.traffic.to_server.load(Ordering::SeqCst)
+    }
+
     fn set_mode(&self, mode: ProxyMode) {
         tracing::debug!(port = self.port, ?mode, "fault proxy mode");
         self.control.send_modify(|c| c.mode = mode);
@@ -174,12 +195,20 @@ impl Drop for FaultProxy {
     }
 }
 
+/// The bytes forwarded each way, over every connection.
+#[derive(Debug, Default)]
+struct Traffic {
+    to_clients: AtomicU64,
+    to_server: AtomicU64,
+}
+
 async fn accept_loop(
     listener: TcpListener,
     upstream: Arc<str>,
     control: watch::Receiver<Control>,
     connections: Arc<AtomicUsize>,
     accepted_total: Arc<AtomicUsize>,
+    traffic: Arc<Traffic>,
 ) {
     let mut tasks = JoinSet::new();
     loop {
@@ -203,6 +232,7 @@ async fn accept_loop(
             control.clone(),
             resets,
             counted,
+            traffic.clone(),
         ));
     }
 }
@@ -278,6 +308,7 @@ async fn serve_connection(
     control: watch::Receiver<Control>,
     resets: u64,
     _counted: Counted,
+    traffic: Arc<Traffic>,
 ) {
     // A connection accepted while not passing is held (blackhole) or reset (refuse).
     let held = async {
@@ -317,8 +348,8 @@ async fn serve_connection(
         () = closed(control.clone(), resets) => false,
         pumped = async {
             tokio::try_join!(
-                pump(&mut client_read, &mut server_write, control.clone()),
-                pump(&mut server_read, &mut client_write, control.clone()),
+                pump(&mut client_read, &mut server_write, control.clone(), &traffic.to_server),
+                pump(&mut server_read, &mut client_write, control.clone(), &traffic.to_clients),
             )
         } => pumped.is_ok(),
     };
@@ -330,11 +361,13 @@ async fn serve_connection(
 }
 
 /// Copies bytes from `from` to `to` while the proxy passes, each chunk delayed by the latency
-/// in force when it was read. On EOF, forwards the EOF (shutdown of the write side).
+/// in force when it was read, and adds what it wrote to `forwarded`. On EOF, forwards the EOF
+/// (shutdown of the write side).
 async fn pump(
     from: &mut OwnedReadHalf,
     to: &mut OwnedWriteHalf,
     control: watch::Receiver<Control>,
+    forwarded: &AtomicU64,
 ) -> io::Result<()> {
     let (queue, mut queued) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
     let read = async {
@@ -367,6 +400,8 @@ async fn pump(
         while let Some((due, chunk)) = queued.recv().await {
             tokio::time::sleep_until(due).await;
             passing(&mut control).await?;
+            // Counted before the write, so that a reader that has the bytes sees them counted.
+            forwarded.fetch_add(chunk.len() as u64, Ordering::SeqCst);
             to.write_all(&chunk).await?;
         }
         // The peer may already be gone; the EOF is best effort.

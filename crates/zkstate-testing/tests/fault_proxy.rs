@@ -65,6 +65,41 @@ async fn client_through_the_proxy_reads_and_writes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_the_bytes_it_forwards_each_way() {
+    let server = ZkServer::start().await.expect("server");
+    let proxy = FaultProxy::start(&server.connect_string())
+        .await
+        .expect("proxy");
+    assert_eq!((proxy.bytes_to_clients(), proxy.bytes_to_server()), (0, 0));
+    let client = connect(&proxy.connect_string(), SESSION).await;
+    // The handshake went both ways.
+    let (down, up) = (proxy.bytes_to_clients(), proxy.bytes_to_server());
+    assert!(down > 0 && up > 0, "handshake: {down} down, {up} up");
+
+    let data = vec![b'x'; 20_000];
+    soon("create", client.create("/counted", &data, &persistent()))
+        .await
+        .expect("create");
+    let up_after_create = proxy.bytes_to_server();
+    assert!(
+        up_after_create - up >= 20_000,
+        "the create carried 20,000 bytes up: {} counted",
+        up_after_create - up
+    );
+    let down_before_read = proxy.bytes_to_clients();
+    let (read, _) = soon("get_data", client.get_data("/counted"))
+        .await
+        .expect("get_data");
+    assert_eq!(read, data);
+    let down_for_read = proxy.bytes_to_clients() - down_before_read;
+    // The data, the stat and the reply's header: a little more than the data, never less.
+    assert!(
+        (20_000..21_000).contains(&down_for_read),
+        "the read carried 20,000 bytes down: {down_for_read} counted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blackhole_times_requests_out_and_disconnects_then_pass_recovers() {
     let server = ZkServer::start().await.expect("server");
     let proxy = FaultProxy::start(&server.connect_string())

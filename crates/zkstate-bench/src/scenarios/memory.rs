@@ -1,5 +1,7 @@
 //! The memory part of scenario 7, measured in a child process (a fresh heap): RSS growth from
-//! `/proc/self/statm` while `instances` followers of a 1 KB state are opened.
+//! `/proc/self/statm` while `instances` followers of a 1 KB state are opened: extra instances of
+//! one state already open on each connection (they share its local copy and sync task), or
+//! distinct states, one instance each.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,6 +16,11 @@ use crate::common::{Env, Plan, RawPaths};
 use crate::payload::{records_of_size, Records};
 
 const DIR: &str = "s7-memory";
+
+/// The directory of the `i`-th distinct state.
+fn distinct_dir(i: usize) -> String {
+    format!("s7-memory-d{i}")
+}
 
 /// Resident set size of this process, bytes.
 fn rss() -> Result<u64> {
@@ -61,10 +68,13 @@ pub async fn measure(env: &Env, kind: &str, instances: usize, connections: usize
         .context("per_instance missing")
 }
 
-/// `--memory-child <zkstate|raw> <servers> <instances> <connections>`: prints one JSON line.
+/// `--memory-child <kind> <servers> <instances> <connections>`: prints one JSON line. Kinds:
+/// `zkstate` (extra instances of one state), `zkstate-distinct` (distinct states, one instance
+/// each), `zkstate-distinct-buffer16` (the same with a change buffer of 16), `raw` (raw
+/// followers).
 pub fn child(args: &[String]) -> ExitCode {
     let [kind, servers, instances, connections] = args else {
-        eprintln!("usage: --memory-child <zkstate|raw> <servers> <instances> <connections>");
+        eprintln!("usage: --memory-child <zkstate|zkstate-distinct|zkstate-distinct-buffer16|raw> <servers> <instances> <connections>");
         return ExitCode::from(2);
     };
     let (Ok(instances), Ok(connections)) =
@@ -94,9 +104,12 @@ pub fn child(args: &[String]) -> ExitCode {
             "zkstate" => {
                 zkstate_growth(&env, instances, connections.max(1), StateOptions::default()).await
             }
-            "zkstate-buffer16" => {
+            "zkstate-distinct" => {
+                distinct_growth(&env, instances, connections.max(1), StateOptions::default()).await
+            }
+            "zkstate-distinct-buffer16" => {
                 let options = StateOptions::default().with_event_buffer(16);
-                zkstate_growth(&env, instances, connections.max(1), options).await
+                distinct_growth(&env, instances, connections.max(1), options).await
             }
             "raw" => raw_growth(&env, instances, connections.max(1)).await,
             other => bail!("unknown kind {other}"),
@@ -171,6 +184,68 @@ async fn zkstate_growth(
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let after = settled_rss().await?;
+    drop(keep);
+    Ok((before, after))
+}
+
+/// `instances` distinct states (`s7-memory-d{i}`), one instance each, round-robin over the
+/// connections. Each connection first opens a state of its own, not counted, so that what is
+/// paid once per connection (and for the first state on it) is not counted either.
+async fn distinct_growth(
+    env: &Env,
+    instances: usize,
+    connections: usize,
+    options: StateOptions,
+) -> Result<(u64, u64)> {
+    let records = records_of_size(1024);
+    let mut conns = Vec::new();
+    let mut keep = Vec::new();
+    for c in 0..connections {
+        let conn = env.connection().await?;
+        let dir = format!("s7-memory-dfirst{c}");
+        keep.push(ZkState::with_options(&conn, &dir, records.clone(), options.clone()).await?);
+        conns.push(conn);
+    }
+    let before = settled_rss().await?;
+    let tasks: Vec<_> = conns
+        .iter()
+        .enumerate()
+        .map(|(c, conn)| {
+            let conn = conn.clone();
+            let records = records.clone();
+            let options = options.clone();
+            tokio::spawn(async move {
+                let mut states = Vec::new();
+                for i in (c..instances).step_by(connections) {
+                    states.push(
+                        ZkState::with_options(
+                            &conn,
+                            &distinct_dir(i),
+                            records.clone(),
+                            options.clone(),
+                        )
+                        .await?,
+                    );
+                }
+                Ok::<_, anyhow::Error>(states)
+            })
+        })
+        .collect();
+    for task in tasks {
+        keep.extend(task.await??);
+    }
+    // Every sync task has registered its listener record: all are watching.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    for i in 0..instances {
+        while zkstate::list_listeners(&conns[0], &distinct_dir(i))
+            .await?
+            .is_empty()
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
     let after = settled_rss().await?;
     drop(keep);

@@ -1,5 +1,8 @@
-//! The scenarios of the issue, one module each (7 has its memory part in `memory`).
+//! The scenarios of the issue, one module each (7 has its memory part in `memory` and its
+//! busy reader in `busy_read`).
 
+pub mod busy_read;
+pub mod compression;
 pub mod cread;
 pub mod deliver;
 pub mod fanout;
@@ -7,5 +10,6 @@ pub mod memory;
 pub mod propagation;
 pub mod prototype;
 pub mod read;
+pub mod reports;
 pub mod size;
 pub mod update;

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use tokio::sync::Mutex as AsyncMutex;
-use zkstate::ZkState;
+use zkstate::{StateOptions, ZkState};
 use zookeeper_client::Client;
 
 use super::deliver::{self, last_delivery, Delivery};
@@ -50,11 +50,16 @@ pub struct Pairs {
 
 impl Pairs {
     pub async fn open(env: &Env, name: &str) -> Result<Pairs> {
+        Pairs::open_with(env, name, &StateOptions::default()).await
+    }
+
+    /// [`open`](Self::open), with these options for both zkstate instances.
+    pub async fn open_with(env: &Env, name: &str, options: &StateOptions) -> Result<Pairs> {
         let records = records_of_size(1024);
         let ca = env.connection().await?;
         let cb = env.connection().await?;
-        let a = ZkState::new(&ca, name, records.clone()).await?;
-        let b = ZkState::new(&cb, name, records.clone()).await?;
+        let a = ZkState::with_options(&ca, name, records.clone(), options.clone()).await?;
+        let b = ZkState::with_options(&cb, name, records.clone(), options.clone()).await?;
         let (tx, zk_rx) = deliver::channel();
         deliver::subscribe(&b, 0, tx);
         let raw_a = env.raw().await?;

@@ -25,7 +25,7 @@ use crate::options::StateOptions;
 use crate::store::codec::{self, DecodeError};
 use crate::store::{self, Names, Snapshot, Stamp, Store};
 use crate::sync::records::Records;
-use crate::sync::{reaper, watch_staleness, Task};
+use crate::sync::{watch_staleness, Task};
 
 /// The shared part of a state.
 pub(crate) struct Core<T> {
@@ -207,16 +207,11 @@ where
                 layout.clone(),
                 conn.watch_slot(),
                 records.clone(),
+                options.marker_grace,
                 cancel.clone(),
             );
             tasks.spawn(task.run());
             tasks.spawn(watch_staleness(store.clone(), cancel.clone()));
-            tasks.spawn(reaper::run(
-                layout.clone(),
-                conn.watch_slot(),
-                options.marker_grace,
-                cancel.clone(),
-            ));
         }
         // A local-only state: its writer only applies its own updates.
         None => {

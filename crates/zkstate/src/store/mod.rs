@@ -193,8 +193,9 @@ pub(crate) struct Acknowledged<T> {
 pub(crate) enum Request<T> {
     /// A local write is about to be sent: its watch event will come back.
     WriteStarted,
-    /// A local write was acknowledged: apply it, then answer.
-    Acknowledged(Acknowledged<T>),
+    /// A local write was acknowledged: apply it, then answer. Boxed: the channel allocates its
+    /// slots in blocks, and a small message keeps an idle state small.
+    Acknowledged(Box<Acknowledged<T>>),
     /// A local write ended without an acknowledgement (refused, or its outcome resolved).
     WriteAbandoned,
     /// Read the payload again and answer with the stamp the copy holds afterwards, or the fault.
@@ -206,9 +207,9 @@ struct Shared<T> {
     payload: String,
     max_decompressed: usize,
     local: ArcSwap<Snapshot<T>>,
-    /// The change channel (`None` once closed). Locked only to send a batch and swap the copy,
-    /// and to take a snapshot with a subscription.
-    events: Mutex<Option<broadcast::Sender<StateEvent>>>,
+    /// The change channel. Locked only to send a batch and swap the copy, and to take a
+    /// snapshot with a subscription.
+    events: Mutex<Events>,
     /// What is wrong with the payload in ZooKeeper now, if anything.
     fault: ArcSwapOption<Error>,
     /// Mirrors `fault.is_some()`, so that the read path loads a flag, not a pointer.
@@ -218,6 +219,35 @@ struct Shared<T> {
     applied: Notify,
     bounds: Mutex<Vec<Weak<Bound>>>,
     requests: mpsc::UnboundedSender<Request<T>>,
+}
+
+/// The change channel, allocated on the first subscription (its buffer is most of what an
+/// unsubscribed state would hold otherwise).
+struct Events {
+    sender: Option<broadcast::Sender<StateEvent>>,
+    capacity: usize,
+    closed: bool,
+}
+
+impl Events {
+    /// A receiver of the batches from now on; one that ends at once when closed.
+    fn subscribe(&mut self) -> broadcast::Receiver<StateEvent> {
+        if self.closed {
+            return broadcast::channel(1).1;
+        }
+        let capacity = self.capacity;
+        self.sender
+            .get_or_insert_with(|| broadcast::channel(capacity).0)
+            .subscribe()
+    }
+
+    /// Sends to the subscribers, if any.
+    fn send(&self, event: StateEvent) {
+        if let Some(sender) = &self.sender {
+            // No receiver left is fine.
+            let _ = sender.send(event);
+        }
+    }
 }
 
 /// A poisoned lock only means a panic elsewhere while holding it; what these locks guard (a
@@ -263,14 +293,17 @@ pub(crate) fn new<T>(
     max_decompressed: usize,
     first: Snapshot<T>,
 ) -> (Writer<T>, Store<T>) {
-    let (events, _) = broadcast::channel(event_buffer.max(1));
     let (requests, inbox) = mpsc::unbounded_channel();
     let shared = Arc::new(Shared {
         dir: names.dir,
         payload: names.payload,
         max_decompressed,
         local: ArcSwap::from_pointee(first),
-        events: Mutex::new(Some(events)),
+        events: Mutex::new(Events {
+            sender: None,
+            capacity: event_buffer.max(1),
+            closed: false,
+        }),
         fault: ArcSwapOption::empty(),
         faulty: AtomicBool::new(false),
         verified: Verified {
@@ -389,11 +422,7 @@ impl<T> Store<T> {
     }
 
     pub(crate) fn subscribe_raw(&self) -> broadcast::Receiver<StateEvent> {
-        match lock(&self.shared.events).as_ref() {
-            Some(sender) => sender.subscribe(),
-            // Closed: a receiver whose stream ends at once.
-            None => broadcast::channel(1).1,
-        }
+        lock(&self.shared.events).subscribe()
     }
 
     /// The lagging subscribers' source of snapshots.
@@ -463,15 +492,16 @@ impl<T> InFlight<'_, T> {
     ) -> Result<(), Error> {
         self.announced = false;
         let (done, applied) = oneshot::channel();
-        self.store.send(Request::Acknowledged(Acknowledged {
-            value,
-            json,
-            stamp,
-            size,
-            compressed,
-            writer,
-            done,
-        }))?;
+        self.store
+            .send(Request::Acknowledged(Box::new(Acknowledged {
+                value,
+                json,
+                stamp,
+                size,
+                compressed,
+                writer,
+                done,
+            })))?;
         applied.await.map_err(|_| Error::Closed {
             dir: self.store.shared.dir.clone(),
         })
@@ -491,12 +521,9 @@ impl<T: Send + Sync + 'static> SnapshotSource for Shared<T> {
     fn snapshot_and_subscribe(&self) -> (i32, Arc<Value>, broadcast::Receiver<StateEvent>) {
         // Under the events lock, so that no batch falls between the snapshot and the
         // subscription.
-        let events = lock(&self.events);
+        let mut events = lock(&self.events);
         let current = self.local.load();
-        let receiver = match events.as_ref() {
-            Some(sender) => sender.subscribe(),
-            None => broadcast::channel(1).1,
-        };
+        let receiver = events.subscribe();
         (current.stamp.version, current.json.clone(), receiver)
     }
 
@@ -623,7 +650,7 @@ where
 
     /// Applies a write acknowledged by ZooKeeper (when the copy does not hold a newer one), then
     /// answers it.
-    pub(crate) async fn apply_acknowledged(&mut self, ack: Acknowledged<T>) {
+    pub(crate) async fn apply_acknowledged(&mut self, ack: Box<Acknowledged<T>>) {
         let Acknowledged {
             value,
             json,
@@ -632,7 +659,7 @@ where
             compressed,
             writer,
             done,
-        } = ack;
+        } = *ack;
         let current = self.shared.local.load_full();
         if stamp.mzxid > current.stamp.mzxid {
             let big = size >= BIG;
@@ -695,9 +722,8 @@ where
             )))
         });
         let events = lock(&self.shared.events);
-        if let (Some(batch), Some(sender)) = (batch, events.as_ref()) {
-            // No subscriber is fine.
-            let _ = sender.send(batch);
+        if let Some(batch) = batch {
+            events.send(batch);
         }
         let old = self.shared.local.swap(Arc::new(Snapshot {
             value,
@@ -722,9 +748,7 @@ where
         if previous.as_deref() != Some(&fault) {
             tracing::warn!(dir = %self.shared.dir, error = %fault, "payload fault");
             crate::metrics::payload_fault(&self.shared.dir, &fault);
-            if let Some(sender) = lock(&self.shared.events).as_ref() {
-                let _ = sender.send(StateEvent::Error(fault));
-            }
+            lock(&self.shared.events).send(StateEvent::Error(fault));
         }
     }
 
@@ -755,7 +779,9 @@ where
 
     /// Ends every change stream.
     pub(crate) fn close(&mut self) {
-        lock(&self.shared.events).take();
+        let mut events = lock(&self.shared.events);
+        events.sender = None;
+        events.closed = true;
         self.inbox.close();
     }
 }

@@ -17,6 +17,7 @@ pub(crate) mod records;
 mod recovery;
 mod staleness;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -114,6 +115,11 @@ pub(crate) struct Task<T> {
     /// The `zkstate.resync` span of the fetch in flight, when it is a resync.
     fetch_span: Option<tracing::Span>,
     tick: Pin<Box<tokio::time::Sleep>>,
+    /// The reaper: when to scan the commit markers next, the scan in flight, the suspects.
+    grace: Duration,
+    reap: Pin<Box<tokio::time::Sleep>>,
+    scanning: Option<BoxFuture<Option<HashMap<String, reaper::Seen>>>>,
+    suspects: HashMap<String, reaper::Suspect>,
     report_at: Option<Instant>,
     reported: Option<Stamp>,
     last_report: Option<Instant>,
@@ -128,9 +134,11 @@ where
         layout: Layout,
         slot: watch::Receiver<SessionSlot>,
         records: Arc<Records>,
+        grace: Duration,
         cancel: CancellationToken,
     ) -> Task<T> {
         let tick = Box::pin(tokio::time::sleep(jittered(records.check_interval())));
+        let reap = Box::pin(tokio::time::sleep(reaper::next_scan(grace)));
         Task {
             store: writer.store(),
             writer,
@@ -150,6 +158,10 @@ where
             fetch_origin: crate::metrics::Applied::Remote,
             fetch_span: None,
             tick,
+            grace,
+            reap,
+            scanning: None,
+            suspects: HashMap::new(),
             report_at: None,
             reported: None,
             last_report: None,
@@ -261,6 +273,15 @@ where
             Some(()) = self.side.next(), if !self.side.is_empty() => None,
             () = self.records.changed() => {
                 self.records_changed();
+                None
+            },
+            () = &mut self.reap => {
+                self.reap.as_mut().reset(Instant::now() + reaper::next_scan(self.grace));
+                self.start_scan();
+                None
+            },
+            seen = maybe(&mut self.scanning) => {
+                self.judge(seen);
                 None
             },
             () = &mut self.tick => {
@@ -505,6 +526,45 @@ where
         let (client, layout) = (client.clone(), self.layout.clone());
         self.side
             .push(Box::pin(register_all(client, layout, work, content)));
+    }
+
+    /// Scans the commit markers, unless a scan is in flight or there is no live session.
+    fn start_scan(&mut self) {
+        if self.scanning.is_some() || self.recovery.phase != Phase::Live {
+            return;
+        }
+        let Some((client, _)) = &self.session else {
+            return;
+        };
+        let (client, layout, limit) = (client.clone(), self.layout.clone(), self.grace / 3);
+        self.scanning = Some(Box::pin(async move {
+            match tokio::time::timeout(limit, reaper::scan(&client, &layout)).await {
+                Ok(Ok(seen)) => Some(seen),
+                Ok(Err(err)) => {
+                    tracing::debug!(dir = %layout.dir, error = %err, "cannot scan the commit markers");
+                    None
+                }
+                Err(_) => None,
+            }
+        }));
+    }
+
+    /// Judges a scan, and deletes what it condemned (without holding up the loop).
+    fn judge(&mut self, seen: Option<HashMap<String, reaper::Seen>>) {
+        let Some(seen) = seen else {
+            return;
+        };
+        let (victims, suspects) = reaper::judge(&self.suspects, &seen, Instant::now(), self.grace);
+        self.suspects = suspects;
+        if victims.is_empty() {
+            return;
+        }
+        if let Some((client, _)) = &self.session {
+            let (client, layout) = (client.clone(), self.layout.clone());
+            self.side.push(Box::pin(async move {
+                reaper::reap(&client, &layout, victims).await
+            }));
+        }
     }
 
     /// Plans a report of what was applied, at most once per report interval.

@@ -2,7 +2,7 @@
 //! holds only live (or recently live) writers' markers however many instances come and go.
 //!
 //! A writer keeps an ephemeral child `alive` under its marker in every session it writes in
-//! (`write/marker.rs`). Every live instance's core scans `<dir>/writers` at a random interval
+//! (`write/marker.rs`). The sync task of every live state scans `<dir>/writers` at a random interval
 //! between a third and a half of the grace period, the stats of all markers pipelined. A marker
 //! with no `alive` child becomes a suspect, with its version; a suspect seen again at least the
 //! grace period later, still childless and at the same version, is deleted at that version (the
@@ -14,13 +14,9 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use tokio::sync::watch;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 use zookeeper_client::Client;
 
-use super::jittered;
-use crate::connection::{ConnectionState, SessionSlot};
 use crate::layout::Layout;
 
 /// A marker seen without a live writer.
@@ -73,7 +69,7 @@ pub(crate) fn judge(
 }
 
 /// Stats every marker under `writers`, pipelined.
-async fn scan(
+pub(crate) async fn scan(
     client: &Client,
     layout: &Layout,
 ) -> Result<HashMap<String, Seen>, zookeeper_client::Error> {
@@ -101,61 +97,29 @@ async fn scan(
     Ok(seen)
 }
 
-/// Scans and reaps until cancelled.
-pub(crate) async fn run(
-    layout: Layout,
-    mut slot: watch::Receiver<SessionSlot>,
-    grace: Duration,
-    cancel: CancellationToken,
-) {
-    let mut suspects: HashMap<String, Suspect> = HashMap::new();
-    loop {
-        let pause = jittered((grace / 3, grace / 2));
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            () = tokio::time::sleep(pause) => {},
-        }
-        let client = {
-            let current = slot.borrow_and_update();
-            match (&current.client, current.state) {
-                (_, ConnectionState::Closed) => return,
-                (Some(client), ConnectionState::Connected) => client.clone(),
-                // No session now: the next round.
-                _ => continue,
+/// Deletes the markers `judge` condemned, each at the version it was seen at.
+pub(crate) async fn reap(client: &Client, layout: &Layout, victims: Vec<(String, i32)>) {
+    for (name, version) in victims {
+        let path = layout.writer(&name);
+        match client.delete(&path, Some(version)).await {
+            Ok(()) => {
+                tracing::info!(%path, "removed the commit marker of a writer gone for the grace period");
+                crate::metrics::marker_reaped(&layout.dir);
             }
-        };
-        let scanned = tokio::select! {
-            _ = cancel.cancelled() => return,
-            scanned = tokio::time::timeout(grace / 3, scan(&client, &layout)) => scanned,
-        };
-        let seen = match scanned {
-            Ok(Ok(seen)) => seen,
-            Ok(Err(err)) => {
-                tracing::debug!(dir = %layout.dir, error = %err, "cannot scan the commit markers");
-                continue;
-            }
-            Err(_) => continue,
-        };
-        let (reap, next) = judge(&suspects, &seen, Instant::now(), grace);
-        suspects = next;
-        for (name, version) in reap {
-            let path = layout.writer(&name);
-            match client.delete(&path, Some(version)).await {
-                Ok(()) => {
-                    tracing::info!(%path, "removed the commit marker of a writer gone for the grace period");
-                    crate::metrics::marker_reaped(&layout.dir);
-                }
-                // A writer came back, or another reaper was first.
-                Err(
-                    zookeeper_client::Error::NotEmpty
-                    | zookeeper_client::Error::BadVersion
-                    | zookeeper_client::Error::NoNode,
-                ) => {}
-                Err(err) => tracing::debug!(%path, error = %err, "cannot remove a commit marker"),
-            }
-            suspects.remove(&name);
+            // A writer came back, or another reaper was first.
+            Err(
+                zookeeper_client::Error::NotEmpty
+                | zookeeper_client::Error::BadVersion
+                | zookeeper_client::Error::NoNode,
+            ) => {}
+            Err(err) => tracing::debug!(%path, error = %err, "cannot remove a commit marker"),
         }
     }
+}
+
+/// The pause before the next scan: between a third and a half of the grace period.
+pub(crate) fn next_scan(grace: Duration) -> Duration {
+    super::jittered((grace / 3, grace / 2))
 }
 
 #[cfg(test)]
