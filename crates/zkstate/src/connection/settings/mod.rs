@@ -2,7 +2,7 @@
 //!
 //! Settings come from three sources, in this order of precedence (as in `asab.zookeeper`):
 //!
-//! 1. the URL given to the connection ([`ZkUrl`]);
+//! 1. the URL given to the connection ([`ZkUrl`](crate::ZkUrl));
 //! 2. the `[zookeeper]` configuration section ([`ZookeeperSection`], [`Settings::from_toml_str`]);
 //! 3. the environment: `ZOOKEEPER_SERVERS`, `ZOOKEEPER_PATH`, `ZOOKEEPER_AUTH`, `ZOOKEEPER_ACL`,
 //!    and for TLS `ZOOKEEPER_TLS_CA`, `ZOOKEEPER_TLS_CERT`, `ZOOKEEPER_TLS_KEY`.

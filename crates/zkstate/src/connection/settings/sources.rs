@@ -198,7 +198,7 @@ fn toml_message(text: &str, error: &toml::de::Error) -> String {
     format!("line {line}, column {column}: {message}")
 }
 
-/// Looks a variable up in the process environment; the `env` argument of [`Target::resolve`]
+/// Looks a variable up in the process environment; the `env` argument of [`Target::resolve`](super::Target::resolve)
 /// for normal use. A variable that is not Unicode counts as unset.
 pub fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()

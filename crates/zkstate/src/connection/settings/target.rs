@@ -19,7 +19,7 @@ pub struct Target {
 impl Target {
     /// Precedence as asab.zookeeper: the URL first; what it lacks comes from `settings` (the
     /// configuration section), and what those lack from the environment (`ZOOKEEPER_SERVERS`,
-    /// `ZOOKEEPER_PATH`), read through `env` (normally [`env_var`]).
+    /// `ZOOKEEPER_PATH`), read through `env` (normally [`env_var`](super::env_var)).
     ///
     /// The path is the URL's absolute path; or its relative path joined to the base path; or,
     /// when the URL has no path, the base path itself. The base path is `settings.path`, else
