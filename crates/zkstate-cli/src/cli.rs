@@ -175,3 +175,40 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod rollout_flag {
+    use clap::Parser;
+
+    use super::*;
+
+    fn wait_of(args: &[&str]) -> Option<Duration> {
+        match Cli::try_parse_from(args).map(|cli| cli.command) {
+            Ok(Command::Edit(a)) => a.rollout.wait_rollout,
+            Ok(Command::Set(a)) => a.rollout.wait_rollout,
+            Ok(Command::Patch(a)) => a.rollout.wait_rollout,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn wait_rollout_is_off_unless_given() {
+        assert_eq!(wait_of(&["zkstate", "edit", "/x"]), None);
+        assert_eq!(wait_of(&["zkstate", "set", "/x", "1"]), None);
+        assert_eq!(
+            wait_of(&["zkstate", "edit", "--wait-rollout", "/x"]),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(
+            wait_of(&[
+                "zkstate",
+                "patch",
+                "--wait-rollout=5",
+                "/x",
+                "--merge",
+                "{}"
+            ]),
+            Some(Duration::from_secs(5))
+        );
+    }
+}

@@ -143,7 +143,7 @@ pub struct WaitRollout {
         default_missing_value = "60",
         value_parser = crate::cli::parse_seconds
     )]
-    pub timeout: Option<std::time::Duration>,
+    pub wait_rollout: Option<std::time::Duration>,
 }
 
 impl WaitRollout {
@@ -154,7 +154,7 @@ impl WaitRollout {
         dir: &str,
         version: i32,
     ) -> Result<()> {
-        let Some(timeout) = self.timeout else {
+        let Some(timeout) = self.wait_rollout else {
             return Ok(());
         };
         match wait(conn, dir, Some(version), timeout).await? {
