@@ -12,7 +12,7 @@ async fn listeners_shows_each_running_watch() {
 
     let out = run(&zk, &["listeners", &dir]).await;
     out.success();
-    assert_eq!(out.stdout, "ID  HOST  PID  STARTED\n", "{out}");
+    assert_eq!(out.stdout, "ID  HOST  PID  STARTED  APPLIED\n", "{out}");
 
     let first = Running::watch(&zk, &dir, &[]).await;
     let second = Running::watch(&zk, &dir, &[]).await;
