@@ -167,6 +167,16 @@ impl Row {
         let met = self.ratio_p99().map(|r| r <= max);
         self.with_target(Target::new(text, met))
     }
+
+    /// A target on the throughput ratio: met when zkstate's rate is at least `min` × the
+    /// baseline's.
+    pub fn target_rate_ratio(self, text: &str, min: f64) -> Row {
+        let met = match (self.zk_rate, self.base_rate) {
+            (Some(zk), Some(base)) if base > 0.0 => Some(zk / base >= min),
+            _ => None,
+        };
+        self.with_target(Target::new(text, met))
+    }
 }
 
 /// Everything one run found.

@@ -146,8 +146,8 @@ pub async fn run(env: &Env, report: &mut Report) -> Result<()> {
             "raw `set_data` in A → B's persistent-watch event + re-read",
             Measure::latency(Summary::of_durations(&base), "raw propagation"),
         )
-        .target_p50_ratio("p50 ≤ 1.3× raw", 1.3)
-        .target_p99_ratio("p99 ≤ 2× raw", 2.0),
+        .target_p50_ratio("p50 ≤ 2.2× raw (unlocked)", 2.2)
+        .target_p99_ratio("p99 ≤ 1.3× raw", 1.3),
     );
 
     let (zk_locked, base_locked) = interleaved(
@@ -158,16 +158,20 @@ pub async fn run(env: &Env, report: &mut Report) -> Result<()> {
         |i| pairs.raw_locked_propagation(i),
     )
     .await?;
-    report.rows.push(Row::new(
-        "5b",
-        "`update()` in A → change event delivered in B",
-        Measure::latency(Summary::of_durations(&zk_locked), "propagation"),
-        "raw lock + fenced `set_data` + release in A → B's event + re-read",
-        Measure::latency(
-            Summary::of_durations(&base_locked),
-            "raw locked propagation",
-        ),
-    ));
+    report.rows.push(
+        Row::new(
+            "5b",
+            "`update()` in A → change event delivered in B",
+            Measure::latency(Summary::of_durations(&zk_locked), "propagation"),
+            "raw lock + fenced `set_data` + release in A → B's event + re-read",
+            Measure::latency(
+                Summary::of_durations(&base_locked),
+                "raw locked propagation",
+            ),
+        )
+        .target_p50_ratio("p50 ≤ 0.95× raw (locked)", 0.95)
+        .target_p99_ratio("p99 ≤ 1.3× raw", 1.3),
+    );
 
     // 5c: the delivery path alone. The write is a raw set_data on both sides, so the only
     // difference is what B does with the event: zkstate re-reads, decodes, diffs and emits.

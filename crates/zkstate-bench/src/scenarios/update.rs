@@ -187,7 +187,8 @@ pub async fn run(env: &Env, report: &mut Report) -> Result<()> {
             "raw lock + fenced versioned `set_data` + release (drop)",
             Measure::latency(Summary::of_durations(&base), "lock cycle"),
         )
-        .target_p50_ratio("p50 ≤ 1.5× raw", 1.5),
+        .target_p50_ratio("p50 ≤ 0.85× raw", 0.85)
+        .target_p99_ratio("p99 ≤ 1.3× raw", 1.3),
     );
 
     // 4a. Uncontended re-reading update.
@@ -277,7 +278,8 @@ pub async fn run(env: &Env, report: &mut Report) -> Result<()> {
                 "contended lock cycle",
             ),
         )
-        .with_rates(Some(zk.rate), Some(base.rate)),
+        .with_rates(Some(zk.rate), Some(base.rate))
+        .target_rate_ratio("throughput ≥ 1.2× raw", 1.2),
     );
     report.notes.push(format!(
         "3b: `update()` writes at the local copy's version; with {WRITERS} contending writers {} of {} updates \
