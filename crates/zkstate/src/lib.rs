@@ -133,6 +133,22 @@ pub fn encode_payload(
     store::codec::encode(json, compression)
 }
 
+/// What applying a fetched payload costs, for the benchmark harness: not part of the API.
+#[doc(hidden)]
+pub mod bench {
+    /// Decodes `bytes` (plain JSON or a zstd frame) and diffs it against `current`, as a state
+    /// does with a fetched payload.
+    ///
+    /// # Errors
+    /// Why it does not decode.
+    pub fn decode_and_diff<T: serde::de::DeserializeOwned>(
+        current: &serde_json::Value,
+        bytes: &[u8],
+    ) -> Result<(T, serde_json::Value, Vec<crate::Change>), crate::DecodeError> {
+        crate::store::codec::decode_and_diff(current, bytes, crate::DEFAULT_MAX_DECOMPRESSED)
+    }
+}
+
 /// Whether stored payload bytes are a zstd frame (else plain JSON).
 pub fn is_compressed(bytes: &[u8]) -> bool {
     store::codec::is_compressed(bytes)

@@ -161,6 +161,7 @@ where
         json: Arc::new(json),
         stamp: Stamp::of(&stat),
         compressed,
+        size: usize::try_from(stat.data_length).unwrap_or(0),
     };
     let core = start(
         Some(conn),
@@ -251,6 +252,11 @@ where
             Some(store::Request::Acknowledged(ack)) => writer.apply_acknowledged(ack).await,
             Some(store::Request::Refresh(done)) => {
                 let _ = done.send(Ok(writer.store().stamp()));
+            }
+            Some(store::Request::Offered(offer)) => {
+                let _ = offer
+                    .done
+                    .send(Ok(store::Fetched::Current(writer.store().stamp())));
             }
             Some(store::Request::WriteStarted | store::Request::WriteAbandoned) => {}
         }

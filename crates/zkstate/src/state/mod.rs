@@ -349,6 +349,7 @@ where
             json: Arc::new(json),
             stamp: Stamp::local(),
             compressed: false,
+            size: 0,
         };
         let options = StateOptions::default().with_max_staleness(Duration::MAX);
         let core = self::core::start(None, layout, &options, first, 0, None);

@@ -79,6 +79,8 @@ pub(crate) struct Snapshot<T> {
     pub(crate) stamp: Stamp,
     /// Whether the payload was stored as a zstd frame.
     pub(crate) compressed: bool,
+    /// The stored payload's size, in bytes.
+    pub(crate) size: usize,
 }
 
 /// A read of the local copy: derefs to `T`. Holding it does not block syncing, but it pins this
@@ -106,6 +108,11 @@ impl<T> StateRef<T> {
     /// Whether the payload this value came from is stored compressed (a zstd frame).
     pub(crate) fn is_compressed(&self) -> bool {
         self.guard.compressed
+    }
+
+    /// The stored payload's size, in bytes.
+    pub(crate) fn size(&self) -> usize {
+        self.guard.size
     }
 }
 
@@ -189,6 +196,13 @@ pub(crate) struct Acknowledged<T> {
     pub(crate) done: oneshot::Sender<()>,
 }
 
+/// A payload read by an update under the lock, handed to the writer.
+pub(crate) struct Offered {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) stamp: Stamp,
+    pub(crate) done: oneshot::Sender<Result<Fetched, Error>>,
+}
+
 /// What the writer is asked to do. Only the writer's owner (the sync task) receives these.
 pub(crate) enum Request<T> {
     /// A local write is about to be sent: its watch event will come back.
@@ -200,6 +214,8 @@ pub(crate) enum Request<T> {
     WriteAbandoned,
     /// Read the payload again and answer with the stamp the copy holds afterwards, or the fault.
     Refresh(oneshot::Sender<Result<Stamp, Error>>),
+    /// A payload a write read under the lock: apply it as a fetched one, then answer.
+    Offered(Box<Offered>),
 }
 
 struct Shared<T> {
@@ -457,6 +473,19 @@ impl<T> Store<T> {
         })?
     }
 
+    /// Hands a payload read under the lock to the writer, and waits until the copy holds it (or
+    /// reports it does not decode).
+    ///
+    /// # Errors
+    /// The payload's fault; [`Error::Closed`] when the writer is gone.
+    pub(crate) async fn offer(&self, bytes: Vec<u8>, stamp: Stamp) -> Result<Fetched, Error> {
+        let (done, answer) = oneshot::channel();
+        self.send(Request::Offered(Box::new(Offered { bytes, stamp, done })))?;
+        answer.await.map_err(|_| Error::Closed {
+            dir: self.shared.dir.clone(),
+        })?
+    }
+
     /// Announces a local write about to be sent; see [`InFlight`].
     pub(crate) fn write_started(&self) -> InFlight<'_, T> {
         let announced = self.send(Request::WriteStarted).is_ok();
@@ -607,13 +636,15 @@ where
                     })
                     .map_err(|e| DecodeError::Json(e.to_string()))
             } else {
-                codec::decode::<T>(&bytes, max).map(|(value, json)| Prepared {
-                    changes: diff::diff(&base.json, &json),
-                    value,
-                    json: Arc::new(json),
-                    compressed,
-                    size,
-                })
+                codec::decode_and_diff::<T>(&base.json, &bytes, max).map(
+                    |(value, json, changes)| Prepared {
+                        changes,
+                        value,
+                        json: Arc::new(json),
+                        compressed,
+                        size,
+                    },
+                )
             };
             (bytes, prepared)
         };
@@ -730,6 +761,7 @@ where
             json,
             stamp,
             compressed,
+            size,
         }));
         drop(events);
         self.shared.applied.notify_waiters();

@@ -33,6 +33,7 @@ fn store_of(first: Value, buffer: usize) -> (Writer<Value>, Store<Value>) {
             json: Arc::new(first),
             stamp: stamp(0, 1),
             compressed: false,
+            size: 0,
         },
     )
 }

@@ -218,6 +218,18 @@ where
                     self.schedule_report();
                     Some(Input::WriteAcknowledged)
                 }
+                Some(store::Request::Offered(offer)) => {
+                    let store::Offered { bytes, stamp, done } = *offer;
+                    let applied = self
+                        .writer
+                        .apply_fetched(bytes, stamp, crate::metrics::Applied::Remote)
+                        .await;
+                    if matches!(applied, Ok(store::Fetched::Applied(_))) {
+                        self.schedule_report();
+                    }
+                    let _ = done.send(applied);
+                    None
+                }
                 Some(store::Request::Refresh(done)) => {
                     self.waiters.push((self.fetches + 1, done));
                     Some(Input::RefreshAsked)

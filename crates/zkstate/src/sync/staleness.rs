@@ -66,6 +66,7 @@ mod tests {
                 json: Arc::new(json!(1)),
                 stamp: Stamp::local(),
                 compressed: false,
+                size: 0,
             },
         )
     }

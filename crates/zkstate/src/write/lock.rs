@@ -27,6 +27,9 @@ pub(crate) struct Lock {
     path: String,
     /// The payload's stat as of the acquisition (`None`: no payload).
     pub(crate) payload: Option<Stat>,
+    /// The payload's bytes as of the acquisition, when the contender had to wait and asked for
+    /// them (see [`acquire`]).
+    pub(crate) fetched: Option<Vec<u8>>,
     released: bool,
 }
 
@@ -145,7 +148,8 @@ fn standing<'a>(children: &'a [String], ours: &str) -> Standing<'a> {
 }
 
 /// Takes the lock of `layout`, as Curator's `InterProcessMutex` would. No deadline: the caller
-/// puts one (dropping this future deletes the node in the background).
+/// puts one (dropping this future deletes the node in the background). With `fetch_after_wait`,
+/// a contender that waited reads the payload (not only its stat) with its last listing.
 ///
 /// # Errors
 /// The client's errors; `RuntimeInconsistent` when our node vanished while waiting (the lock
@@ -154,6 +158,7 @@ pub(crate) async fn acquire(
     client: &Client,
     layout: &Layout,
     data: &[u8],
+    fetch_after_wait: bool,
 ) -> Result<Lock, zookeeper_client::Error> {
     let marker = format!("_c_{}-", uuid::Uuid::new_v4());
     let prefix = format!("{}/{marker}{LOCK_NAME}", layout.lock);
@@ -204,6 +209,7 @@ pub(crate) async fn acquire(
         client: client.clone(),
         path: format!("{}/{created}", layout.lock),
         payload: stat,
+        fetched: None,
         released: false,
     };
     let mut children = listed;
@@ -227,11 +233,31 @@ pub(crate) async fn acquire(
                 }
             }
         }
+        // The previous holder most likely just wrote the payload: with small payloads, read it
+        // in the same round trip, so that the update need not wait for this instance's own
+        // watch to bring it.
         let list = client.list_children(&layout.lock);
-        let stat = client.check_stat(&layout.payload);
-        let (listed, stat) = futures::join!(list, stat);
-        children = listed?;
-        lock.payload = stat?;
+        if fetch_after_wait {
+            let read = client.get_data(&layout.payload);
+            let (listed, read) = futures::join!(list, read);
+            children = listed?;
+            match read {
+                Ok((data, stat)) => {
+                    lock.payload = Some(stat);
+                    lock.fetched = Some(data);
+                }
+                Err(zookeeper_client::Error::NoNode) => {
+                    lock.payload = None;
+                    lock.fetched = None;
+                }
+                Err(err) => return Err(err),
+            }
+        } else {
+            let stat = client.check_stat(&layout.payload);
+            let (listed, stat) = futures::join!(list, stat);
+            children = listed?;
+            lock.payload = stat?;
+        }
     }
 }
 

@@ -190,15 +190,17 @@ where
     .await?;
 
     let asked = std::time::Instant::now();
+    // Reading the payload after a wait costs its size; small ones only.
+    let small = store.load().size() < crate::store::BIG;
     let acquired = crate::error::within(
         "acquiring lock",
         &layout.lock,
         options.lock_timeout,
-        lock::acquire(&client, layout, id.as_bytes()),
+        lock::acquire(&client, layout, id.as_bytes(), small),
     )
     .await;
     crate::metrics::lock_waited(&layout.dir, asked.elapsed());
-    let lock = match acquired {
+    let mut lock = match acquired {
         Ok(lock) => lock,
         // Our session expired, or our node vanished (the lock directory was removed): nothing
         // was written; again with the next session.
@@ -226,11 +228,21 @@ where
     };
 
     // A newer write than the local copy holds, of the same incarnation, is most likely the
-    // previous holder's, whose watch event is on its way: give the sync task the time to apply it
-    // (one fetch) before calling the copy stale.
+    // previous holder's, whose watch event is on its way. Read with the lock, it is handed to the
+    // store's writer; else the sync task gets the time to apply it (one fetch) before the copy
+    // is called stale.
     let local = store.stamp();
     if stat.czxid == local.czxid && stat.mzxid > local.mzxid {
-        store.caught_up(stat.mzxid, CATCH_UP).await;
+        match lock.fetched.take() {
+            Some(bytes) => {
+                // A payload that does not decode is the store's fault now; the base choice below
+                // deals with it.
+                let _ = store.offer(bytes, Stamp::of(&stat)).await;
+            }
+            None => {
+                store.caught_up(stat.mzxid, CATCH_UP).await;
+            }
+        }
     }
     for _ in 0..MAX_ATTEMPTS {
         let snapshot = store.load();
