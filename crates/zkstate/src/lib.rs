@@ -60,11 +60,12 @@
 //!
 //! # Layout
 //! Imports flow one way, down this list; `store` is a leaf that knows nothing of ZooKeeper
-//! sessions:
+//! sessions, locks or the handle:
 //!
 //! ```text
 //! state/       ZkState (the handle), the shared core per connection, fleet views (rollout)
-//!   ├─ sync/   the task that owns the store's Writer: recovery (a pure step), staleness, reaper
+//!   ├─ sync/   the task that owns the store's Writer: recovery (a pure step), records,
+//!   │          reports, the reaper of dead writers' markers; the staleness watchdog
 //!   ├─ write/  lock (Curator's layout, pipelined), commit markers, the update transaction
 //!   └─ connection/  URLs, settings, the session container
 //! store/       the local copy: Writer (one, not Clone) and Store (readers), codec, change stream
@@ -72,14 +73,16 @@
 //! layout.rs, listeners.rs, options.rs, metrics.rs, error.rs
 //! ```
 //!
-//! A remote change: the watch event → `sync::recovery::Recovery::step` → `Read(Fetch)` →
-//! `get_data` → `store::Writer::apply_fetched` (decode → diff → publish → swap; off the async
-//! workers for payloads of 64 KiB and more) → `MarkVerified`.
+//! A remote change: the persistent watch's event → `sync::recovery::Recovery::step` →
+//! `Action::Read(Fetch)` → `Client::get_data` → `store::Writer::apply_fetched`
+//! (`store::codec::decode_and_diff`: decode → diff; then `publish`: send the batch → swap the
+//! copy; on the blocking pool for payloads of 64 KiB and more) → `Action::MarkVerified`.
 //!
-//! An update: `ZkState::update` → `write::update` → `write::lock::acquire` (create, list, stat in
-//! one round trip) → the closure on a copy → `diff::merge` → one multi (check the lock, set the
-//! payload, set the marker, delete the lock) → `store::InFlight::acknowledge` → the sync task's
-//! `store::Writer::apply_acknowledged` (diff → publish → swap) → `Ok(version)`.
+//! An update: `ZkState::update` → `write::update` → `write::lock::acquire` (create, list and stat
+//! in one round trip) → the closure on a copy → `diff::merge` → `store::codec::encode` → one
+//! multi (check the lock, set the payload, set the marker, delete the lock) →
+//! `store::InFlight::acknowledge` → the sync task's `store::Writer::apply_acknowledged` (diff →
+//! publish → swap) → `Ok(version)`.
 //!
 //! # Metrics
 //! See [`metrics`] for every series, its unit and its labels.
