@@ -71,10 +71,11 @@ pub async fn measure(env: &Env, kind: &str, instances: usize, connections: usize
 /// `--memory-child <kind> <servers> <instances> <connections>`: prints one JSON line. Kinds:
 /// `zkstate` (extra instances of one state), `zkstate-distinct` (distinct states, one instance
 /// each), `zkstate-distinct-buffer16` (the same with a change buffer of 16), `raw` (raw
-/// followers).
+/// followers), `copies` (the two decoded copies of the payload that every distinct state keeps,
+/// without ZooKeeper).
 pub fn child(args: &[String]) -> ExitCode {
     let [kind, servers, instances, connections] = args else {
-        eprintln!("usage: --memory-child <zkstate|zkstate-distinct|zkstate-distinct-buffer16|raw> <servers> <instances> <connections>");
+        eprintln!("usage: --memory-child <zkstate|zkstate-distinct|zkstate-distinct-buffer16|raw|copies> <servers> <instances> <connections>");
         return ExitCode::from(2);
     };
     let (Ok(instances), Ok(connections)) =
@@ -112,6 +113,7 @@ pub fn child(args: &[String]) -> ExitCode {
                 distinct_growth(&env, instances, connections.max(1), options).await
             }
             "raw" => raw_growth(&env, instances, connections.max(1)).await,
+            "copies" => copies_growth(instances).await,
             other => bail!("unknown kind {other}"),
         }
     });
@@ -130,6 +132,22 @@ pub fn child(args: &[String]) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// What a distinct state's local copy holds, alone: the payload decoded `instances` times into
+/// its JSON tree (for the merge and the diff) and into `T` (for `read()`), each pair kept.
+async fn copies_growth(instances: usize) -> Result<(u64, u64)> {
+    let bytes = serde_json::to_vec(&records_of_size(1024))?;
+    let before = settled_rss().await?;
+    let mut keep = Vec::with_capacity(instances);
+    for _ in 0..instances {
+        let json: serde_json::Value = serde_json::from_slice(&bytes)?;
+        let value: Records = serde_json::from_slice(&bytes)?;
+        keep.push((json, value));
+    }
+    let after = settled_rss().await?;
+    drop(std::hint::black_box(keep));
+    Ok((before, after))
 }
 
 /// Settles, then reads RSS.

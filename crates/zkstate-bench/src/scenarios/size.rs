@@ -313,17 +313,25 @@ pub async fn run(env: &Env, report: &mut Report) -> Result<()> {
     );
     // A diagnostic: the change buffer's slots are allocated up front, once per distinct state.
     let small = memory::measure(env, "zkstate-distinct-buffer16", distinct, connections).await;
+    let copies = memory::measure(env, "copies", distinct, connections).await;
     report.notes.push(format!(
         "7 (memory): instances of one state on one connection share its local copy, sync task and change buffer, \
          so an extra instance costs its own id, listener record and handle; a distinct state pays for all of \
          them. The same {distinct} distinct states opened with `StateOptions::with_event_buffer(16)` instead of the \
-         default (64) hold {} each; `size_of::<StateEvent>()` is {} bytes. Each figure is the growth of a fresh \
+         default (64) hold {} each; `size_of::<StateEvent>()` is {} bytes. Of a distinct state, the two \
+         decoded copies of the payload that its local copy keeps (the JSON tree, for the three-way merge of \
+         updates and the diff of changes, and the records, for `read()`) take {} (the payload decoded {distinct} \
+         times into both and kept, without ZooKeeper). Each figure is the growth of a fresh \
          child process's RSS, after one state per connection was opened and not counted.",
         match &small {
             Ok(bytes) => format_bytes(*bytes),
             Err(err) => format!("(not measured: {err:#})"),
         },
-        std::mem::size_of::<zkstate::StateEvent>()
+        std::mem::size_of::<zkstate::StateEvent>(),
+        match &copies {
+            Ok(bytes) => format_bytes(*bytes),
+            Err(err) => format!("(not measured: {err:#})"),
+        },
     ));
     Ok(())
 }
