@@ -89,6 +89,63 @@ async fn raw_versioned_rmw(client: &Client, path: &str, i: u64) -> Result<u64> {
     }
 }
 
+/// The server's request and transaction counters (`srvr`: `Received`, `Zxid`) and this machine's
+/// busy CPU time (`/proc/stat`), read before and after a contended window: what the window cost
+/// the server per operation, and whether the machine's cores were the limit.
+#[derive(Clone, Copy)]
+struct Load {
+    received: u64,
+    zxid: i64,
+    busy: u64,
+    total: u64,
+}
+
+impl Load {
+    async fn read(servers: &str) -> Result<Load> {
+        let srvr = zkstate_testing::four_letter_word(servers, "srvr").await?;
+        let field = |name: &str| {
+            srvr.lines()
+                .find_map(|line| line.strip_prefix(name))
+                .map(str::trim)
+                .with_context(|| format!("no {name} line in srvr: {srvr}"))
+        };
+        let received = field("Received:")?.parse().context("srvr Received")?;
+        let zxid = field("Zxid: 0x")?;
+        let zxid = i64::from_str_radix(zxid, 16).context("srvr Zxid")?;
+        // The first line of /proc/stat: "cpu  user nice system idle iowait irq softirq steal …",
+        // in clock ticks summed over every core.
+        let stat = std::fs::read_to_string("/proc/stat").context("reading /proc/stat")?;
+        let ticks: Vec<u64> = stat
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|t| t.parse().ok())
+            .collect();
+        let total: u64 = ticks.iter().take(8).sum();
+        let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+        Ok(Load {
+            received,
+            zxid,
+            busy: total.saturating_sub(idle),
+            total,
+        })
+    }
+
+    /// "N requests and M transactions per operation, CPU P% busy" for the window since `self`.
+    fn describe(self, after: Load, operations: usize) -> String {
+        let per = |d: f64| d / operations.max(1) as f64;
+        let busy = (after.busy - self.busy) as f64 / (after.total - self.total).max(1) as f64;
+        format!(
+            "{:.1} requests and {:.2} transactions per update, both cores {:.0}% busy",
+            per(after.received.saturating_sub(self.received) as f64),
+            per((after.zxid - self.zxid) as f64),
+            busy * 100.0
+        )
+    }
+}
+
 /// What a contended run found: every operation's latency, how many it did per second, how many
 /// attempts had to start over.
 struct Contended {
@@ -242,10 +299,13 @@ pub async fn run(env: &Env, report: &mut Report) -> Result<()> {
         raws.push(raw);
     }
     let window = plan.contended_window;
+    let before = Load::read(&env.servers).await?;
     let zk = contended(states.clone(), window, |s, i| async move {
         zk_update(&s, i, false).await
     })
     .await?;
+    let zk_load = before.describe(Load::read(&env.servers).await?, zk.latencies.len());
+    let before = Load::read(&env.servers).await?;
     let base = contended(
         raws.iter()
             .map(|c| {
@@ -267,6 +327,7 @@ pub async fn run(env: &Env, report: &mut Report) -> Result<()> {
         },
     )
     .await?;
+    let base_load = before.describe(Load::read(&env.servers).await?, base.latencies.len());
     report.rows.push(
         Row::new(
             "3b",
@@ -283,7 +344,9 @@ pub async fn run(env: &Env, report: &mut Report) -> Result<()> {
     );
     report.notes.push(format!(
         "3b: `update()` writes at the local copy's version; with {WRITERS} contending writers {} of {} updates \
-         failed with StaleWrite first and were retried (a retry counts in the latency of its update).",
+         failed with StaleWrite first and were retried (a retry counts in the latency of its update). What each \
+         window cost the server (from `srvr`, every session counted; zkstate's writers also follow the state, the \
+         raw writers follow nothing) and the machine (`/proc/stat`): zkstate {zk_load}; raw {base_load}.",
         zk.retries,
         zk.latencies.len()
     ));
