@@ -103,14 +103,16 @@ pub fn child(args: &[String]) -> ExitCode {
     let result = runtime.block_on(async move {
         match kind.as_str() {
             "zkstate" => {
-                zkstate_growth(&env, instances, connections.max(1), StateOptions::default()).await
+                let options = StateOptions::default();
+                zkstate_growth(&env, Dirs::Shared, instances, connections.max(1), options).await
             }
             "zkstate-distinct" => {
-                distinct_growth(&env, instances, connections.max(1), StateOptions::default()).await
+                let options = StateOptions::default();
+                zkstate_growth(&env, Dirs::Distinct, instances, connections.max(1), options).await
             }
             "zkstate-distinct-buffer16" => {
                 let options = StateOptions::default().with_event_buffer(16);
-                distinct_growth(&env, instances, connections.max(1), options).await
+                zkstate_growth(&env, Dirs::Distinct, instances, connections.max(1), options).await
             }
             "raw" => raw_growth(&env, instances, connections.max(1)).await,
             "copies" => copies_growth(instances).await,
@@ -156,63 +158,41 @@ async fn settled_rss() -> Result<u64> {
     rss()
 }
 
-async fn zkstate_growth(
-    env: &Env,
-    instances: usize,
-    connections: usize,
-    options: StateOptions,
-) -> Result<(u64, u64)> {
-    let records = records_of_size(1024);
-    let mut conns = Vec::new();
-    let mut keep = Vec::new();
-    // One instance per connection first: what is paid once per connection is not counted.
-    for _ in 0..connections {
-        let conn = env.connection().await?;
-        keep.push(ZkState::with_options(&conn, DIR, records.clone(), options.clone()).await?);
-        conns.push(conn);
-    }
-    let before = settled_rss().await?;
-    let tasks: Vec<_> = conns
-        .iter()
-        .enumerate()
-        .map(|(c, conn)| {
-            let conn = conn.clone();
-            let records = records.clone();
-            let options = options.clone();
-            let count = instances / connections + usize::from(c < instances % connections);
-            tokio::spawn(async move {
-                let mut states = Vec::with_capacity(count);
-                for _ in 0..count {
-                    states.push(
-                        ZkState::with_options(&conn, DIR, records.clone(), options.clone()).await?,
-                    );
-                }
-                Ok::<_, anyhow::Error>(states)
-            })
-        })
-        .collect();
-    for task in tasks {
-        keep.extend(task.await??);
-    }
-    // Every sync task has registered its listener record: all are watching.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let listed = zkstate::list_listeners(&conns[0], DIR).await?.len();
-        if listed >= keep.len() || tokio::time::Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let after = settled_rss().await?;
-    drop(keep);
-    Ok((before, after))
+/// Which directories the measured states open.
+#[derive(Clone, Copy)]
+enum Dirs {
+    /// Every instance opens the same state (`DIR`), already open on each connection: extra
+    /// instances of one state.
+    Shared,
+    /// Instance `i` opens `s7-memory-d{i}`; each connection first opens a state of its own, not
+    /// counted: distinct states, one instance each.
+    Distinct,
 }
 
-/// `instances` distinct states (`s7-memory-d{i}`), one instance each, round-robin over the
-/// connections. Each connection first opens a state of its own, not counted, so that what is
-/// paid once per connection (and for the first state on it) is not counted either.
-async fn distinct_growth(
+impl Dirs {
+    /// The state opened on connection `c` before the measurement starts.
+    fn first(self, c: usize) -> String {
+        match self {
+            Dirs::Shared => DIR.to_string(),
+            Dirs::Distinct => format!("s7-memory-dfirst{c}"),
+        }
+    }
+
+    /// The state the `i`-th measured instance opens.
+    fn of(self, i: usize) -> String {
+        match self {
+            Dirs::Shared => DIR.to_string(),
+            Dirs::Distinct => distinct_dir(i),
+        }
+    }
+}
+
+/// RSS before and after `instances` states are opened, round-robin over the connections. One
+/// state per connection is opened first and not counted, so that what is paid once per
+/// connection (and for the first state on it) is not counted either.
+async fn zkstate_growth(
     env: &Env,
+    dirs: Dirs,
     instances: usize,
     connections: usize,
     options: StateOptions,
@@ -222,7 +202,7 @@ async fn distinct_growth(
     let mut keep = Vec::new();
     for c in 0..connections {
         let conn = env.connection().await?;
-        let dir = format!("s7-memory-dfirst{c}");
+        let dir = dirs.first(c);
         keep.push(ZkState::with_options(&conn, &dir, records.clone(), options.clone()).await?);
         conns.push(conn);
     }
@@ -237,14 +217,10 @@ async fn distinct_growth(
             tokio::spawn(async move {
                 let mut states = Vec::new();
                 for i in (c..instances).step_by(connections) {
+                    let dir = dirs.of(i);
                     states.push(
-                        ZkState::with_options(
-                            &conn,
-                            &distinct_dir(i),
-                            records.clone(),
-                            options.clone(),
-                        )
-                        .await?,
+                        ZkState::with_options(&conn, &dir, records.clone(), options.clone())
+                            .await?,
                     );
                 }
                 Ok::<_, anyhow::Error>(states)
@@ -255,11 +231,16 @@ async fn distinct_growth(
         keep.extend(task.await??);
     }
     // Every sync task has registered its listener record: all are watching.
+    let mut expected: std::collections::BTreeMap<String, usize> = Default::default();
+    for dir in (0..connections).map(|c| dirs.first(c)) {
+        *expected.entry(dir).or_default() += 1;
+    }
+    for dir in (0..instances).map(|i| dirs.of(i)) {
+        *expected.entry(dir).or_default() += 1;
+    }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    for i in 0..instances {
-        while zkstate::list_listeners(&conns[0], &distinct_dir(i))
-            .await?
-            .is_empty()
+    for (dir, count) in &expected {
+        while zkstate::list_listeners(&conns[0], dir).await?.len() < *count
             && tokio::time::Instant::now() < deadline
         {
             tokio::time::sleep(Duration::from_millis(100)).await;
