@@ -304,6 +304,13 @@ async fn a_state_opened_over_a_bad_payload_starts_from_initial_and_an_update_rep
         .expect("opens despite the bad payload");
     assert!(matches!(state.read(), Err(Error::Decode { .. })));
     assert_eq!(*state.d_read(), good(), "initial stands in");
+    // A fetch through the sync task (after its arming fetch) meets the same bad write: the
+    // stand-in carries that write's stamp but is not it, so the fault stays.
+    assert!(
+        matches!(state.c_read().await, Err(Error::Decode { .. })),
+        "a fetch of the same bad write keeps the fault"
+    );
+    assert!(matches!(state.read(), Err(Error::Decode { .. })));
     assert!(
         matches!(
             ZkState::<Config>::expect(&conn, &dir, None).await,
@@ -353,4 +360,73 @@ async fn update_latest_writes_over_a_payload_broken_after_open_and_update_report
     );
     let state = &f.state;
     eventually("read() to recover", || async { state.read().is_ok() }).await;
+}
+
+/// Reads `state` every 50 ms for three staleness bounds: it must answer `fault` each time (never
+/// `Stale`: the periodic checks keep verifying what ZooKeeper holds), and the last verification
+/// must be recent, which proves the checks ran.
+async fn fault_stays_verified(state: &ZkState<Config>, fault: fn(&Error) -> bool) {
+    let max_staleness = MAX_STALENESS;
+    let until = tokio::time::Instant::now() + 3 * max_staleness;
+    let mut reads = 0;
+    while tokio::time::Instant::now() < until {
+        match state.read() {
+            Err(err) if fault(&err) => reads += 1,
+            other => panic!("expected the fault, got {:?}", other.map(|v| v.clone())),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(reads > 0);
+    let freshness = state.freshness();
+    assert!(
+        freshness.verified_ago < max_staleness,
+        "verified {:?} ago: the checks stopped verifying",
+        freshness.verified_ago
+    );
+}
+
+const MAX_STALENESS: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn short_staleness() -> zkstate::StateOptions {
+    zkstate::StateOptions::default().with_max_staleness(MAX_STALENESS)
+}
+
+#[tokio::test]
+async fn a_lasting_bad_payload_reads_as_decode_never_stale() {
+    let server = shared_server().await;
+    let dir = unique_dir("lasting-bad");
+    let conn = connect(&server.connect_string()).await;
+    let state = ZkState::with_options(&conn, &dir, good(), short_staleness())
+        .await
+        .expect("state");
+    let actor = raw_client(&server.connect_string()).await;
+    actor
+        .set_data(&format!("{dir}/payload"), b"{broken", None)
+        .await
+        .expect("break it");
+    eventually("the fault", || async {
+        matches!(state.read(), Err(Error::Decode { .. }))
+    })
+    .await;
+    fault_stays_verified(&state, |e| matches!(e, Error::Decode { .. })).await;
+}
+
+#[tokio::test]
+async fn a_lasting_missing_payload_reads_as_missing_never_stale() {
+    let server = shared_server().await;
+    let dir = unique_dir("lasting-missing");
+    let conn = connect(&server.connect_string()).await;
+    let state = ZkState::with_options(&conn, &dir, good(), short_staleness())
+        .await
+        .expect("state");
+    let actor = raw_client(&server.connect_string()).await;
+    actor
+        .delete(&format!("{dir}/payload"), None)
+        .await
+        .expect("delete it");
+    eventually("the fault", || async {
+        matches!(state.read(), Err(Error::Missing { .. }))
+    })
+    .await;
+    fault_stays_verified(&state, |e| matches!(e, Error::Missing { .. })).await;
 }

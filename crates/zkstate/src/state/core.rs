@@ -132,14 +132,11 @@ where
     )
     .await?;
     let compressed = codec::is_compressed(&data);
-    let decoded = if data.len() >= store::BIG {
-        let max = options.max_decompressed;
-        tokio::task::spawn_blocking(move || codec::decode::<T>(&data, max))
+    let max = options.max_decompressed;
+    let decoded =
+        store::off_worker_if(store::is_big(&data), move || codec::decode::<T>(&data, max))
             .await
-            .unwrap_or_else(|_| Err(DecodeError::Json("the payload's decoder panicked".into())))
-    } else {
-        codec::decode::<T>(&data, options.max_decompressed)
-    };
+            .unwrap_or_else(|| Err(DecodeError::Json("the payload's decoder panicked".into())));
     let ((value, json), fault) = match (decoded, stand_in) {
         (Ok(decoded), _) => (decoded, None),
         (Err(reason), stand_in) => {
@@ -191,12 +188,14 @@ where
         dir: layout.dir.clone(),
         payload: layout.payload.clone(),
     };
+    let first_mzxid = first.stamp.mzxid;
     let (mut writer, store) =
         store::new(names, options.event_buffer, options.max_decompressed, first);
     writer.mark_verified(session);
     if let Some(fault) = fault {
-        // The payload does not decode: `initial` stands in, and read() says why.
-        writer.set_fault(fault);
+        // The payload does not decode: `initial` stands in (with the payload's stamp, so that an
+        // update writes over it), and read() says why until another write replaces it.
+        writer.set_decode_fault(fault, first_mzxid);
     }
     let records = Arc::new(Records::default());
     let cancel = CancellationToken::new();

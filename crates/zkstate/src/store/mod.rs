@@ -38,6 +38,26 @@ use crate::error::Error;
 /// Payloads of this many bytes or more are decoded and diffed off the async workers.
 pub(crate) const BIG: usize = 64 * 1024;
 
+/// Whether decoding `bytes` may hold a worker for milliseconds: a large payload, or a zstd frame
+/// of any size (a small frame may expand up to the decompression cap).
+pub(crate) fn is_big(bytes: &[u8]) -> bool {
+    bytes.len() >= BIG || codec::is_compressed(bytes)
+}
+
+/// Runs `work` on the blocking pool when `big`, inline otherwise; `None` when it panicked on
+/// the blocking pool (a bug in `T`'s `Deserialize`, say), which must not end the sync task.
+pub(crate) async fn off_worker_if<R, F>(big: bool, work: F) -> Option<R>
+where
+    R: Send + 'static,
+    F: FnOnce() -> R + Send + 'static,
+{
+    if big {
+        tokio::task::spawn_blocking(work).await.ok()
+    } else {
+        Some(work())
+    }
+}
+
 /// Identifies one write of the payload. `mzxid` orders writes, even across deletion and
 /// re-creation, where `version` restarts at 0; `czxid` names the payload's incarnation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -294,6 +314,10 @@ pub(crate) struct Writer<T> {
     inbox: mpsc::UnboundedReceiver<Request<T>>,
     /// The bytes of the current payload when it is [`BIG`]: identical bytes skip decode and diff.
     last_big: Option<Vec<u8>>,
+    /// The write (mzxid) that the current fault is about, when it is a payload that does not
+    /// decode: fetching that write again tells nothing new, and the copy (or the stand-in opened
+    /// over it) must not be taken for it.
+    fault_at: Option<i64>,
 }
 
 /// Where the copy lives, for error messages.
@@ -336,6 +360,7 @@ pub(crate) fn new<T>(
         shared: shared.clone(),
         inbox,
         last_big: None,
+        fault_at: None,
     };
     (writer, Store { shared })
 }
@@ -608,6 +633,13 @@ where
         stamp: Stamp,
         origin: crate::metrics::Applied,
     ) -> Result<Fetched, Error> {
+        if self.fault_at == Some(stamp.mzxid) {
+            // The write that did not decode, again: still the fault (a stand-in opened over it
+            // carries its stamp, and is not that write).
+            if let Some(fault) = self.shared.fault.load_full() {
+                return Err(Error::clone(&fault));
+            }
+        }
         let current = self.shared.local.load_full();
         if stamp.mzxid < current.stamp.mzxid {
             return Ok(Fetched::Current(current.stamp));
@@ -617,7 +649,7 @@ where
             self.clear_fault();
             return Ok(Fetched::Current(current.stamp));
         }
-        let big = bytes.len() >= BIG;
+        let big = is_big(&bytes);
         let same = big && self.last_big.as_deref() == Some(&bytes[..]);
         let compressed = codec::is_compressed(&bytes);
         let size = bytes.len();
@@ -648,17 +680,10 @@ where
             };
             (bytes, prepared)
         };
-        let (bytes, prepared) = if big {
-            match tokio::task::spawn_blocking(work).await {
-                Ok(done) => done,
-                Err(_) => (
-                    Vec::new(),
-                    Err(DecodeError::Json("the payload's decoder panicked".into())),
-                ),
-            }
-        } else {
-            work()
-        };
+        let (bytes, prepared) = off_worker_if(big, work).await.unwrap_or_else(|| {
+            let panicked = DecodeError::Json("the payload's decoder panicked".into());
+            (Vec::new(), Err(panicked))
+        });
         let prepared = match prepared {
             Ok(prepared) => prepared,
             Err(reason) => {
@@ -667,7 +692,7 @@ where
                     version: stamp.version,
                     reason,
                 };
-                self.set_fault(fault.clone());
+                self.set_decode_fault(fault.clone(), stamp.mzxid);
                 return Err(fault);
             }
         };
@@ -693,7 +718,8 @@ where
         } = *ack;
         let current = self.shared.local.load_full();
         if stamp.mzxid > current.stamp.mzxid {
-            let big = size >= BIG;
+            // Our own write: its JSON is decoded already, but a compressed one may be large.
+            let big = size >= BIG || compressed;
             let base = current.clone();
             let work = move || {
                 let changes = diff::diff(&base.json, &json);
@@ -705,11 +731,7 @@ where
                     size,
                 }
             };
-            let prepared = if big {
-                tokio::task::spawn_blocking(work).await.ok()
-            } else {
-                Some(work())
-            };
+            let prepared = off_worker_if(big, work).await;
             drop(current);
             if let Some(prepared) = prepared {
                 // The next fetch compares against what ZooKeeper holds now, not older bytes.
@@ -775,6 +797,19 @@ where
     /// Reports a bad payload: `read()` returns it and subscribers get it, once per distinct
     /// fault.
     pub(crate) fn set_fault(&mut self, fault: Error) {
+        self.fault_at = None;
+        self.report_fault(fault);
+    }
+
+    /// Reports that the payload written at `mzxid` does not decode (see [`set_fault`]).
+    ///
+    /// [`set_fault`]: Writer::set_fault
+    pub(crate) fn set_decode_fault(&mut self, fault: Error, mzxid: i64) {
+        self.fault_at = Some(mzxid);
+        self.report_fault(fault);
+    }
+
+    fn report_fault(&mut self, fault: Error) {
         let previous = self.shared.fault.swap(Some(Arc::new(fault.clone())));
         self.shared.faulty.store(true, Ordering::Release);
         if previous.as_deref() != Some(&fault) {
@@ -785,6 +820,7 @@ where
     }
 
     pub(crate) fn clear_fault(&mut self) {
+        self.fault_at = None;
         self.shared.faulty.store(false, Ordering::Release);
         if self.shared.fault.swap(None).is_some() {
             tracing::info!(dir = %self.shared.dir, "payload recovered");
@@ -793,6 +829,16 @@ where
 
     pub(crate) fn has_fault(&self) -> bool {
         self.shared.faulty.load(Ordering::Acquire)
+    }
+
+    /// Whether ZooKeeper's write `mzxid` is accounted for: the copy holds it (and no fault
+    /// stands), or it is the write the current fault is about. A stat that finds it needs no
+    /// fetch.
+    pub(crate) fn accounts_for(&self, mzxid: i64) -> bool {
+        if self.fault_at == Some(mzxid) {
+            return true;
+        }
+        !self.has_fault() && self.shared.local.load().stamp.mzxid == mzxid
     }
 
     /// Records that the copy equals ZooKeeper's as of now, in `session`.

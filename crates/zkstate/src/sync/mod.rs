@@ -452,10 +452,10 @@ where
                 Input::Fetched(fetched)
             }
             ReadDone::Fetch(number, Err(zookeeper_client::Error::NoNode)) => {
+                // The fault itself is set by the step's `ReportMissing`.
                 let missing = Error::Missing {
                     path: self.layout.payload.clone(),
                 };
-                self.writer.set_fault(missing.clone());
                 self.answer(number, Err(missing));
                 Input::Fetched(Fetched::Missing)
             }
@@ -471,7 +471,7 @@ where
                 Input::Fetched(Fetched::Transient)
             }
             ReadDone::Stat(Ok(Some(stat))) => {
-                let same = stat.mzxid == self.store.stamp().mzxid && !self.writer.has_fault();
+                let same = self.writer.accounts_for(stat.mzxid);
                 Input::Stated(if same { Stated::Same } else { Stated::Moved })
             }
             ReadDone::Stat(Ok(None)) => Input::Stated(Stated::Missing),

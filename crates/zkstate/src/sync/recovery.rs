@@ -27,8 +27,8 @@
 //! | `Live` | `Tick` | `Live` | `Stat` (the periodic check) unless a read is in flight |
 //! | `Live` | `RefreshAsked` | `Live` | `Fetch` (owed if a read is in flight: the answer must come from a read that started after the ask) |
 //! | `Live` | `Fetched(Applied \| Current)` | `Live` | `MarkVerified`; `Register` if the payload had been gone (it was re-created: the records come back); the owed read |
-//! | `Live` | `Fetched(Bad)` | `Live` | the owed read (the fault is reported by the writer) |
-//! | `Live` | `Fetched(Missing)`, `Stated(Missing)` | `Live`, payload gone | `ReportMissing` |
+//! | `Live` | `Fetched(Bad)` | `Live` | `MarkVerified` (ZooKeeper's payload is known: it does not decode, and `read()` says so rather than `Stale`; the writer reports the fault); the owed read |
+//! | `Live` | `Fetched(Missing)`, `Stated(Missing)` | `Live`, payload gone | `ReportMissing`, then `MarkVerified` (known: there is no payload, and `read()` says `Missing`) |
 //! | `Live` | `Fetched(Transient)`, `Stated(Transient)` | `Live` | the owed read (else the next reconnection or tick reads again) |
 //! | `Live` | `Stated(Same)` | `Live` | `MarkVerified`; the owed read |
 //! | `Live` | `Stated(Moved)` | `Live` | `Fetch` |
@@ -328,10 +328,16 @@ impl Recovery {
             Input::Fetched(Fetched::Missing) | Input::Stated(Stated::Missing) => {
                 self.payload_gone = true;
                 actions.push(Action::ReportMissing);
+                actions.push(Action::MarkVerified);
                 self.read_done(actions);
             }
-            Input::Fetched(Fetched::Bad | Fetched::Transient)
-            | Input::Stated(Stated::Transient) => self.read_done(actions),
+            Input::Fetched(Fetched::Bad) => {
+                actions.push(Action::MarkVerified);
+                self.read_done(actions);
+            }
+            Input::Fetched(Fetched::Transient) | Input::Stated(Stated::Transient) => {
+                self.read_done(actions)
+            }
             // Already live in this session; the rest is handled before.
             Input::SessionUp
             | Input::Armed(_)

@@ -253,29 +253,43 @@ fn a_fetch_verifies_the_copy() {
 }
 
 #[test]
-fn a_bad_or_failed_fetch_only_starts_the_owed_read() {
-    for fetched in [Fetched::Bad, Fetched::Transient] {
-        let (next, actions) = reading(Read::Fetch).step(Input::Fetched(fetched));
-        assert!(actions.is_empty(), "{fetched:?}");
-        assert_eq!(next.reading, None);
-        let start = Recovery {
-            owed: Some(Read::Fetch),
-            ..reading(Read::Fetch)
-        };
-        let (_, actions) = start.step(Input::Fetched(fetched));
-        assert_eq!(actions, vec![Action::Read(Read::Fetch)]);
-    }
+fn a_failed_fetch_only_starts_the_owed_read() {
+    let (next, actions) = reading(Read::Fetch).step(Input::Fetched(Fetched::Transient));
+    assert!(actions.is_empty());
+    assert_eq!(next.reading, None);
+    let start = Recovery {
+        owed: Some(Read::Fetch),
+        ..reading(Read::Fetch)
+    };
+    let (_, actions) = start.step(Input::Fetched(Fetched::Transient));
+    assert_eq!(actions, vec![Action::Read(Read::Fetch)]);
     let (_, actions) = reading(Read::Stat).step(Input::Stated(Stated::Transient));
     assert!(actions.is_empty());
 }
 
 #[test]
-fn a_missing_payload_is_reported() {
+fn a_bad_payload_is_verified_knowledge_then_the_owed_read_starts() {
+    let (next, actions) = reading(Read::Fetch).step(Input::Fetched(Fetched::Bad));
+    assert_eq!(actions, vec![Action::MarkVerified]);
+    assert_eq!(next.reading, None);
+    let start = Recovery {
+        owed: Some(Read::Fetch),
+        ..reading(Read::Fetch)
+    };
+    let (_, actions) = start.step(Input::Fetched(Fetched::Bad));
+    assert_eq!(
+        actions,
+        vec![Action::MarkVerified, Action::Read(Read::Fetch)]
+    );
+}
+
+#[test]
+fn a_missing_payload_is_reported_then_verified() {
     let (next, actions) = reading(Read::Fetch).step(Input::Fetched(Fetched::Missing));
-    assert_eq!(actions, vec![Action::ReportMissing]);
+    assert_eq!(actions, vec![Action::ReportMissing, Action::MarkVerified]);
     assert!(next.payload_gone);
     let (next, actions) = reading(Read::Stat).step(Input::Stated(Stated::Missing));
-    assert_eq!(actions, vec![Action::ReportMissing]);
+    assert_eq!(actions, vec![Action::ReportMissing, Action::MarkVerified]);
     assert!(next.payload_gone);
 }
 
