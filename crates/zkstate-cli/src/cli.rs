@@ -182,22 +182,42 @@ mod rollout_flag {
 
     use super::*;
 
+    fn parsed(args: &[&str]) -> Command {
+        match Cli::try_parse_from(args) {
+            Ok(cli) => cli.command,
+            Err(err) => panic!("{args:?} did not parse: {err}"),
+        }
+    }
+
     fn wait_of(args: &[&str]) -> Option<Duration> {
-        match Cli::try_parse_from(args).map(|cli| cli.command) {
-            Ok(Command::Edit(a)) => a.rollout.wait_rollout,
-            Ok(Command::Set(a)) => a.rollout.wait_rollout,
-            Ok(Command::Patch(a)) => a.rollout.wait_rollout,
+        match parsed(args) {
+            Command::Edit(a) => a.rollout.wait_rollout,
+            Command::Set(a) => a.rollout.wait_rollout,
+            Command::Patch(a) => a.rollout.wait_rollout,
             other => panic!("{other:?}"),
         }
     }
+
+    const DEFAULT: Option<Duration> = Some(Duration::from_secs(60));
 
     #[test]
     fn wait_rollout_is_off_unless_given() {
         assert_eq!(wait_of(&["zkstate", "edit", "/x"]), None);
         assert_eq!(wait_of(&["zkstate", "set", "/x", "1"]), None);
+    }
+
+    #[test]
+    fn a_value_after_wait_rollout_is_the_timeout_and_the_json_comes_from_stdin() {
+        match parsed(&["zkstate", "set", "/apps/m", "--wait-rollout", "60"]) {
+            Command::Set(a) => {
+                assert_eq!(a.rollout.wait_rollout, Some(Duration::from_secs(60)));
+                assert_eq!(a.json, None, "the JSON is read from stdin");
+            }
+            other => panic!("{other:?}"),
+        }
         assert_eq!(
-            wait_of(&["zkstate", "edit", "--wait-rollout", "/x"]),
-            Some(Duration::from_secs(60))
+            wait_of(&["zkstate", "set", "/x", "--wait-rollout", "5", "{}"]),
+            Some(Duration::from_secs(5))
         );
         assert_eq!(
             wait_of(&[
@@ -210,5 +230,46 @@ mod rollout_flag {
             ]),
             Some(Duration::from_secs(5))
         );
+    }
+
+    #[test]
+    fn a_bare_wait_rollout_last_or_before_a_flag_is_the_default() {
+        match parsed(&["zkstate", "set", "/x", r#"{"a":1}"#, "--wait-rollout"]) {
+            Command::Set(a) => {
+                assert_eq!(a.rollout.wait_rollout, DEFAULT);
+                assert_eq!(a.json.as_deref(), Some(r#"{"a":1}"#));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            wait_of(&["zkstate", "edit", "/x", "--wait-rollout"]),
+            DEFAULT
+        );
+        assert_eq!(
+            wait_of(&["zkstate", "patch", "/x", "--wait-rollout", "--merge", "{}"]),
+            DEFAULT
+        );
+    }
+
+    #[test]
+    fn a_value_that_is_not_seconds_is_a_usage_error_that_says_how_to_write_the_flag() {
+        for args in [
+            &["zkstate", "set", "/x", "--wait-rollout", r#"{"a":1}"#][..],
+            &["zkstate", "edit", "--wait-rollout", "/x"][..],
+            &["zkstate", "set", "/x", "--wait-rollout", "-"][..],
+        ] {
+            let err = match Cli::try_parse_from(args) {
+                Ok(cli) => panic!("{args:?} parsed: {cli:?}"),
+                Err(err) => err,
+            };
+            // What main turns into exit 2, on one line.
+            assert!(err.use_stderr(), "{args:?}: {err}");
+            assert_eq!(err.exit_code(), 2, "{args:?}: {err}");
+            let message = err.to_string();
+            assert!(
+                message.contains("--wait-rollout 30") && message.contains("put it last"),
+                "{args:?}: {message}"
+            );
+        }
     }
 }

@@ -55,7 +55,7 @@ async fn rollout_counts_the_instances_that_applied_a_version_and_waits_for_them(
     // patch and edit wait too.
     let out = run(
         &zk,
-        &["patch", "--wait-rollout", &dir, "--merge", r#"{"n":2}"#],
+        &["patch", &dir, "--wait-rollout", "--merge", r#"{"n":2}"#],
     )
     .await;
     out.success();
@@ -137,4 +137,34 @@ async fn a_laggard_makes_rollout_exit_6_naming_it_and_what_it_holds() {
     out.expect_code(6);
     assert!(out.stdout.contains("zookeeper holds version 1"), "{out}");
     live.kill().await;
+}
+
+/// `--wait-rollout` takes the value after it as its timeout: a JSON there is a usage error, never
+/// the value written, and `set DIR --wait-rollout 60` reads the JSON from stdin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_after_wait_rollout_is_its_timeout_never_the_json_written() {
+    let zk = shared_zk().await;
+    let dir = unique_dir("rollout-flag");
+    create_state(&zk, &dir, r#"{"n":0}"#).await;
+
+    let out = run(&zk, &["set", &dir, "--wait-rollout", r#"{"n":1}"#]).await;
+    out.expect_code(2)
+        .error_line(&["--wait-rollout", "--wait-rollout 30"]);
+    let out = run(&zk, &["set", &dir, "--wait-rollout", "60"]).await;
+    out.expect_code(2).error_line(&["invalid JSON in stdin"]);
+    assert_eq!(
+        payload(&zk, &dir).await,
+        (serde_json::json!({"n": 0}), 0),
+        "nothing written"
+    );
+
+    let out = run_with(
+        &zk,
+        &["set", &dir, "--wait-rollout", "60"],
+        Some(r#"{"n":2}"#),
+        &[],
+    )
+    .await;
+    out.success();
+    assert_eq!(payload(&zk, &dir).await, (serde_json::json!({"n": 2}), 1));
 }

@@ -130,20 +130,38 @@ pub async fn wait(
     }
 }
 
-/// `--wait-rollout[=SECS]`, for the commands that write.
+/// `--wait-rollout [SECS]`, for the commands that write.
 #[derive(Clone, Debug, clap::Args)]
 pub struct WaitRollout {
     /// After writing, wait until every live instance has applied the new version, at most SECS
-    /// (default 60); exit 6 if some has not (the write was made)
+    /// (`--wait-rollout 30` or `--wait-rollout=30`; alone, last or before another flag: 60);
+    /// exit 6 if some has not (the write was made)
+    // No `require_equals`: with it, `set DIR --wait-rollout 60` took `60` as the JSON and wrote
+    // it. Now a value after the flag is always the timeout, and one that is not a number of
+    // seconds is a usage error that says how to write the flag.
     #[arg(
         long = "wait-rollout",
         value_name = "SECS",
         num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "60",
-        value_parser = crate::cli::parse_seconds
+        default_missing_value = DEFAULT_WAIT,
+        value_parser = parse_wait
     )]
     pub wait_rollout: Option<std::time::Duration>,
+}
+
+/// What a bare `--wait-rollout` waits, in seconds.
+const DEFAULT_WAIT: &str = "60";
+
+/// The value of `--wait-rollout`: a number of seconds; anything else (a DIR or JSON written after
+/// the flag) is refused with how to write it.
+fn parse_wait(text: &str) -> std::result::Result<std::time::Duration, String> {
+    crate::cli::parse_seconds(text).map_err(|err| {
+        format!(
+            "{err}; --wait-rollout takes the seconds to wait right after it (`--wait-rollout 30` or \
+             `--wait-rollout=30`); for the default {DEFAULT_WAIT} s put it last or before another \
+             flag, not before DIR or JSON"
+        )
+    })
 }
 
 impl WaitRollout {
