@@ -136,3 +136,83 @@ async fn rm_removes_a_state_with_20000_commit_markers() {
     assert!(out.stderr.contains(&format!("removed {dir}")), "{out}");
     assert!(!exists(&zk, &dir).await, "{dir} is gone");
 }
+
+/// A tree that changes under every attempt (a writer that never stops adding records): `rm`
+/// runs out of attempts and fails (exit 1) saying DIR is still there, although its first
+/// transactions removed 1,000 nodes; once the writer stops, `rm` removes it all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rm_that_runs_out_of_attempts_with_the_dir_still_there_fails() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use futures::stream::{FuturesUnordered, StreamExt};
+    use zookeeper_client::{Acls, CreateMode};
+
+    let zk = shared_zk().await;
+    let dir = unique_dir("rm-churn");
+    create_state(&zk, &dir, r#"{"a":1}"#).await;
+    // 1,500 markers: more than one transaction, so the first one (1,000 leaves) succeeds.
+    let client = raw_client(&zk).await;
+    let writers = format!("{dir}/writers");
+    raw_mkdir(&zk, &writers).await;
+    let persistent = CreateMode::Persistent.with_acls(Acls::anyone_all());
+    for batch in 0..3 {
+        let mut txn = client.new_multi_writer();
+        for i in 0..500 {
+            let marker = format!("{writers}/{:032x}", batch * 500 + i);
+            txn.add_create(&marker, b"{}", &persistent)
+                .expect("stage a create");
+        }
+        txn.commit().await.expect("create 500 markers");
+    }
+
+    // The churn: eight creates in flight under listeners at all times, so that the transaction
+    // that deletes `listeners` finds it not empty on every attempt.
+    let stop = Arc::new(AtomicBool::new(false));
+    let created = Arc::new(AtomicUsize::new(0));
+    let churn = tokio::spawn({
+        let (zk, dir, stop, created) = (zk.clone(), dir.clone(), stop.clone(), created.clone());
+        async move {
+            let churn = raw_client(&zk).await;
+            let path = format!("{dir}/listeners/churn-");
+            let ephemeral = CreateMode::EphemeralSequential.with_acls(Acls::anyone_all());
+            let mut in_flight = FuturesUnordered::new();
+            while !stop.load(Ordering::SeqCst) {
+                while in_flight.len() < 8 {
+                    in_flight.push(churn.create(&path, b"", &ephemeral));
+                }
+                if let Some(result) = in_flight.next().await {
+                    result.expect("a churn record");
+                    created.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            while let Some(result) = in_flight.next().await {
+                result.expect("a churn record");
+            }
+        }
+    });
+    while created.load(Ordering::SeqCst) < 100 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+
+    let out = run(&zk, &["rm", "--yes", &dir]).await;
+    stop.store(true, Ordering::SeqCst);
+    churn.await.expect("the churn task");
+    out.expect_code(1)
+        .error_line(&["kept changing", "still there"]);
+    assert!(exists(&zk, &dir).await, "{dir} is there, as the error says");
+    // Something was removed on the way: that alone is no success.
+    let removed: usize = out
+        .stderr
+        .split_once(" attempts (")
+        .and_then(|(_, rest)| rest.split_once(" nodes removed"))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count of removed nodes\n{out}"));
+    assert!(removed >= 1000, "{out}");
+
+    // The churn stopped: rm removes everything.
+    let out = run(&zk, &["rm", "--yes", &dir]).await;
+    out.success();
+    assert!(out.stderr.starts_with(&format!("removed {dir} (")), "{out}");
+    assert!(!exists(&zk, &dir).await, "{dir} is gone");
+}

@@ -9,8 +9,9 @@
 //! a state with tens of thousands of commit markers cannot go in one. Each transaction is atomic,
 //! the whole removal is not: when the tree changes under it (a live instance re-creates its
 //! record, a lock node comes and goes), the failed transaction removed nothing, and the walk
-//! starts over from what is left, a few times. Live instances of a removed state report it
-//! missing.
+//! starts over from what is left, up to [`ATTEMPTS`] times. DIR gone in the end (another remover
+//! may finish the job) is success; DIR still there after the last attempt is exit 1, whatever
+//! was removed on the way. Live instances of a removed state report it missing.
 
 use anyhow::Result;
 use zookeeper_client::{Client, MultiWriteError};
@@ -33,7 +34,7 @@ pub struct Args {
 pub const BATCH: usize = 1000;
 
 /// How many times the walk starts over after the tree changed under it.
-const ATTEMPTS: usize = 8;
+pub const ATTEMPTS: usize = 8;
 
 /// Runs `zkstate rm`.
 pub async fn run(global: &Global, args: Args) -> Result<()> {
@@ -56,15 +57,20 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
             let client = client(&conn, timeout).await?;
             let mut removed = 0;
             for attempt in 0..ATTEMPTS {
-                let Some(nodes) = walk(&client, &dir, timeout).await? else {
+                // Only the first walk checks that DIR is a state directory: on a retry, its
+                // layout nodes may be gone already (our batches, or another remover's).
+                let Some(nodes) = walk(&client, &dir, timeout, attempt == 0).await? else {
                     if attempt == 0 {
                         return Err(fail(
                             Code::NotFound,
                             format!("state directory {dir} does not exist"),
                         ));
                     }
-                    // Gone: what a concurrent remover did, or our last batch.
-                    break;
+                    // Gone between two attempts: another remover finished the job.
+                    info(&format!(
+                        "removed {dir} ({removed} nodes; the rest by another remover)"
+                    ));
+                    return Ok(());
                 };
                 match delete_deepest_first(&client, &dir, &nodes, timeout).await? {
                     Ok(count) => {
@@ -76,13 +82,23 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
                     Err(count) => removed += count,
                 }
             }
-            if removed > 0 {
-                info(&format!("removed {dir} ({removed} nodes)"));
+            // Out of attempts: success only if DIR is gone all the same.
+            let gone = zkstate::within("reading", &dir, timeout, client.check_stat(&dir))
+                .await?
+                .is_none();
+            if gone {
+                info(&format!(
+                    "removed {dir} ({removed} nodes; the rest by another remover)"
+                ));
                 return Ok(());
             }
             Err(fail(
                 Code::Failure,
-                format!("cannot remove {dir}: its tree kept changing during {ATTEMPTS} attempts"),
+                format!(
+                    "cannot remove {dir}: its tree kept changing during {ATTEMPTS} attempts \
+                     ({removed} nodes removed, {dir} is still there); stop what writes under it \
+                     and run rm again"
+                ),
             ))
         })
         .await
@@ -119,11 +135,12 @@ async fn delete_deepest_first(
 }
 
 /// Every node of the subtree at `dir`, parents before children; `None` when `dir` does not
-/// exist. Fails with exit 2 when `dir` is not a state directory.
+/// exist. With `check`, fails with exit 2 when `dir` is not a state directory.
 async fn walk(
     client: &Client,
     dir: &str,
     timeout: std::time::Duration,
+    check: bool,
 ) -> Result<Option<Vec<String>>> {
     let mut nodes = Vec::new();
     let mut level = vec![dir.to_string()];
@@ -140,7 +157,7 @@ async fn walk(
                     return Err(zkstate::Error::from_zookeeper("listing", &node, err).into())
                 }
             };
-            if node == dir && !zkstate::layout::looks_like_state(&children) {
+            if check && node == dir && !zkstate::layout::looks_like_state(&children) {
                 return Err(fail(
                     Code::Usage,
                     format!("{dir} is not a state directory (no payload, listeners, lock or writers); nothing removed"),
