@@ -415,3 +415,78 @@ async fn the_event_stream_starts_with_a_snapshot_and_pushes_an_outside_change() 
     );
     tokio::time::sleep(Duration::ZERO).await;
 }
+
+/// On loopback the server answers only to its own names: a page of another site whose DNS name
+/// was rebound to 127.0.0.1 sends that name as Host and gets 403, whatever it asks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loopback_server_refuses_foreign_host_names_against_dns_rebinding() {
+    let zk = shared_zk().await;
+    let root = unique_dir("serve-host");
+    let dir = format!("{root}/s");
+    create_state(&zk, &dir, r#"{"secret":1}"#).await;
+    let server = serve(&zk, &["--root", &root, "--allow-write"]).await;
+    let token = server.token.clone().expect("a token");
+    let port = server
+        .base
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse::<u16>().ok())
+        .expect("the port");
+    let state = format!("/api/states/{}", encode(&dir));
+
+    for host in [
+        format!("evil.example:{port}"),
+        "evil.example".to_string(),
+        format!("127.0.0.1.evil.example:{port}"),
+        format!("localhost:{}", port.wrapping_add(1)),
+        "localhost".to_string(),
+    ] {
+        for path in ["/", "/api/config", "/api/states", state.as_str()] {
+            let reply = server
+                .request("GET", path, &[("host", &host)], Vec::new())
+                .await;
+            assert_eq!(
+                reply.status,
+                403,
+                "{host} {path}: {}",
+                String::from_utf8_lossy(&reply.body)
+            );
+            let body = reply.json();
+            let error = body["error"].as_str().unwrap_or("");
+            assert!(
+                error.contains("DNS rebinding") && error.contains(&format!("127.0.0.1:{port}")),
+                "{host} {path}: {body}"
+            );
+        }
+        // Nor can it write, even with the token.
+        let bearer = format!("Bearer {token}");
+        let reply = server
+            .request(
+                "PUT",
+                &state,
+                &[
+                    ("host", &host),
+                    ("if-match", "0"),
+                    ("authorization", &bearer),
+                ],
+                br#"{"secret":2}"#.to_vec(),
+            )
+            .await;
+        assert_eq!(reply.status, 403, "{host} PUT");
+    }
+    assert_eq!(payload(&zk, &dir).await, (json!({"secret": 1}), 0));
+
+    // Its own names, with the port, in any case.
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("LocalHost:{port}"),
+        format!("[::1]:{port}"),
+    ] {
+        let reply = server
+            .request("GET", &state, &[("host", &host)], Vec::new())
+            .await;
+        assert_eq!(reply.status, 200, "{host}");
+        assert_eq!(reply.json()["value"], json!({"secret": 1}), "{host}");
+    }
+}

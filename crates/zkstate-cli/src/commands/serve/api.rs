@@ -4,19 +4,21 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use futures::StreamExt;
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, watch, Mutex};
+use tokio::sync::{mpsc, watch, OnceCell};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
@@ -34,7 +36,12 @@ pub struct App {
     root: String,
     token: Option<String>,
     timeout: Duration,
-    watched: Mutex<HashMap<String, Arc<Watched>>>,
+    /// The Host headers answered (listening on loopback), or `None`: any (listening beyond it).
+    hosts: Option<Vec<String>>,
+    /// The watched states, one cell per directory: the map's lock is held only to find the
+    /// cell, never while a state opens (which waits on ZooKeeper), so one slow directory does
+    /// not hold up the others; requests for the same one wait on its cell and share the state.
+    watched: std::sync::Mutex<HashMap<String, Arc<OnceCell<Arc<Watched>>>>>,
     /// Ends every event stream (at shutdown).
     stopping: CancellationToken,
 }
@@ -87,13 +94,15 @@ impl App {
         root: String,
         token: Option<String>,
         timeout: Duration,
+        listen: SocketAddr,
     ) -> Arc<App> {
         Arc::new(App {
             conn,
             root,
             token,
             timeout,
-            watched: Mutex::new(HashMap::new()),
+            hosts: loopback_hosts(listen),
+            watched: std::sync::Mutex::new(HashMap::new()),
             stopping: CancellationToken::new(),
         })
     }
@@ -106,10 +115,22 @@ impl App {
     /// Closes the watched states.
     pub async fn close(&self) {
         self.shutdown();
-        let watched: Vec<_> = self.watched.lock().await.drain().map(|(_, w)| w).collect();
+        let watched: Vec<Arc<Watched>> = self
+            .watched_map()
+            .drain()
+            .filter_map(|(_, cell)| cell.get().cloned())
+            .collect();
         for w in watched {
             w.state.close().await;
         }
+    }
+
+    /// The map of watched states. A panic elsewhere while it was locked leaves a usable map
+    /// (every change to it is one insert or remove).
+    fn watched_map(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, Arc<OnceCell<Arc<Watched>>>>> {
+        self.watched.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A state directory from the URL: absolute, a valid ZooKeeper path, under the root.
@@ -146,10 +167,27 @@ impl App {
 
     /// The watched state of `dir`, opened (and its instances followed) on first use.
     async fn watched(&self, dir: &str) -> ApiResult<Arc<Watched>> {
-        let mut watched = self.watched.lock().await;
-        if let Some(w) = watched.get(dir) {
-            return Ok(w.clone());
+        let cell = self
+            .watched_map()
+            .entry(dir.to_string())
+            .or_default()
+            .clone();
+        let opened = cell.get_or_try_init(|| self.open(dir)).await.cloned();
+        if opened.is_err() {
+            // Nothing kept for a state that did not open (a missing one asked for again and
+            // again), unless another request holds the cell and may open it yet.
+            let mut map = self.watched_map();
+            if map.get(dir).is_some_and(|c| {
+                Arc::ptr_eq(c, &cell) && c.get().is_none() && Arc::strong_count(c) == 2
+            }) {
+                map.remove(dir);
+            }
         }
+        opened
+    }
+
+    /// Opens the state of `dir` and follows its instances.
+    async fn open(&self, dir: &str) -> ApiResult<Arc<Watched>> {
         let client = self.client().await?;
         let payload = zkstate::layout::Layout::new(dir).payload;
         if zkstate::within(
@@ -190,13 +228,11 @@ impl App {
                 }
             }
         }));
-        let w = Arc::new(Watched {
+        Ok(Arc::new(Watched {
             state,
             listeners,
             _follow: follow,
-        });
-        watched.insert(dir.to_string(), w.clone());
-        Ok(w)
+        }))
     }
 
     /// Everything the state page shows: `GET /api/states/{dir}` and the `snapshot` event.
@@ -274,6 +310,64 @@ impl App {
     }
 }
 
+/// The Host headers a server listening on `listen` answers to: on a loopback address, only
+/// `localhost`, `127.0.0.1`, `[::1]` and the address itself, with the port (without it too on
+/// port 80). A page on another site that rebinds its DNS name to 127.0.0.1 sends its own name
+/// and is refused, so it cannot read the states (nor write with a token it could not know).
+/// `None` beyond loopback: the server is reachable under any name, and warns about it.
+fn loopback_hosts(listen: SocketAddr) -> Option<Vec<String>> {
+    if !listen.ip().is_loopback() {
+        return None;
+    }
+    let port = listen.port();
+    let mut names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "[::1]".to_string(),
+    ];
+    let own = match listen.ip() {
+        IpAddr::V4(ip) => ip.to_string(),
+        IpAddr::V6(ip) => format!("[{ip}]"),
+    };
+    if !names.contains(&own) {
+        names.push(own);
+    }
+    let mut hosts: Vec<String> = names.iter().map(|name| format!("{name}:{port}")).collect();
+    if port == 80 {
+        hosts.extend(names);
+    }
+    Some(hosts)
+}
+
+/// Refuses (403) a request whose Host is not one the server answers to (see [`loopback_hosts`]).
+async fn check_host(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+    if let Some(hosts) = &app.hosts {
+        let host = request
+            .headers()
+            .get(header::HOST)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .or_else(|| request.uri().authority().map(|a| a.to_string()));
+        let known = host
+            .as_deref()
+            .is_some_and(|h| hosts.iter().any(|ok| ok.eq_ignore_ascii_case(h.trim())));
+        if !known {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "host {} refused: zkstate serve listens on loopback and answers only to {} \
+                     (against DNS rebinding); open http://{}/",
+                    host.as_deref()
+                        .map_or("(none)".to_string(), |h| format!("{h:?}")),
+                    hosts.join(", "),
+                    hosts.first().map_or("127.0.0.1", String::as_str)
+                ),
+            )
+            .into_response();
+        }
+    }
+    next.run(request).await
+}
+
 /// Compares in time independent of where the bytes differ.
 fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -290,6 +384,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/states/{dir}/events", get(events))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such page") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(app.clone(), check_host))
         .with_state(app)
 }
 

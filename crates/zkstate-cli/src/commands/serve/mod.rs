@@ -21,7 +21,10 @@
 //! | `GET /api/states/{dir}/events` | SSE: `snapshot` (as above) first, then `change` (`{"version", "mzxid", "origin", "changes", "value", "size", "mtime_ms"}`), `listeners`, `fault`, `lagged` |
 //! | `PUT /api/states/{dir}` with `If-Match: <version>` and `Authorization: Bearer <token>`, body the new JSON | 200 `{"version"}`; 409 `{"error", "version", "value"}` (the current ones); 400 invalid JSON (`{"error", "line", "column"}`) or a bad version or path; 403 without the token or with writes off; 404 missing state; 413 body over 16 MiB; 428 without `If-Match` |
 //!
-//! Every file of the page is embedded in the binary: no network at run time.
+//! On a loopback address every request must name the server as `localhost`, `127.0.0.1`, `[::1]`
+//! or its own address, with its port, in its Host header; any other name gets 403 (a page whose
+//! DNS name was rebound to 127.0.0.1 cannot use the API). Every file of the page is embedded in
+//! the binary: no network at run time.
 
 mod api;
 mod assets;
@@ -73,7 +76,7 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
             let token = args
                 .allow_write
                 .then(|| uuid::Uuid::new_v4().simple().to_string());
-            let app = api::App::new(conn, root.clone(), token.clone(), global.timeout);
+            let app = api::App::new(conn, root.clone(), token.clone(), global.timeout, local);
             print_line(&format!("listening on http://{local}/"))?;
             if let Some(token) = &token {
                 print_line(&format!("write token: {token}"))?;
