@@ -12,7 +12,8 @@ use crate::commands::{edit, get, listeners, ls, patch, rm, rollout, serve, set, 
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success (also when the reader of stdout goes away: a broken pipe)
-  1  any other runtime error
+  1  any other runtime error, among them the state's lock held by another writer for all of
+     --timeout (set, patch, edit; nothing was written)
   2  usage error or invalid input (bad JSON: the message names line and column)
   3  version conflict: ZooKeeper holds another version; nothing was written
   4  not found: the state directory or path does not exist

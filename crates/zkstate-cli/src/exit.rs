@@ -3,7 +3,7 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success (a broken pipe on stdout counts as success) |
-//! | 1 | any other runtime error |
+//! | 1 | any other runtime error, among them the state's lock held by another writer for all of `--timeout` (nothing written) |
 //! | 2 | usage error or invalid input (bad JSON, a patch that does not apply, a missing `--yes`) |
 //! | 3 | version conflict: ZooKeeper holds another version than the one required; nothing written |
 //! | 4 | not found: the state directory (or path) does not exist |
@@ -21,7 +21,7 @@ use std::io;
 pub enum Code {
     /// 0: success.
     Success = 0,
-    /// 1: any other runtime error.
+    /// 1: any other runtime error (among them a lock held by another writer past `--timeout`).
     Failure = 1,
     /// 2: usage error or invalid input.
     Usage = 2,
@@ -57,6 +57,8 @@ impl Code {
         match err {
             zkstate::Error::StaleWrite { .. } => Code::Conflict,
             zkstate::Error::Missing { .. } => Code::NotFound,
+            // ZooKeeper answered: another writer holds the lock.
+            _ if lock_waited(err).is_some() => Code::Failure,
             zkstate::Error::Timeout { .. } => Code::Unreachable,
             // The value given was refused before anything was sent: the input is at fault.
             zkstate::Error::InvalidDir(_)
@@ -95,6 +97,34 @@ fn code_of_cause(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
         (err.kind() == io::ErrorKind::BrokenPipe).then_some(Code::Success)
     } else {
         None
+    }
+}
+
+/// The library's name for waiting for a state's lock, in [`zkstate::Error::Timeout`] (its
+/// metrics count such a timeout as `lock_timeout` by the same name).
+const ACQUIRING_LOCK: &str = "acquiring lock";
+
+/// How long an update waited for the state's lock, when `err` says that another writer held it
+/// all that time (ZooKeeper answered; the lock was not free).
+pub fn lock_waited(err: &zkstate::Error) -> Option<std::time::Duration> {
+    match err {
+        zkstate::Error::Timeout { op, waited, .. } if *op == ACQUIRING_LOCK => Some(*waited),
+        _ => None,
+    }
+}
+
+/// A write of `dir` (or what else names it) that failed with `err`: a lock held past `--timeout`
+/// says so (exit 1), anything else keeps the library's error under `cannot write DIR`.
+pub fn write_error(dir: &str, err: zkstate::Error) -> anyhow::Error {
+    match lock_waited(&err) {
+        Some(waited) => fail(
+            Code::Failure,
+            format!(
+                "cannot write {dir}: the state's lock is held by another writer; waited {waited:?} \
+                 for it (--timeout); nothing written"
+            ),
+        ),
+        None => anyhow::Error::new(err).context(format!("cannot write {dir}")),
     }
 }
 
@@ -204,6 +234,18 @@ mod tests {
             waited: Duration::from_secs(1),
         };
         assert_eq!(Code::of_state_error(&timeout), Code::Unreachable);
+        let lock = zkstate::Error::Timeout {
+            op: "acquiring lock",
+            path: "/a/lock".into(),
+            waited: Duration::from_secs(2),
+        };
+        assert_eq!(Code::of_state_error(&lock), Code::Failure);
+        let err = write_error("/a", lock);
+        assert_eq!(Code::of(&err), Code::Failure);
+        assert_eq!(
+            message(&err),
+            "cannot write /a: the state's lock is held by another writer; waited 2s for it (--timeout); nothing written"
+        );
         let large = zkstate::Error::PayloadTooLarge {
             path: "/a/payload".into(),
             size: 2,

@@ -8,7 +8,7 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success; also when the reader of stdout goes away (a broken pipe) |
-//! | 1 | any other runtime error |
+//! | 1 | any other runtime error, among them the state's lock held by another writer for all of `--timeout` (`set`, `patch`, `edit`: nothing written) |
 //! | 2 | usage error or invalid input (bad JSON names line and column; a patch that does not apply; `rm` without `--yes`) |
 //! | 3 | version conflict (`set --if-version`, `edit`): nothing was written |
 //! | 4 | not found: the state directory or path does not exist |

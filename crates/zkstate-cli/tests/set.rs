@@ -135,3 +135,52 @@ async fn a_negative_if_version_is_invalid_input_and_nothing_is_written() {
     }
     assert_eq!(payload(&zk, &dir).await, (serde_json::json!({"a": 1}), 0));
 }
+
+/// `--timeout` bounds the wait for the state's lock too (not the library's 30 s default), and a
+/// lock held by another writer all that time says so: exit 1, nothing written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_held_by_another_writer_fails_after_timeout_with_exit_1_and_says_so() {
+    use std::time::{Duration, Instant};
+
+    use zookeeper_client::{Acls, LockOptions, LockPrefix};
+
+    let zk = shared_zk().await;
+    let dir = unique_dir("set-lock-held");
+    create_state(&zk, &dir, r#"{"a":1}"#).await;
+    // Another writer (Curator's InterProcessMutex recipe) holds the lock.
+    let client = raw_client(&zk).await;
+    let layout = zkstate::layout::Layout::new(&dir);
+    let prefix =
+        LockPrefix::new_curator(&layout.lock, zkstate::layout::LOCK_NAME).expect("a lock prefix");
+    let held = client
+        .lock(prefix, b"other", LockOptions::new(Acls::anyone_all()))
+        .await
+        .expect("the lock");
+
+    for args in [
+        &["--timeout", "2", "set", &dir, r#"{"a":2}"#][..],
+        &["--timeout", "2", "patch", &dir, "--merge", r#"{"a":3}"#][..],
+    ] {
+        let started = Instant::now();
+        let out = run(&zk, args).await;
+        let took = started.elapsed();
+        out.expect_code(1).error_line(&[
+            &dir,
+            "the state's lock is held by another writer",
+            "waited 2s",
+            "nothing written",
+        ]);
+        assert!(
+            took < Duration::from_secs(20),
+            "{args:?} waited {took:?}: --timeout does not bound the lock wait\n{out}"
+        );
+    }
+    assert_eq!(payload(&zk, &dir).await, (json!({"a": 1}), 0));
+
+    // Released: the write goes through.
+    drop(held);
+    run(&zk, &["--timeout", "2", "set", &dir, r#"{"a":2}"#])
+        .await
+        .success();
+    assert_eq!(payload(&zk, &dir).await, (json!({"a": 2}), 1));
+}

@@ -142,10 +142,8 @@ async fn edit(state: ZkState<Value>, dir: String) -> Result<Option<i32>> {
         }
         Err(err) => {
             let kept = keep(file)?;
-            Err(anyhow::Error::new(err).context(format!(
-                "cannot write {dir} (the edited text is kept at {})",
-                kept.display()
-            )))
+            let target = format!("{dir} (the edited text is kept at {})", kept.display());
+            Err(crate::exit::write_error(&target, err))
         }
     }
 }

@@ -132,12 +132,13 @@ impl Global {
     }
 
     /// Options for a state opened by a one-shot command: no listener record (the command is
-    /// not a live instance), `--timeout` for every request, and writes in the encoding the
-    /// payload has (a compressed state stays compressed).
+    /// not a live instance), `--timeout` for every request and for the wait for the state's
+    /// lock, and writes in the encoding the payload has (a compressed state stays compressed).
     pub fn state_options(&self) -> StateOptions {
         StateOptions::default()
             .with_listener_record(false)
             .with_request_timeout(self.timeout)
+            .with_lock_timeout(self.timeout)
             .with_compression(zkstate::Compression::Keep)
     }
 }

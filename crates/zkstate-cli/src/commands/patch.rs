@@ -131,9 +131,7 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
                             state.version()
                         ),
                     )),
-                    Err(TryUpdateError::State(err)) => {
-                        Err(anyhow::Error::new(err).context(format!("cannot patch {dir}")))
-                    }
+                    Err(TryUpdateError::State(err)) => Err(crate::exit::write_error(&dir, err)),
                     // `TryUpdateError` is non-exhaustive; a kind added later is still an error.
                     Err(_) => Err(anyhow::anyhow!("cannot patch {dir}: the update failed")),
                 }

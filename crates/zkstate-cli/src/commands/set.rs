@@ -137,6 +137,6 @@ async fn write(
                 super::held(remote)
             ),
         ),
-        err => anyhow::Error::new(err).context(format!("cannot write {dir}")),
+        err => crate::exit::write_error(dir, err),
     })
 }

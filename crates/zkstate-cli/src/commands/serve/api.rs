@@ -71,6 +71,14 @@ impl IntoResponse for ApiError {
 /// How a library error answers over HTTP.
 impl From<zkstate::Error> for ApiError {
     fn from(err: zkstate::Error) -> ApiError {
+        if let Some(waited) = crate::exit::lock_waited(&err) {
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "the state's lock is held by another writer; waited {waited:?} for it; nothing written"
+                ),
+            );
+        }
         let status = match &err {
             zkstate::Error::Missing { .. } => StatusCode::NOT_FOUND,
             zkstate::Error::InvalidDir(_) | zkstate::Error::InvalidVersion { .. } => {
@@ -210,6 +218,7 @@ impl App {
             .with_listener_record(false)
             .with_report_interval(None)
             .with_request_timeout(self.timeout)
+            .with_lock_timeout(self.timeout)
             .with_compression(zkstate::Compression::Keep);
         let state =
             ZkState::<Value>::expect_with_options(&self.conn, dir, Some(self.timeout), options)

@@ -19,7 +19,7 @@
 //! | `GET /api/states` | `{"root", "states": [{"dir", "version", "size", "mtime_ms", "listeners", "applied"}]}` |
 //! | `GET /api/states/{dir}` | `{"dir", "value", "version", "mzxid", "czxid", "size", "mtime_ms", "listeners": [...], "rollout": {"version", "applied", "total"}}`; 404 when missing |
 //! | `GET /api/states/{dir}/events` | SSE: `snapshot` (as above) first, then `change` (`{"version", "mzxid", "origin", "changes", "value", "size", "mtime_ms"}`), `listeners`, `fault`, `lagged` |
-//! | `PUT /api/states/{dir}` with `If-Match: <version>` and `Authorization: Bearer <token>`, body the new JSON | 200 `{"version"}`; 409 `{"error", "version", "value"}` (the current ones); 400 invalid JSON (`{"error", "line", "column"}`) or a bad version or path; 403 without the token or with writes off; 404 missing state; 413 body over 16 MiB; 428 without `If-Match` |
+//! | `PUT /api/states/{dir}` with `If-Match: <version>` and `Authorization: Bearer <token>`, body the new JSON | 200 `{"version"}`; 409 `{"error", "version", "value"}` (the current ones); 400 invalid JSON (`{"error", "line", "column"}`) or a bad version or path; 403 without the token or with writes off; 404 missing state; 413 body over 16 MiB; 428 without `If-Match`; 503 when another writer holds the state's lock for all of `--timeout` |
 //!
 //! On a loopback address every request must name the server as `localhost`, `127.0.0.1`, `[::1]`
 //! or its own address, with its port, in its Host header; any other name gets 403 (a page whose
