@@ -168,3 +168,19 @@ async fn a_value_after_wait_rollout_is_its_timeout_never_the_json_written() {
     out.success();
     assert_eq!(payload(&zk, &dir).await, (serde_json::json!({"n": 2}), 1));
 }
+
+#[tokio::test]
+async fn rollout_of_a_missing_state_is_exit_4_naming_the_state_directory() {
+    let zk = shared_zk().await;
+    let missing = unique_dir("rollout-missing");
+    for args in [
+        &["rollout", &missing][..],
+        &["rollout", "--wait", &missing][..],
+    ] {
+        run(&zk, args).await.expect_code(4).error_line(&[
+            "state directory",
+            &missing,
+            "does not exist",
+        ]);
+    }
+}

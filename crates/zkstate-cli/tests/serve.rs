@@ -273,7 +273,7 @@ async fn writes_are_compare_and_set_with_the_token_and_every_refusal_is_a_clear_
     );
     assert!(body["error"]
         .as_str()
-        .is_some_and(|e| e.starts_with("invalid JSON at line 2, column 8")));
+        .is_some_and(|e| e.starts_with("invalid JSON in the request body at line 2, column 8")));
     // Invalid UTF-8 in the body.
     assert_eq!(
         server
@@ -489,4 +489,52 @@ async fn a_loopback_server_refuses_foreign_host_names_against_dns_rebinding() {
         assert_eq!(reply.status, 200, "{host}");
         assert_eq!(reply.json()["value"], json!({"secret": 1}), "{host}");
     }
+}
+
+/// A listing of the root that fails answers with what failed: 404 for a root that does not
+/// exist, 403 for a state the server may not read; the message says which.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_listing_answers_404_for_a_missing_root_and_403_for_a_forbidden_state() {
+    let zk = shared_zk().await;
+    let missing = unique_dir("serve-no-root");
+    let server = serve(&zk, &["--root", &missing]).await;
+    let reply = server.get("/api/states").await;
+    assert_eq!(reply.status, 404);
+    assert!(
+        reply.json()["error"]
+            .as_str()
+            .is_some_and(|e| e.contains(&missing) && e.contains("does not exist")),
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+
+    let root = unique_dir("serve-forbidden");
+    create_state(&zk, &format!("{root}/open"), "{}").await;
+    let secret = format!("{root}/secret");
+    run(
+        &zk,
+        &[
+            "--auth",
+            "alice:secret",
+            "--acl",
+            "creator-only",
+            "set",
+            "--create",
+            &secret,
+            "{}",
+        ],
+    )
+    .await
+    .success();
+    let server = serve(&zk, &["--root", &root]).await;
+    let reply = server.get("/api/states").await;
+    assert_eq!(
+        reply.status,
+        403,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert!(reply.json()["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("permission denied")));
 }

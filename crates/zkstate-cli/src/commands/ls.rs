@@ -50,14 +50,16 @@ pub async fn states_under(
         let listed = super::list_level(client, &level, root, timeout).await?;
         let mut next = Vec::new();
         for (node, children) in level.iter().zip(listed) {
-            let children = match children {
+            let children = match children
+                .map_err(|err| zkstate::Error::from_zookeeper("listing", node, err))
+            {
                 Ok(children) => children,
-                Err(zookeeper_client::Error::NoNode) if first => {
+                Err(zkstate::Error::Missing { .. }) if first => {
                     return Err(fail(Code::NotFound, format!("{root} does not exist")))
                 }
                 // Removed since its parent was listed.
-                Err(zookeeper_client::Error::NoNode) => continue,
-                Err(err) => return Err(zkstate::Error::from_zookeeper("listing", node, err).into()),
+                Err(zkstate::Error::Missing { .. }) => continue,
+                Err(err) => return Err(err.into()),
             };
             let state = is_state(&children);
             if state {

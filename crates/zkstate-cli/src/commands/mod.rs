@@ -247,6 +247,8 @@ pub enum Source<'a> {
     Argument(&'a str),
     /// A file.
     File(&'a std::path::Path),
+    /// The body of an HTTP request (`zkstate serve`).
+    Body,
 }
 
 impl std::fmt::Display for Source<'_> {
@@ -255,6 +257,7 @@ impl std::fmt::Display for Source<'_> {
             Source::Stdin => f.write_str("stdin"),
             Source::Argument(name) => f.write_str(name),
             Source::File(path) => write!(f, "{}", path.display()),
+            Source::Body => f.write_str("the request body"),
         }
     }
 }

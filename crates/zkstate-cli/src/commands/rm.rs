@@ -148,14 +148,14 @@ async fn walk(
         let listed = super::list_level(client, &level, dir, timeout).await?;
         let mut next = Vec::new();
         for (node, children) in level.into_iter().zip(listed) {
-            let children = match children {
+            let children = match children
+                .map_err(|err| zkstate::Error::from_zookeeper("listing", &node, err))
+            {
                 Ok(children) => children,
-                Err(zookeeper_client::Error::NoNode) if node == dir => return Ok(None),
+                Err(zkstate::Error::Missing { .. }) if node == dir => return Ok(None),
                 // Removed since its parent was listed: nothing to remove.
-                Err(zookeeper_client::Error::NoNode) => continue,
-                Err(err) => {
-                    return Err(zkstate::Error::from_zookeeper("listing", &node, err).into())
-                }
+                Err(zkstate::Error::Missing { .. }) => continue,
+                Err(err) => return Err(err.into()),
             };
             if check && node == dir && !zkstate::layout::looks_like_state(&children) {
                 return Err(fail(

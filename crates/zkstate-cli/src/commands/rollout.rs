@@ -10,10 +10,10 @@
 //! naming the laggards. An instance that does not report (reporting turned off, or a version
 //! of zkstate before 0.2) shows as `(on ?)` and is never counted as applied.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde_json::json;
 
-use super::{existing_payload, info, print_line, resolve_dir, Global};
+use super::{info, not_a_state, payload_path, print_line, resolve_dir, Global};
 use crate::exit::{fail, Code};
 use crate::output::{rollout_line, ListenerRow};
 
@@ -49,7 +49,6 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
     global
         .with_connection(|conn| async move {
             let dir = resolve_dir(&conn, &args.dir)?;
-            existing_payload(&conn, global.timeout, &dir).await?;
             let rollout = if args.wait {
                 match wait(&conn, &dir, args.version, global.timeout).await? {
                     Ok(rollout) | Err(rollout) => rollout,
@@ -57,7 +56,7 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
             } else {
                 zkstate::rollout(&conn, &dir, args.version)
                     .await
-                    .with_context(|| format!("cannot read the rollout of {dir}"))?
+                    .map_err(|err| rollout_error(&dir, err, "read"))?
             };
             if args.json {
                 let pending: Vec<ListenerRow> =
@@ -121,12 +120,19 @@ pub async fn wait(
         Err(zkstate::Error::Timeout { .. }) => {
             let rollout = zkstate::rollout(conn, dir, version)
                 .await
-                .with_context(|| format!("cannot read the rollout of {dir}"))?;
+                .map_err(|err| rollout_error(dir, err, "read"))?;
             Ok(Err(rollout))
         }
-        Err(err) => {
-            Err(anyhow::Error::new(err).context(format!("cannot wait for the rollout of {dir}")))
-        }
+        Err(err) => Err(rollout_error(dir, err, "wait for")),
+    }
+}
+
+/// A failed rollout read: a missing payload is "state directory DIR does not exist" (exit 4),
+/// as in every command, rather than the library's "payload DIR/payload does not exist".
+fn rollout_error(dir: &str, err: zkstate::Error, doing: &str) -> anyhow::Error {
+    match err {
+        zkstate::Error::Missing { path } if path == payload_path(dir) => not_a_state(dir),
+        err => anyhow::Error::new(err).context(format!("cannot {doing} the rollout of {dir}")),
     }
 }
 

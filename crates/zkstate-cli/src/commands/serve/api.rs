@@ -25,6 +25,8 @@ use tokio_util::task::AbortOnDropHandle;
 use zkstate::{Connection, Listener, StateEvent, StateOptions, ZkState};
 
 use super::assets;
+use crate::commands::{json_error, payload_path, Source};
+use crate::exit::Code;
 
 /// The largest body a `PUT` takes: well above the largest state (a compressed one may hold many
 /// MB of JSON), well below what could hurt the server.
@@ -197,7 +199,7 @@ impl App {
     /// Opens the state of `dir` and follows its instances.
     async fn open(&self, dir: &str) -> ApiResult<Arc<Watched>> {
         let client = self.client().await?;
-        let payload = zkstate::layout::Layout::new(dir).payload;
+        let payload = payload_path(dir);
         if zkstate::within(
             "reading",
             &payload,
@@ -247,7 +249,7 @@ impl App {
     /// Everything the state page shows: `GET /api/states/{dir}` and the `snapshot` event.
     async fn snapshot(&self, dir: &str, w: &Watched) -> ApiResult<Value> {
         let client = self.client().await?;
-        let payload = zkstate::layout::Layout::new(dir).payload;
+        let payload = payload_path(dir);
         let (read, stat) = futures::join!(
             w.state.c_read(),
             zkstate::within(
@@ -275,13 +277,8 @@ impl App {
                 .unwrap_or_default(),
         };
         let fresh = w.state.freshness();
-        let applied = listeners
-            .iter()
-            .filter(|l| {
-                l.applied_mzxid.is_some_and(|m| m >= fresh.czxid)
-                    && l.applied_version.is_some_and(|v| v >= version)
-            })
-            .count();
+        // Who applied the version shown, by the library's rule (the same as `zkstate rollout`).
+        let rollout = zkstate::rollout(&self.conn, dir, Some(version)).await?;
         Ok(json!({
             "dir": dir,
             "value": value,
@@ -291,7 +288,7 @@ impl App {
             "size": stat.as_ref().map(|s| s.data_length),
             "mtime_ms": stat.as_ref().map(|s| s.mtime),
             "listeners": listeners,
-            "rollout": {"version": version, "applied": applied, "total": listeners.len()},
+            "rollout": {"version": version, "applied": rollout.applied, "total": rollout.total},
             "fault": fault,
         }))
     }
@@ -412,18 +409,31 @@ async fn config(State(app): State<Arc<App>>) -> Json<Value> {
     }))
 }
 
+/// How a failed listing of the states under the root answers: 404 when the root does not exist,
+/// the library's error as it maps (403 permission denied, 504 no answer in time, 500 otherwise).
+fn listing_error(err: &anyhow::Error) -> ApiError {
+    if let Some(state) = err.chain().find_map(|c| c.downcast_ref::<zkstate::Error>()) {
+        return state.clone().into();
+    }
+    let status = match Code::of(err) {
+        Code::NotFound => StatusCode::NOT_FOUND,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    ApiError::new(status, crate::exit::message(err))
+}
+
 /// Every state under the root, with what the index shows; the rollouts read concurrently.
 async fn states(State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
     let client = app.client().await?;
     let dirs = crate::commands::ls::states_under(&client, &app.root, app.timeout)
         .await
-        .map_err(|err| ApiError::new(StatusCode::NOT_FOUND, format!("{err:#}")))?;
+        .map_err(|err| listing_error(&err))?;
     let rows = futures::future::join_all(dirs.iter().map(|dir| {
         let (app, client) = (app.clone(), client.clone());
         async move {
             let status = zkstate::rollout(&app.conn, dir, None).await.ok();
             let stat = {
-                let payload = zkstate::layout::Layout::new(dir).payload;
+                let payload = payload_path(dir);
                 zkstate::within(
                     "reading",
                     &payload,
@@ -561,13 +571,10 @@ async fn put_state(
     let dir = app.dir(&raw)?;
     let version = if_match(&headers)?;
     let value: Value = serde_json::from_slice(&body).map_err(|err| {
-        let message = err.to_string();
-        let position = format!(" at line {} column {}", err.line(), err.column());
-        let reason = message.strip_suffix(&position).unwrap_or(&message);
         ApiError(
             StatusCode::BAD_REQUEST,
             json!({
-                "error": format!("invalid JSON at line {}, column {}: {reason}", err.line(), err.column()),
+                "error": json_error(&Source::Body, &err),
                 "line": err.line(),
                 "column": err.column(),
             }),
