@@ -184,3 +184,45 @@ async fn rollout_of_a_missing_state_is_exit_4_naming_the_state_directory() {
         ]);
     }
 }
+
+/// No live instance: the rollout is complete (exit 0, 0/0), and a warning on stderr says that
+/// there was nobody to wait for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_with_no_live_instance_is_complete_and_warns_on_stderr() {
+    let zk = shared_zk().await;
+    let dir = unique_dir("rollout-nobody");
+    create_state(&zk, &dir, r#"{"n":0}"#).await;
+    let warning = format!("zkstate: warning: no live instance holds {dir}; nothing to wait for");
+
+    for args in [
+        &["rollout", &dir][..],
+        &["rollout", "--wait", &dir][..],
+        &["rollout", "--json", &dir][..],
+    ] {
+        let out = run(&zk, args).await;
+        out.success();
+        assert!(out.stderr.lines().any(|l| l == warning), "{out}");
+    }
+    let out = run(&zk, &["rollout", &dir]).await;
+    assert_eq!(
+        out.stdout.trim(),
+        "version 0: 0/0 instances applied",
+        "{out}"
+    );
+
+    let out = run(&zk, &["set", &dir, r#"{"n":1}"#, "--wait-rollout"]).await;
+    out.success();
+    assert!(out.stderr.lines().any(|l| l == warning), "{out}");
+    assert!(
+        out.stderr.contains("version 1 applied by 0/0 instances"),
+        "{out}"
+    );
+
+    // With a live instance, no warning.
+    let live = Running::watch(&zk, &dir, &[]).await;
+    wait_listeners(&zk, &dir, 1).await;
+    let out = run(&zk, &["rollout", "--wait", &dir]).await;
+    out.success();
+    assert!(!out.stderr.contains("warning"), "{out}");
+    live.kill().await;
+}

@@ -8,12 +8,14 @@
 //! it, 6 when some has not. With `--wait`, it waits (watching the records, not polling) until all
 //! have, at most `--timeout`, printing each change of the count on stderr; on timeout, exit 6
 //! naming the laggards. An instance that does not report (reporting turned off, or a version
-//! of zkstate before 0.2) shows as `(on ?)` and is never counted as applied.
+//! of zkstate before 0.2) shows as `(on ?)` and is never counted as applied. With no live
+//! instance at all the rollout is complete (exit 0), and a warning on stderr says so: `no live
+//! instance holds DIR; nothing to wait for`; `--wait-rollout` does the same.
 
 use anyhow::Result;
 use serde_json::json;
 
-use super::{info, not_a_state, payload_path, print_line, resolve_dir, Global};
+use super::{info, not_a_state, note, payload_path, print_line, resolve_dir, Global};
 use crate::exit::{fail, Code};
 use crate::output::{rollout_line, ListenerRow};
 
@@ -58,6 +60,7 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
                     .await
                     .map_err(|err| rollout_error(&dir, err, "read"))?
             };
+            warn_if_nobody(&dir, &rollout);
             if args.json {
                 let pending: Vec<ListenerRow> =
                     rollout.pending.iter().map(ListenerRow::from).collect();
@@ -127,6 +130,17 @@ pub async fn wait(
     }
 }
 
+/// A rollout with no live instance is complete (there is nobody to wait for), which may well
+/// not be what the operator expects (the fleet is down, or DIR is not the one it watches): say
+/// so on stderr. The exit code stays 0.
+fn warn_if_nobody(dir: &str, rollout: &zkstate::Rollout) {
+    if rollout.total == 0 {
+        note(&format!(
+            "warning: no live instance holds {dir}; nothing to wait for"
+        ));
+    }
+}
+
 /// A failed rollout read: a missing payload is "state directory DIR does not exist" (exit 4),
 /// as in every command, rather than the library's "payload DIR/payload does not exist".
 fn rollout_error(dir: &str, err: zkstate::Error, doing: &str) -> anyhow::Error {
@@ -183,6 +197,7 @@ impl WaitRollout {
         };
         match wait(conn, dir, Some(version), timeout).await? {
             Ok(rollout) => {
+                warn_if_nobody(dir, &rollout);
                 info(&format!(
                     "version {version} applied by {}/{} instances",
                     rollout.applied, rollout.total
