@@ -222,10 +222,6 @@ impl Error {
         }
     }
 
-    pub(crate) fn zk(op: &'static str, path: &str, source: zookeeper_client::Error) -> Error {
-        Error::from_zookeeper(op, path, source)
-    }
-
     pub(crate) fn timeout(op: &'static str, path: &str, waited: Duration) -> Error {
         Error::Timeout {
             op,

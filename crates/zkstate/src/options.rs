@@ -8,6 +8,9 @@ use crate::store::codec::{Compression, DEFAULT_MAX_DECOMPRESSED};
 pub const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024 - 8 * 1024;
 
 /// The periodic check's bounds when nothing asks for a tighter one.
+/// How long leaving (close, drop) tries to delete an instance's nodes before it gives up: its
+/// listener record then goes with its session, its commit marker with the reaper.
+pub(crate) const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
 const DEFAULT_CHECK: (Duration, Duration) = (Duration::from_secs(3), Duration::from_secs(7));
 
 /// Options of a [`ZkState`](crate::ZkState). `Default` plus `with_*` setters; each setter states
@@ -112,9 +115,11 @@ impl StateOptions {
         self
     }
 
-    /// How often at most this instance rewrites its listener record with the version it has
+    /// How often at most this instance's listener record is rewritten with the version it has
     /// applied (what [`rollout`](crate::ZkState::rollout) reads); `None` turns reporting off.
-    /// Default 1 s: a burst of changes costs one record write per second per instance.
+    /// Default 1 s: a burst of changes costs one record write per second per instance. Instances
+    /// of one state on one connection share one sync task, which rewrites their reporting records
+    /// together, at the shortest interval any of them asks for.
     #[must_use]
     pub fn with_report_interval(mut self, interval: Option<Duration>) -> Self {
         self.report_interval = interval;
@@ -122,9 +127,9 @@ impl StateOptions {
     }
 
     /// How many change batches a subscriber may fall behind before it is told it lagged.
-    /// Default 64. The buffer is allocated up front for each state (about 90 bytes a slot).
-    /// Instances of one state on one connection share their buffer when they ask for the same
-    /// size.
+    /// Default 64. The buffer is allocated when the state's first subscriber subscribes (about
+    /// 90 bytes a slot). Instances of one state on one connection share their buffer when they
+    /// ask for the same size.
     #[must_use]
     pub fn with_event_buffer(mut self, batches: usize) -> Self {
         self.event_buffer = batches.max(1);
@@ -144,7 +149,8 @@ impl StateOptions {
 
     /// The largest payload a compressed frame may expand to (a bigger one is refused as a
     /// decompression bomb, [`DecodeError::TooLarge`](crate::DecodeError::TooLarge)). Default
-    /// 64 MiB.
+    /// 64 MiB. Instances of one state on one connection share their decoding when they ask for
+    /// the same cap.
     #[must_use]
     pub fn with_max_decompressed(mut self, bytes: usize) -> Self {
         self.max_decompressed = bytes;

@@ -86,6 +86,48 @@ async fn a_write_whose_reply_is_lost_is_resolved_as_landed_and_reported_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_whose_reply_is_lost_as_the_connection_closes_is_outcome_unknown_not_closed() {
+    let server = ZkServer::start().await.expect("server");
+    let dir = unique_dir("lost-at-close");
+    let (proxy, conn) = via_proxy(&server).await;
+    let state = ZkState::new(&conn, &dir, Ledger::default())
+        .await
+        .expect("state");
+
+    // As above, the write lands while its reply is held in the proxy; then the link goes dark
+    // and the connection is closed: no session is left to read the commit marker.
+    let observer = raw_client(&server.connect_string()).await;
+    let (_, _, landed) = observer
+        .get_and_watch_data(&format!("{dir}/payload"))
+        .await
+        .expect("watch");
+    proxy.set_latency(Duration::from_millis(400));
+    let closer = {
+        let conn = conn.clone();
+        tokio::spawn(async move {
+            landed.changed().await;
+            proxy.blackhole();
+            conn.close().await;
+            proxy
+        })
+    };
+    let result = soon(
+        "the update to end",
+        state.update_latest(|l| {
+            l.counter += 1;
+            l.log.push("landed".into());
+        }),
+    )
+    .await;
+    let _proxy = closer.await.expect("closer");
+    assert!(
+        matches!(result, Err(zkstate::Error::OutcomeUnknown { .. })),
+        "the write landed: it must not be reported as not applied, got {result:?}"
+    );
+    assert_eq!(stored(&server, &dir).await.counter, 1, "it did land");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_writer_whose_session_expires_holding_the_lock_loses_it_and_its_update_is_resolved() {
     let server = ZkServer::start().await.expect("server");
     let dir = unique_dir("expired-holder");

@@ -48,6 +48,42 @@ async fn close_stops_every_task_and_removes_the_listener_record() {
 }
 
 #[tokio::test]
+async fn a_close_dropped_at_its_first_await_still_removes_the_record_and_the_marker() {
+    let server = shared_server().await;
+    let conn = connect(&server.connect_string()).await;
+    let dir = unique_dir("close-dropped");
+    let state = ZkState::new(&conn, &dir, 0u32).await.expect("state");
+    state
+        .update(|n| *n += 1)
+        .await
+        .expect("a write: the marker exists");
+    let raw = common::raw_client(&server.connect_string()).await;
+    let record = format!("{dir}/listeners/{}", state.id());
+    let marker = format!("{dir}/writers/{}", state.id());
+    eventually("the record registered", || async {
+        raw.check_stat(&record).await.ok().flatten().is_some()
+    })
+    .await;
+    assert!(raw.check_stat(&marker).await.expect("stat").is_some());
+
+    // Polled once (it gets past its bookkeeping and waits), then dropped, as a caller's
+    // timeout or select! would; the handle itself stays alive, so its Drop does not clean up.
+    let mut closing = Box::pin(state.close());
+    assert!(futures::poll!(&mut closing).is_pending());
+    drop(closing);
+
+    eventually("the record and the marker removed", || async {
+        raw.check_stat(&record).await.ok().flatten().is_none()
+            && raw.check_stat(&marker).await.ok().flatten().is_none()
+    })
+    .await;
+    assert!(matches!(
+        state.update(|n| *n += 1).await,
+        Err(Error::Closed { .. })
+    ));
+}
+
+#[tokio::test]
 async fn dropping_the_last_handle_stops_every_task() {
     let server = shared_server().await;
     let conn = connect(&server.connect_string()).await;

@@ -244,3 +244,49 @@ async fn delete_all(client: &zookeeper_client::Client, dir: &str) {
         }
     }
 }
+
+#[tokio::test]
+async fn an_update_after_the_state_was_removed_fails_and_does_not_bring_the_directory_back() {
+    let server = shared_server().await;
+    let conn = connect(&server.connect_string()).await;
+    let dir = unique_dir("removed");
+    let state = ZkState::new(&conn, &dir, json!({"n": 0}))
+        .await
+        .expect("state");
+    state
+        .update(|v| v["n"] = json!(1))
+        .await
+        .expect("a first write: lock and marker exist");
+    let raw = raw_client(&server.connect_string()).await;
+    // What `zkstate rm` does: every node under the directory, then the directory.
+    remove_tree(&raw, &dir).await;
+    assert!(raw.check_stat(&dir).await.expect("stat").is_none());
+
+    let result = state.update_latest(|v| v["n"] = json!(2)).await;
+    assert!(
+        matches!(result, Err(Error::Missing { .. })),
+        "expected Missing, got {result:?}"
+    );
+    assert!(
+        raw.check_stat(&dir).await.expect("stat").is_none(),
+        "the update re-created the removed directory"
+    );
+}
+
+/// Deletes `path` and everything under it, children first.
+async fn remove_tree(client: &zookeeper_client::Client, path: &str) {
+    let mut stack = vec![path.to_string()];
+    let mut order = Vec::new();
+    while let Some(node) = stack.pop() {
+        if let Ok(children) = client.list_children(&node).await {
+            stack.extend(children.into_iter().map(|c| format!("{node}/{c}")));
+        }
+        order.push(node);
+    }
+    for node in order.into_iter().rev() {
+        match client.delete(&node, None).await {
+            Ok(()) | Err(zookeeper_client::Error::NoNode) => {}
+            Err(err) => panic!("delete {node}: {err}"),
+        }
+    }
+}

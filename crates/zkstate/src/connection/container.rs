@@ -44,6 +44,8 @@ pub(crate) struct CoreKey {
     pub(crate) value_type: TypeId,
     pub(crate) event_buffer: usize,
     pub(crate) max_decompressed: usize,
+    /// The reaper's grace period runs in the shared sync task.
+    pub(crate) marker_grace: std::time::Duration,
 }
 
 type Cores = HashMap<CoreKey, Weak<dyn Any + Send + Sync>>;

@@ -3,14 +3,14 @@
 //! keeps its own id, listener record, staleness bound, commit marker and subscriptions.
 //!
 //! A connection keeps a registry of its open cores, by state directory, value type and the
-//! options that shape the shared part (the change buffer's size, the decompression cap). An
+//! options that shape the shared part (the change buffer's size, the decompression cap, the
+//! marker grace period of the reaper). An
 //! instance opened on a core that exists adopts it without a round trip; the core stops when its
 //! last instance is closed or dropped.
 
 use std::any::{Any, TypeId};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -26,6 +26,7 @@ use crate::store::codec::{self, DecodeError};
 use crate::store::{self, Names, Snapshot, Stamp, Store};
 use crate::sync::records::Records;
 use crate::sync::{watch_staleness, Task};
+pub(crate) use crate::write::connected;
 
 /// The shared part of a state.
 pub(crate) struct Core<T> {
@@ -43,13 +44,22 @@ pub(crate) struct Core<T> {
 impl<T> Drop for Core<T> {
     fn drop(&mut self) {
         self.cancel.cancel();
+        // Dropped without close(): the registry forgets it now, not at the next open.
+        if let (Some(conn), Some(key)) = (&self.conn, &self.key) {
+            conn.forget_core(key, self as *const Self as *const ());
+        }
     }
 }
 
 impl<T> Core<T> {
-    /// One more instance on this core.
-    pub(crate) fn join(&self) {
-        self.instances.fetch_add(1, Ordering::SeqCst);
+    /// One more instance on this core, unless its last one already left (it is closing: the
+    /// caller opens a fresh core instead).
+    fn try_join(&self) -> bool {
+        self.instances
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n > 0).then_some(n + 1)
+            })
+            .is_ok()
     }
 
     /// One instance less; `true` when it was the last.
@@ -76,10 +86,11 @@ fn key<T: 'static>(layout: &Layout, options: &StateOptions) -> CoreKey {
         value_type: TypeId::of::<T>(),
         event_buffer: options.event_buffer,
         max_decompressed: options.max_decompressed,
+        marker_grace: options.marker_grace,
     }
 }
 
-/// The open core of this state on `conn`, if any.
+/// The open core of this state on `conn`, if any, joined by one more instance.
 pub(crate) fn existing<T>(
     conn: &Connection,
     layout: &Layout,
@@ -91,25 +102,7 @@ where
     let core = conn.core(&key::<T>(layout, options))?;
     let core: Arc<dyn Any + Send + Sync> = core;
     let core = core.downcast::<Core<T>>().ok()?;
-    (!core.cancel.is_cancelled()).then_some(core)
-}
-
-/// Waits for a connected client, mapping the connection's errors to the state's.
-pub(crate) async fn connected(
-    conn: &Connection,
-    layout: &Layout,
-    timeout: Duration,
-) -> Result<Client, Error> {
-    conn.wait_connected(timeout).await.map_err(|err| match err {
-        crate::ConnectError::Closed => Error::Closed {
-            dir: layout.dir.clone(),
-        },
-        _ => Error::Timeout {
-            op: "connecting for",
-            path: layout.dir.clone(),
-            waited: timeout,
-        },
-    })
+    (!core.cancel.is_cancelled() && core.try_join()).then_some(core)
 }
 
 /// Reads the payload and starts a core over it. `stand_in`: the value that stands in when the
@@ -224,7 +217,8 @@ where
         store,
         conn: conn.cloned(),
         records,
-        instances: AtomicUsize::new(0),
+        // Its first instance, about to be made by the caller.
+        instances: AtomicUsize::new(1),
         key: key.clone(),
         cancel,
         tasks,
@@ -247,17 +241,16 @@ where
             request = writer.next_request() => request,
         };
         match request {
-            None => break,
-            Some(store::Request::Acknowledged(ack)) => writer.apply_acknowledged(ack).await,
-            Some(store::Request::Refresh(done)) => {
+            store::Request::Acknowledged(ack) => writer.apply_acknowledged(ack).await,
+            store::Request::Refresh(done) => {
                 let _ = done.send(Ok(writer.store().stamp()));
             }
-            Some(store::Request::Offered(offer)) => {
+            store::Request::Offered(offer) => {
                 let _ = offer
                     .done
                     .send(Ok(store::Fetched::Current(writer.store().stamp())));
             }
-            Some(store::Request::WriteStarted | store::Request::WriteAbandoned) => {}
+            store::Request::WriteStarted | store::Request::WriteAbandoned => {}
         }
     }
     writer.close();
@@ -281,7 +274,7 @@ pub(crate) async fn create_dirs(
         match stat.await {
             Ok(Some(_)) => {}
             Ok(None) => missing.push(dir),
-            Err(err) => return Err(Error::zk("reading", dir, err)),
+            Err(err) => return Err(Error::from_zookeeper("reading", dir, err)),
         }
     }
     let options = CreateMode::Persistent.with_acls(acls);
@@ -294,13 +287,13 @@ pub(crate) async fn create_dirs(
                 let open = CreateMode::Persistent.with_acls(Acls::anyone_all());
                 match client.mkdir(parent, &open).await {
                     Ok(()) | Err(zookeeper_client::Error::NodeExists) => {}
-                    Err(err) => return Err(Error::zk("creating", parent, err)),
+                    Err(err) => return Err(Error::from_zookeeper("creating", parent, err)),
                 }
             }
         }
         match client.create(dir, &[], &options).await {
             Ok(_) | Err(zookeeper_client::Error::NodeExists) => {}
-            Err(err) => return Err(Error::zk("creating", dir, err)),
+            Err(err) => return Err(Error::from_zookeeper("creating", dir, err)),
         }
     }
     Ok(())
@@ -317,6 +310,6 @@ pub(crate) async fn create_layout(
     let options = CreateMode::Persistent.with_acls(acls);
     match client.create(&layout.payload, initial, &options).await {
         Ok(_) | Err(zookeeper_client::Error::NodeExists) => Ok(()),
-        Err(err) => Err(Error::zk("creating", &layout.payload, err)),
+        Err(err) => Err(Error::from_zookeeper("creating", &layout.payload, err)),
     }
 }

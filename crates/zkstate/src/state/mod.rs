@@ -156,8 +156,8 @@ where
     /// When a payload already exists it is adopted and `initial` is discarded; nothing is
     /// emitted for the adoption (there can be no subscriber yet): the first value you read is the
     /// adopted one, and changes are emitted from there on. When this state is already open on
-    /// `conn` (same directory, type and event buffer), the new instance shares its local copy
-    /// and opens without a round trip.
+    /// `conn` (same directory and type, and the same event buffer, decompression cap and marker
+    /// grace), the new instance shares its local copy and opens without a round trip.
     ///
     /// When the existing payload does not decode as `T` (an outside writer broke it), the state
     /// still opens: `initial` stands in for the local copy at the bad payload's version,
@@ -278,7 +278,7 @@ where
                         watcher.changed().await;
                     }
                     Err(err @ zookeeper_client::Error::NoAuth) => {
-                        return Err(Error::zk("watching", &layout.payload, err))
+                        return Err(Error::from_zookeeper("watching", &layout.payload, err))
                     }
                     Err(err) => {
                         tracing::debug!(path = %layout.payload, error = %err, "waiting for payload");
@@ -306,10 +306,10 @@ where
         Ok(Self::instance(core, options))
     }
 
-    /// A new instance on `core`.
+    /// A new instance on `core`, which already counts it (a new core counts its first instance,
+    /// [`existing`] joins one).
     fn instance(core: Arc<Core<T>>, options: StateOptions) -> ZkState<T> {
         let id = new_id();
-        core.join();
         core.records.join(Entry {
             id: id.clone(),
             record: options.listener.then(|| Listener::this_process(&id)),
@@ -721,25 +721,53 @@ where
     /// handle any more) and `d_read()` the last local copy.
     pub async fn close(&self) {
         let inner = &*self.inner;
-        let core = &*inner.core;
         // Waits for an update in flight (and the resolution of a lost reply): its commit marker
         // must outlive it.
         let mut marker = inner.writer.lock().await;
         if inner.closed.swap(true, Ordering::SeqCst) {
             return;
         }
+        // Everything from here runs to its end even if this call is dropped: the bookkeeping
+        // now, the deletes in a task of their own (else a `close()` cancelled at an await would
+        // leave the record, the marker and the core behind, and `Drop` would find it closed).
         inner.cancel.cancel();
         inner.tasks.close();
-        inner.tasks.wait().await;
         inner.bound.close();
         // Deleted by the sync task; it answers once done (or gone).
-        let _ = core.records.leave(&inner.id).await;
-        if let Some(client) = core.conn.as_ref().and_then(Connection::client) {
-            marker.remove(&client, &core.layout, &inner.id).await;
-        }
-        if core.leave() {
-            core.close().await;
-        }
+        let left = inner.core.records.leave(&inner.id);
+        let marker = std::mem::take(&mut *marker);
+        let last = inner.core.leave();
+        let cleanup = leave(
+            inner.core.clone(),
+            inner.id.clone(),
+            inner.tasks.clone(),
+            left,
+            marker,
+            last,
+        );
+        let _ = tokio::spawn(cleanup).await;
+    }
+}
+
+/// What leaving a state awaits: the handle's tasks, its listener record's delete, its commit
+/// marker's removal, and, for the last instance, the shared core's tasks.
+async fn leave<T>(
+    core: Arc<Core<T>>,
+    id: Arc<str>,
+    tasks: TaskTracker,
+    left: tokio::sync::oneshot::Receiver<()>,
+    mut marker: WriterState,
+    last: bool,
+) where
+    T: Send + Sync + 'static,
+{
+    tasks.wait().await;
+    let _ = left.await;
+    if let Some(client) = core.conn.as_ref().and_then(Connection::client) {
+        marker.remove(&client, &core.layout, &id).await;
+    }
+    if last {
+        core.close().await;
     }
 }
 

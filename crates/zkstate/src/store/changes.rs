@@ -51,6 +51,26 @@ pub struct ChangeBatch {
     /// one connection share their local copy and their change buffer, and each sees the others'
     /// updates as [`Origin::Remote`].
     pub(crate) written_by: Option<Arc<str>>,
+    /// The same batch as [`Origin::Remote`], for the subscribers of the other instances: made
+    /// once, by the first of them, however many there are.
+    as_remote: RemoteTwin,
+}
+
+/// A lazily made copy of a local batch, marked remote. Not part of a batch's identity: equal and
+/// invisible in `Debug` whether made or not.
+#[derive(Clone, Default)]
+struct RemoteTwin(Arc<std::sync::OnceLock<Arc<ChangeBatch>>>);
+
+impl PartialEq for RemoteTwin {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for RemoteTwin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("..")
+    }
 }
 
 impl ChangeBatch {
@@ -74,6 +94,7 @@ impl ChangeBatch {
             size,
             mtime_ms,
             written_by,
+            as_remote: RemoteTwin::default(),
         }
     }
 }
@@ -142,11 +163,16 @@ impl Changes {
     /// The batch as this subscriber sees it: a sibling instance's write is remote to it.
     fn seen_by_self(&self, batch: Arc<ChangeBatch>) -> Arc<ChangeBatch> {
         match &batch.written_by {
-            Some(writer) if **writer != *self.id => {
-                let mut theirs = ChangeBatch::clone(&batch);
-                theirs.origin = Origin::Remote;
-                Arc::new(theirs)
-            }
+            Some(writer) if **writer != *self.id => batch
+                .as_remote
+                .0
+                .get_or_init(|| {
+                    let mut theirs = ChangeBatch::clone(&batch);
+                    theirs.origin = Origin::Remote;
+                    theirs.as_remote = RemoteTwin::default();
+                    Arc::new(theirs)
+                })
+                .clone(),
             _ => batch,
         }
     }

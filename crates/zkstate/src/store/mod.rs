@@ -616,9 +616,13 @@ where
         }
     }
 
-    /// The next request from the handles; `None` never happens while a [`Store`] lives.
-    pub(crate) async fn next_request(&mut self) -> Option<Request<T>> {
-        self.inbox.recv().await
+    /// The next request from the handles. The writer's own [`Shared`] holds a sender, so the
+    /// inbox never closes: the owner stops on its cancellation, not here.
+    pub(crate) async fn next_request(&mut self) -> Request<T> {
+        match self.inbox.recv().await {
+            Some(request) => request,
+            None => std::future::pending().await,
+        }
     }
 
     /// Applies a payload read from ZooKeeper when it is newer than the copy: decode, diff,

@@ -41,12 +41,11 @@ use crate::connection::{ConnectionState, SessionSlot};
 use crate::error::Error;
 use crate::layout::Layout;
 use crate::listeners;
+use crate::options::LEAVE_TIMEOUT;
 use crate::store::{self, Stamp, Store, Writer};
 
 /// The pause before arming again after a transient failure (jittered up to twice as long).
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
-/// How long leaving deletes its records before it gives up (the session's end removes them).
-const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
 
 type BoxFuture<O> = Pin<Box<dyn Future<Output = O> + Send>>;
 
@@ -121,8 +120,13 @@ pub(crate) struct Task<T> {
     scanning: Option<BoxFuture<Option<HashMap<String, reaper::Seen>>>>,
     suspects: HashMap<String, reaper::Suspect>,
     report_at: Option<Instant>,
+    /// The report in flight: the stamp it writes, and whether every record took it.
+    reporting: Option<BoxFuture<(Stamp, bool)>>,
+    /// What the records hold: the stamp last written to every reporting record.
     reported: Option<Stamp>,
     last_report: Option<Instant>,
+    /// What the arming in flight registers the records with.
+    arming_content: Option<Stamp>,
 }
 
 impl<T> Task<T>
@@ -163,8 +167,10 @@ where
             scanning: None,
             suspects: HashMap::new(),
             report_at: None,
+            reporting: None,
             reported: None,
             last_report: None,
+            arming_content: None,
         }
     }
 
@@ -210,15 +216,14 @@ where
             biased;
             _ = self.cancel.cancelled() => Some(Input::Close),
             request = self.writer.next_request() => match request {
-                None => Some(Input::Close),
-                Some(store::Request::WriteStarted) => Some(Input::WriteStarted),
-                Some(store::Request::WriteAbandoned) => Some(Input::WriteAbandoned),
-                Some(store::Request::Acknowledged(ack)) => {
+                store::Request::WriteStarted => Some(Input::WriteStarted),
+                store::Request::WriteAbandoned => Some(Input::WriteAbandoned),
+                store::Request::Acknowledged(ack) => {
                     self.writer.apply_acknowledged(ack).await;
                     self.schedule_report();
                     Some(Input::WriteAcknowledged)
                 }
-                Some(store::Request::Offered(offer)) => {
+                store::Request::Offered(offer) => {
                     let store::Offered { bytes, stamp, done } = *offer;
                     let applied = self
                         .writer
@@ -230,7 +235,7 @@ where
                     let _ = done.send(applied);
                     None
                 }
-                Some(store::Request::Refresh(done)) => {
+                store::Request::Refresh(done) => {
                     self.waiters.push((self.fetches + 1, done));
                     Some(Input::RefreshAsked)
                 }
@@ -273,6 +278,10 @@ where
             armed = maybe(&mut self.arming) => Some(Input::Armed(match armed {
                 Ok(watcher) => {
                     self.watcher = Some(watcher);
+                    // The records were registered with what the copy held then.
+                    if let Some(content) = self.arming_content.take() {
+                        self.reported = Some(content);
+                    }
                     Armed::Ok
                 }
                 Err(err) if is_session_over(&err) => Armed::SessionOver,
@@ -308,6 +317,14 @@ where
                 }
             } => {
                 self.report();
+                None
+            },
+            (stamp, written) = maybe(&mut self.reporting) => {
+                if written {
+                    self.reported = Some(stamp);
+                }
+                // Another change meanwhile, or a failed write: again after the interval.
+                self.schedule_report();
                 None
             },
         }
@@ -392,6 +409,7 @@ where
         let layout = self.layout.clone();
         let work = self.records.to_register(generation);
         let content = self.record_content();
+        self.arming_content = content;
         self.arming = Some(Box::pin(async move {
             if !pause.is_zero() {
                 tokio::time::sleep(pause).await;
@@ -400,7 +418,15 @@ where
             let watcher = client
                 .watch(&layout.payload, AddWatchMode::Persistent)
                 .await?;
-            register(&client, &layout, &work, content).await?;
+            match register(&client, &layout, &work, content).await {
+                Ok(()) => {}
+                // A dropped link or session: arm again.
+                Err(err) if is_link_down(&err) || is_session_over(&err) => return Err(err),
+                // Anything else does not hold up syncing: the copy follows without a record.
+                Err(err) => {
+                    tracing::warn!(dir = %layout.dir, error = %err, "cannot register listener records; serving without them")
+                }
+            }
             Ok(watcher)
         }));
     }
@@ -466,7 +492,10 @@ where
                 tracing::debug!(dir = %self.layout.dir, error = %err, "reading the payload failed");
                 if !is_link_down(&err) {
                     // Not a dropped link (permissions, say): waiting would not help them.
-                    self.answer(number, Err(Error::zk("reading", &self.layout.payload, err)));
+                    self.answer(
+                        number,
+                        Err(Error::from_zookeeper("reading", &self.layout.payload, err)),
+                    );
                 }
                 Input::Fetched(Fetched::Transient)
             }
@@ -596,43 +625,53 @@ where
         }
     }
 
-    /// Rewrites the reporting records with the stamp applied now.
+    /// Rewrites the reporting records with the stamp applied now. What they hold counts as
+    /// reported once every write succeeded (see the `reporting` arm of `next_input`).
     fn report(&mut self) {
         self.report_at = None;
+        if self.reporting.is_some() {
+            // Planned again when the one in flight is done.
+            return;
+        }
         let Some((client, _)) = &self.session else {
             // Reported when the next session registers the records.
             return;
         };
         let stamp = self.store.stamp();
-        self.reported = Some(stamp);
         self.last_report = Some(Instant::now());
         let work = self.records.reporting();
         let (client, layout) = (client.clone(), self.layout.clone());
-        self.side.push(Box::pin(async move {
+        self.reporting = Some(Box::pin(async move {
             let writes: Vec<_> = work
                 .iter()
                 .map(|w| {
-                    let data = w.record.applied(stamp.version, stamp.mzxid).to_bytes();
+                    let record = w.record.applied(stamp.version, stamp.mzxid);
                     let path = layout.listener(&w.id);
                     let client = client.clone();
-                    async move { (client.set_data(&path, &data, None).await, path, data) }
+                    async move {
+                        let written = client.set_data(&path, &record.to_bytes(), None).await;
+                        (written, path, record)
+                    }
                 })
                 .collect();
             let mut written = 0;
-            for (result, path, data) in futures::future::join_all(writes).await {
-                match result {
-                    Ok(_) => written += 1,
+            for (result, path, record) in futures::future::join_all(writes).await {
+                let result = match result {
                     // Deleted by an outside actor: the record comes back.
                     Err(zookeeper_client::Error::NoNode) => {
-                        let options = CreateMode::Ephemeral.with_acls(layout.acls());
-                        if let Err(err) = client.create(&path, &data, &options).await {
-                            tracing::debug!(%path, error = %err, "cannot re-create a listener record");
-                        }
+                        listeners::register(&client, &path, &record, layout.acls()).await
                     }
-                    Err(err) => tracing::debug!(%path, error = %err, "cannot report what was applied"),
+                    other => other.map(|_| ()),
+                };
+                match result {
+                    Ok(()) => written += 1,
+                    Err(err) => {
+                        tracing::debug!(%path, error = %err, "cannot report what was applied")
+                    }
                 }
             }
             crate::metrics::records_written(&layout.dir, written);
+            (stamp, written == work.len())
         }));
     }
 
@@ -676,11 +715,15 @@ async fn register(
             let first = listeners::register(client, &path, &record, layout.acls()).await;
             match first {
                 Err(zookeeper_client::Error::NoNode) => {
+                    // `listeners` only, not its parents: a state removed under its live
+                    // instances is not brought back by them (they register again when the
+                    // payload is re-created).
                     let options = CreateMode::Persistent.with_acls(layout.acls());
-                    match client.mkdir(&layout.listeners, &options).await {
-                        Ok(()) | Err(zookeeper_client::Error::NodeExists) => {
+                    match client.create(&layout.listeners, b"", &options).await {
+                        Ok(_) | Err(zookeeper_client::Error::NodeExists) => {
                             listeners::register(client, &path, &record, layout.acls()).await
                         }
+                        Err(zookeeper_client::Error::NoNode) => Ok(()),
                         Err(err) => Err(err),
                     }
                 }

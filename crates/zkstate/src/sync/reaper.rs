@@ -9,7 +9,10 @@
 //! delete fails if a writer came back meanwhile: `NotEmpty` or `BadVersion`). A writer resolving
 //! a lost reply re-creates `alive` first, and gives up after half the grace period, so no marker
 //! is reaped under a resolution. A marker thus outlives its writer by at most the session timeout
-//! plus one and a half grace periods.
+//! plus two grace periods (up to half a grace to be first seen, the grace, up to half a grace to
+//! the scan that deletes it), provided some instance of the state is open meanwhile: the reaper
+//! runs in the instances' sync tasks, so the markers of a state nobody opens wait for the next
+//! instance that does.
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -129,25 +129,21 @@ impl Records {
         }
     }
 
-    /// Every live record again (after the payload was re-created, or for a report).
+    /// Every live record again (after the payload was re-created).
     pub(crate) fn all(&self) -> Vec<Work> {
-        self.slots()
-            .iter()
-            .filter(|s| s.leaving.is_none())
-            .filter_map(|s| {
-                s.entry.record.as_ref().map(|record| Work {
-                    id: s.entry.id.clone(),
-                    record: record.clone(),
-                })
-            })
-            .collect()
+        self.live(|_| true)
     }
 
     /// Every reporting record.
     pub(crate) fn reporting(&self) -> Vec<Work> {
+        self.live(|entry| entry.report.is_some())
+    }
+
+    /// The records of the instances not leaving that `wanted` picks.
+    fn live(&self, wanted: impl Fn(&Entry) -> bool) -> Vec<Work> {
         self.slots()
             .iter()
-            .filter(|s| s.leaving.is_none() && s.entry.report.is_some())
+            .filter(|s| s.leaving.is_none() && wanted(&s.entry))
             .filter_map(|s| {
                 s.entry.record.as_ref().map(|record| Work {
                     id: s.entry.id.clone(),

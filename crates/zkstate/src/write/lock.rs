@@ -8,13 +8,14 @@
 //! Here the create, the listing and a stat of the payload are sent together (requests on one
 //! session are served in order), so a free lock costs one round trip, and the holder learns
 //! which write of the payload it holds the lock over without another. Every listing after a wait
-//! is pipelined with a stat too.
+//! is pipelined with a read of the payload too: its stat, or (for small payloads) its bytes,
+//! which the update hands to the store's writer (the previous holder most likely just wrote it).
 //!
 //! The lock is released by the commit itself (the delete of the lock node is part of the write's
 //! transaction), or, when no commit happens, by a background delete when the [`Lock`] drops. A
 //! contender dropped before its create was answered finds its node by its uuid and deletes it in
-//! the background: no lock node outlives its contender by more than a round trip, whatever the
-//! session's remaining life.
+//! the background: no lock node outlives its contender by more than a round trip while a tokio
+//! runtime runs (one dropped outside a runtime goes with its session).
 
 use zookeeper_client::{Client, CreateMode, Stat};
 
@@ -177,21 +178,26 @@ pub(crate) async fn acquire(
         let (created, listed, stat) = futures::join!(create, list, stat);
         match created {
             Err(zookeeper_client::Error::NoNode) => {
-                // The lock directory is gone (an outside actor removed it): make it again.
+                // The lock directory is gone (an outside actor removed it): make it again, but
+                // not its parents: a state removed under a live handle (`zkstate rm`) is not
+                // brought back by its next update (`NoNode` then reaches the caller).
                 let dirs = CreateMode::Persistent.with_acls(layout.acls());
-                match client.mkdir(&layout.lock, &dirs).await {
-                    Ok(()) | Err(zookeeper_client::Error::NodeExists) => continue,
+                match client.create(&layout.lock, b"", &dirs).await {
+                    Ok(_) | Err(zookeeper_client::Error::NodeExists) => continue,
                     Err(err) => return Err(err),
                 }
             }
             Err(zookeeper_client::Error::ConnectionLoss) => {
-                // The create may have landed: our uuid finds it.
-                let children = client.list_children(&layout.lock).await?;
+                // The create may have landed: our uuid finds it (the listing and the stat travel
+                // together).
+                let list = client.list_children(&layout.lock);
+                let stat = client.check_stat(&layout.payload);
+                let (children, stat) = futures::join!(list, stat);
+                let children = children?;
                 match children.iter().find(|c| c.starts_with(&marker)) {
                     Some(name) => {
                         let name = name.clone();
-                        let stat = client.check_stat(&layout.payload).await?;
-                        break (name, children, stat);
+                        break (name, children, stat?);
                     }
                     None => continue,
                 }

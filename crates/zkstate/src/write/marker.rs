@@ -30,6 +30,7 @@ use zookeeper_client::{Client, CreateMode, MultiWriteResult};
 use crate::connection::Connection;
 use crate::error::Error;
 use crate::layout::Layout;
+use crate::options::LEAVE_TIMEOUT;
 
 /// What this instance knows of its marker. Guarded by the handle's update mutex.
 #[derive(Debug, Default)]
@@ -38,6 +39,9 @@ pub(crate) struct WriterState {
     pub(crate) marker_version: Option<i32>,
     /// The session whose `alive` child exists.
     alive_in: Option<i64>,
+    /// Whether the marker (or its `alive` child) may exist: set before the first create is sent,
+    /// so that a create whose reply was lost, or a call dropped meanwhile, is still cleaned up.
+    created: bool,
     counter: u64,
 }
 
@@ -67,9 +71,9 @@ impl WriterState {
         .into_bytes()
     }
 
-    /// Whether this instance has a marker to remove at close.
+    /// Whether this instance may have a marker to remove at close.
     pub(crate) fn has_marker(&self) -> bool {
-        self.marker_version.is_some()
+        self.created
     }
 
     /// Makes sure the marker exists, its version is known and its `alive` child belongs to
@@ -90,6 +94,7 @@ impl WriterState {
         let alive = layout.writer_alive(id);
         let persistent = CreateMode::Persistent.with_acls(layout.acls());
         let ephemeral = CreateMode::Ephemeral.with_acls(layout.acls());
+        self.created = true;
         for _ in 0..8 {
             let marker = client.create(&path, b"", &persistent);
             let presence = client.create(&alive, b"", &ephemeral);
@@ -98,12 +103,21 @@ impl WriterState {
             match marker {
                 Ok(_) | Err(zookeeper_client::Error::NodeExists) => {}
                 Err(zookeeper_client::Error::NoNode) => {
-                    match client.mkdir(&layout.writers, &persistent).await {
-                        Ok(()) | Err(zookeeper_client::Error::NodeExists) => continue,
-                        Err(err) => return Err(Error::zk("creating", &layout.writers, err)),
+                    // `writers` only, not its parents: a state removed under a live handle
+                    // (`zkstate rm`) is not brought back by its next update.
+                    match client.create(&layout.writers, b"", &persistent).await {
+                        Ok(_) | Err(zookeeper_client::Error::NodeExists) => continue,
+                        Err(zookeeper_client::Error::NoNode) => {
+                            return Err(Error::Missing {
+                                path: layout.payload.clone(),
+                            })
+                        }
+                        Err(err) => {
+                            return Err(Error::from_zookeeper("creating", &layout.writers, err))
+                        }
                     }
                 }
-                Err(err) => return Err(Error::zk("creating", &path, err)),
+                Err(err) => return Err(Error::from_zookeeper("creating", &path, err)),
             }
             match presence {
                 Ok(_) => {}
@@ -114,7 +128,7 @@ impl WriterState {
                 }
                 // The marker vanished between the two creates: start over.
                 Err(zookeeper_client::Error::NoNode) => continue,
-                Err(err) => return Err(Error::zk("creating", &alive, err)),
+                Err(err) => return Err(Error::from_zookeeper("creating", &alive, err)),
             }
             match stat {
                 Ok(Some(stat)) => {
@@ -123,10 +137,10 @@ impl WriterState {
                     return Ok(stat.version);
                 }
                 Ok(None) => continue,
-                Err(err) => return Err(Error::zk("reading", &path, err)),
+                Err(err) => return Err(Error::from_zookeeper("reading", &path, err)),
             }
         }
-        Err(Error::zk(
+        Err(Error::from_zookeeper(
             "creating",
             &path,
             zookeeper_client::Error::UnexpectedError("the marker keeps vanishing".into()),
@@ -149,8 +163,9 @@ impl WriterState {
     /// the write's own session while it lives, else through the container's next session.
     ///
     /// # Errors
-    /// [`Error::OutcomeUnknown`] when the marker vanished, or nothing could be learned within
-    /// `deadline`; [`Error::Closed`] when the write's session is over and the container closed.
+    /// [`Error::OutcomeUnknown`] when the marker vanished, nothing could be learned within
+    /// `deadline`, or no session is left to ask (the write's session is over and the container
+    /// was closed: the write may have landed just before).
     pub(crate) async fn resolve(
         &mut self,
         own: &Client,
@@ -188,9 +203,9 @@ impl WriterState {
                     Ok(client) => client,
                     // No session left to ask.
                     Err(crate::ConnectError::Closed) => {
-                        return Err(Error::Closed {
-                            dir: layout.dir.clone(),
-                        })
+                        return Err(unknown(&format!(
+                        "the connection was closed before the commit marker {path} could be read"
+                    )))
                     }
                     Err(_) => continue,
                 }
@@ -211,7 +226,13 @@ impl WriterState {
                         self.forget();
                         return Err(unknown(&format!("its commit marker {path} was removed")));
                     }
-                    Ok(Err(_)) | Err(_) => continue,
+                    Ok(Err(err)) if !is_transient(&err) => {
+                        return Err(unknown(&format!("creating {alive}: {err}")))
+                    }
+                    Ok(Err(_)) | Err(_) => {
+                        pause().await;
+                        continue;
+                    }
                 }
             }
             let sync = client.sync(&path);
@@ -223,8 +244,12 @@ impl WriterState {
                     self.forget();
                     return Err(unknown(&format!("its commit marker {path} was removed")));
                 }
+                Ok((_, Err(err))) if !is_transient(&err) => {
+                    return Err(unknown(&format!("reading {path}: {err}")))
+                }
                 Ok((_, Err(err))) => {
                     tracing::debug!(%path, error = %err, "resolving a write: marker read failed; retrying");
+                    pause().await;
                     continue;
                 }
                 Err(_) => continue,
@@ -243,38 +268,69 @@ impl WriterState {
                     self.marker_version = Some(stat.version);
                     return Ok(Resolved::NotApplied);
                 }
+                Ok(Err(err))
+                    if !is_transient(&err)
+                        && !matches!(err, zookeeper_client::Error::BadVersion) =>
+                {
+                    return Err(unknown(&format!("fencing {path}: {err}")))
+                }
                 // Our write landed meanwhile, or the fence's own reply was lost: read again.
                 Ok(Err(_)) | Err(_) => continue,
             }
         }
     }
 
-    /// Removes the marker and its `alive` child (at close): one transaction, at the version we
-    /// know, so that a marker changed by anyone else is left alone.
+    /// Removes the marker and its `alive` child (at close), whatever their versions: only this
+    /// instance writes its marker (its id is unique), and a marker whose last write's outcome was
+    /// unknown, or whose create's reply was lost, must go too. The two deletes travel together;
+    /// a lost reply is retried until `LEAVE_TIMEOUT`, after which the reaper removes the marker.
     pub(crate) async fn remove(&mut self, client: &Client, layout: &Layout, id: &str) {
-        let Some(version) = self.marker_version.take() else {
+        if !std::mem::take(&mut self.created) {
             return;
+        }
+        self.marker_version = None;
+        self.alive_in = None;
+        let (alive, path) = (layout.writer_alive(id), layout.writer(id));
+        let deletes = async {
+            loop {
+                let (presence, marker) =
+                    futures::join!(client.delete(&alive, None), client.delete(&path, None));
+                let failure = [presence, marker]
+                    .into_iter()
+                    .find_map(|r| r.err().filter(|e| *e != zookeeper_client::Error::NoNode));
+                match failure {
+                    None => return Ok(()),
+                    Some(zookeeper_client::Error::ConnectionLoss) => continue,
+                    Some(err) => return Err(err),
+                }
+            }
         };
-        let mut txn = client.new_multi_writer();
-        let alive = layout.writer_alive(id);
-        let path = layout.writer(id);
-        let staged = if self.alive_in.take().is_some() {
-            txn.add_delete(&alive, None)
-        } else {
-            Ok(())
-        }
-        .and_then(|()| txn.add_delete(&path, Some(version)));
-        if staged.is_err() {
-            return;
-        }
-        match tokio::time::timeout(Duration::from_secs(2), txn.commit()).await {
-            Ok(Ok(_)) => {}
+        match tokio::time::timeout(LEAVE_TIMEOUT, deletes).await {
+            Ok(Ok(())) => {}
             Ok(Err(err)) => {
-                tracing::debug!(%path, error = %err, "commit marker left for the reaper");
+                tracing::debug!(%path, error = %err, "commit marker left for the reaper")
             }
             Err(_) => tracing::debug!(%path, "commit marker left for the reaper (no answer)"),
         }
     }
+}
+
+/// Whether a failed request may succeed when sent again (the link dropped or the request timed
+/// out), as opposed to an answer that will not change (no permission, say).
+fn is_transient(err: &zookeeper_client::Error) -> bool {
+    matches!(
+        err,
+        zookeeper_client::Error::ConnectionLoss
+            | zookeeper_client::Error::Timeout
+            | zookeeper_client::Error::Throttled
+            | zookeeper_client::Error::SessionExpired
+            | zookeeper_client::Error::SessionMoved
+    )
+}
+
+/// The pause between two attempts of a resolution after a failed request.
+async fn pause() {
+    tokio::time::sleep(Duration::from_millis(100)).await;
 }
 
 /// Replaces an `alive` node left by an earlier session of ours (not yet expired on the server).
@@ -286,10 +342,10 @@ async fn replace_presence(client: &Client, alive: &str) -> Result<bool, Error> {
         Ok(Some(stat)) => match client.delete(alive, Some(stat.version)).await {
             Ok(()) | Err(zookeeper_client::Error::NoNode) => Ok(false),
             Err(zookeeper_client::Error::BadVersion) => Ok(false),
-            Err(err) => Err(Error::zk("replacing", alive, err)),
+            Err(err) => Err(Error::from_zookeeper("replacing", alive, err)),
         },
         Ok(None) => Ok(false),
-        Err(err) => Err(Error::zk("reading", alive, err)),
+        Err(err) => Err(Error::from_zookeeper("reading", alive, err)),
     }
 }
 

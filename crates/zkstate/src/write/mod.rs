@@ -3,13 +3,16 @@
 //! One update is, in order: the handle's update mutex (one update at a time per handle; the
 //! caller holds it), this writer's commit marker ([`marker`], known after the first write of a
 //! session), the lock ([`lock`]: create, list and a stat of the payload in one round trip when it
-//! is free), the base value (the local copy, when the stat says ZooKeeper holds the same write;
-//! else a refresh through the store's writer), the closure on a copy, the merge that keeps what
+//! is free; after a wait, the last listing travels with a read of the payload, whose bytes are
+//! offered to the store's writer, or, for large payloads, the update waits up to `CATCH_UP` for
+//! the sync task to bring the previous holder's write), the base value (the local copy, when
+//! the stat says ZooKeeper holds the same write; else a refresh through the store's writer), the closure on a copy, the merge that keeps what
 //! the closure's type does not know ([`crate::diff::merge`]), and one multi transaction: check the
 //! lock node, set the payload at the base version, set the marker to this write's token, delete
 //! the lock node. Two server writes per update (the lock node's create, the commit); the commit
 //! releases the lock. The acknowledged result is handed to the store's writer, and the call
-//! returns once the local copy holds it.
+//! returns once the local copy holds it (after a lost reply resolved as landed, once a refresh
+//! was tried: if it fails, the copy follows with the sync task's next read).
 
 pub(crate) mod lock;
 pub(crate) mod marker;
@@ -39,6 +42,20 @@ const MAX_ATTEMPTS: usize = 16;
 /// How long an update waits, holding the lock, for the local copy to catch up with a write that
 /// ZooKeeper already holds, before it calls the copy stale (`update`) or reads it (`update_latest`).
 const CATCH_UP: Duration = Duration::from_millis(100);
+
+/// Waits for a connected client, mapping the connection's errors to the state's.
+pub(crate) async fn connected(
+    conn: &Connection,
+    layout: &Layout,
+    timeout: Duration,
+) -> Result<zookeeper_client::Client, Error> {
+    conn.wait_connected(timeout).await.map_err(|err| match err {
+        crate::ConnectError::Closed => Error::Closed {
+            dir: layout.dir.clone(),
+        },
+        _ => Error::timeout("connecting for", &layout.dir, timeout),
+    })
+}
 
 /// Which base an update starts from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,8 +113,9 @@ where
             .into());
         }
     }
-    let mut last = None;
-    for attempts in 1..=MAX_ATTEMPTS {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
         // Recorded in the caller's `zkstate.update` span.
         tracing::Span::current().record("attempts", attempts);
         let err = match attempt(cx, marker, base, &mut f).await {
@@ -108,15 +126,14 @@ where
             }
             Err(NotApplied::Retry(err) | NotApplied::Again(err)) => err,
         };
+        if attempts == MAX_ATTEMPTS {
+            return Err(TryUpdateError::State(err));
+        }
         tracing::debug!(dir = %cx.layout.dir, error = %err, "update not applied; starting over");
         // Not in a tight loop while the connection replaces an expired session.
         let pause = rand::Rng::gen_range(&mut rand::thread_rng(), 50..150);
         tokio::time::sleep(Duration::from_millis(pause)).await;
-        last = Some(err);
     }
-    Err(TryUpdateError::State(last.unwrap_or(Error::Closed {
-        dir: cx.layout.dir.clone(),
-    })))
 }
 
 /// What ZooKeeper holds, as far as the update knows.
@@ -171,15 +188,7 @@ where
         id,
         options,
     } = cx;
-    let client = conn
-        .wait_connected(options.request_timeout)
-        .await
-        .map_err(|err| match err {
-            crate::ConnectError::Closed => Error::Closed {
-                dir: layout.dir.clone(),
-            },
-            _ => Error::timeout("connecting for", &layout.payload, options.request_timeout),
-        })?;
+    let client = connected(conn, layout, options.request_timeout).await?;
     let marker_path = layout.writer(id);
     let marker_version = within_state(
         "creating",
@@ -270,6 +279,9 @@ where
                 return Err(stale(cx, version, remote.or(Some(held.version))));
             }
             Base::Exact(version) if held == local => version,
+            // ZooKeeper holds the compared version, and it does not decode: the compare-and-set
+            // holds, and writes over it from the last good value (as `Latest` does).
+            Base::Exact(version) if bad_version(store) == Some(version) => version,
             Base::Exact(version) => {
                 // Our copy is of another write than the one the caller compares against: read it.
                 drop(snapshot);
@@ -326,11 +338,11 @@ where
         let token = marker.next_token(id, client.session_id().0);
         let mut txn = client
             .new_check_writer(lock.path(), None)
-            .map_err(|e| Error::zk("writing", payload, e))?;
+            .map_err(|e| Error::from_zookeeper("writing", payload, e))?;
         txn.add_set_data(payload, &bytes, Some(base_version))
             .and_then(|()| txn.add_set_data(&marker_path, &token, Some(marker_version)))
             .and_then(|()| txn.add_delete(lock.path(), None))
-            .map_err(|e| Error::zk("writing", payload, e))?;
+            .map_err(|e| Error::from_zookeeper("writing", payload, e))?;
         let in_flight = store.write_started();
         let outcome = tokio::time::timeout(options.request_timeout, txn.commit()).await;
         let failure = match outcome {
@@ -338,12 +350,13 @@ where
                 // The commit deleted the lock node.
                 lock.released();
                 let Some((payload_stat, marker_stat)) = committed_stats(results) else {
-                    return Err(Error::zk(
-                        "writing",
-                        payload,
-                        zookeeper_client::Error::UnexpectedError("multi returned no stats".into()),
-                    )
-                    .into());
+                    // Committed, so applied, but the server's answer lacks the new stats (never
+                    // seen): learn the marker again, and let the sync task bring the copy.
+                    tracing::error!(%payload, "a committed write's answer has no stats");
+                    marker.forget();
+                    drop(in_flight);
+                    let _ = refresh(cx).await;
+                    return Ok(base_version.saturating_add(1));
                 };
                 marker.wrote(marker_stat.version);
                 if held.czxid != 0 && payload_stat.czxid != held.czxid {
@@ -368,11 +381,9 @@ where
         return match failure {
             // The lock node is gone (our session expired, or an outside actor removed it): the
             // transaction failed as a whole.
-            Some(CheckWriteError::CheckFailed { source }) => Err(NotApplied::Again(Error::zk(
-                "writing",
-                &layout.lock,
-                source,
-            ))),
+            Some(CheckWriteError::CheckFailed { source }) => Err(NotApplied::Again(
+                Error::from_zookeeper("writing", &layout.lock, source),
+            )),
             Some(CheckWriteError::OperationFailed {
                 index: 0,
                 source: zookeeper_client::Error::BadVersion,
@@ -391,17 +402,17 @@ where
             Some(CheckWriteError::OperationFailed { index: 1, source }) => {
                 // Our marker changed or vanished (a reaper, an operator): learn it again.
                 marker.forget();
-                Err(NotApplied::Again(Error::zk(
+                Err(NotApplied::Again(Error::from_zookeeper(
                     "writing",
                     &marker_path,
                     source,
                 )))
             }
             Some(CheckWriteError::OperationFailed { source, .. }) => {
-                Err(Error::zk("writing", payload, source).into())
+                Err(Error::from_zookeeper("writing", payload, source).into())
             }
             Some(CheckWriteError::RequestFailed { source }) if no_data_change(&source) => {
-                Err(Error::zk("writing", payload, source).into())
+                Err(Error::from_zookeeper("writing", payload, source).into())
             }
             // The reply was lost: find out whether the write landed before answering.
             Some(CheckWriteError::RequestFailed { .. }) | None => {
@@ -423,7 +434,7 @@ where
                         let _ = refresh(cx).await;
                         Ok(base_version.saturating_add(1))
                     }
-                    Resolved::NotApplied => Err(NotApplied::Retry(Error::zk(
+                    Resolved::NotApplied => Err(NotApplied::Retry(Error::from_zookeeper(
                         "writing",
                         payload,
                         zookeeper_client::Error::ConnectionLoss,
@@ -432,7 +443,11 @@ where
             }
         };
     }
-    Err(stale(cx, store.stamp().version, None))
+    let expected = match base {
+        Base::Exact(version) => version,
+        Base::Local | Base::Latest => store.stamp().version,
+    };
+    Err(stale(cx, expected, None))
 }
 
 fn stale<E>(cx: &Context<'_, impl Sized>, local: i32, remote: Option<i32>) -> NotApplied<E> {
