@@ -32,7 +32,7 @@ use crate::error::{within_state, Error, TryUpdateError};
 use crate::layout::Layout;
 use crate::options::StateOptions;
 use crate::store::codec::{self, DecodeError};
-use crate::store::{Stamp, Store};
+use crate::store::{Stamp, StateRef, Store};
 
 /// How many times an update starts over after a write that was not applied (an external writer
 /// bumped the version, the lock was lost, the reply was lost and the write did not land) before
@@ -294,32 +294,7 @@ where
         };
 
         let payload = &layout.payload;
-        let encode = |e: serde_json::Error| Error::Encode {
-            path: payload.clone(),
-            message: e.to_string(),
-        };
-        let mut value = T::deserialize(snapshot.json()).map_err(|e| Error::Decode {
-            path: payload.clone(),
-            version: snapshot.version(),
-            reason: DecodeError::Json(e.to_string()),
-        })?;
-        let before = serde_json::to_value(&value).map_err(encode)?;
-        match catch_unwind(AssertUnwindSafe(|| f(&mut value))) {
-            Err(_) => {
-                return Err(Error::UpdatePanicked {
-                    path: payload.clone(),
-                }
-                .into())
-            }
-            Ok(Err(err)) => return Err(NotApplied::Fail(TryUpdateError::Aborted(err))),
-            Ok(Ok(())) => {}
-        }
-        let after = serde_json::to_value(&value).map_err(encode)?;
-        let json: Value = if before == *snapshot.json() {
-            after
-        } else {
-            crate::diff::merge(snapshot.json(), &before, &after)
-        };
+        let (value, json) = run_closure(&snapshot, payload, f).map_err(NotApplied::Fail)?;
         let compression = options.compression.for_payload(snapshot.is_compressed());
         drop(snapshot);
         let bytes = codec::encode(&json, compression).map_err(|message| Error::Encode {
@@ -474,6 +449,48 @@ fn no_data_change(err: &zookeeper_client::Error) -> bool {
     )
 }
 
+/// Runs the closure on a copy of the snapshot's value, and returns the new value with the JSON to
+/// store: the stored JSON with what the closure changed ([`crate::diff::merge`]: fields that `T`
+/// does not know are kept). A panic in the closure is an error, and nothing is written.
+fn run_closure<T, E, F>(
+    snapshot: &StateRef<T>,
+    path: &str,
+    f: &mut F,
+) -> Result<(T, Value), TryUpdateError<E>>
+where
+    T: Serialize + DeserializeOwned,
+    F: FnMut(&mut T) -> Result<(), E>,
+{
+    let encode = |e: serde_json::Error| Error::Encode {
+        path: path.to_string(),
+        message: e.to_string(),
+    };
+    let mut value = T::deserialize(snapshot.json()).map_err(|e| Error::Decode {
+        path: path.to_string(),
+        version: snapshot.version(),
+        reason: DecodeError::Json(e.to_string()),
+    })?;
+    let before = serde_json::to_value(&value).map_err(encode)?;
+    match catch_unwind(AssertUnwindSafe(|| f(&mut value))) {
+        Err(_) => {
+            return Err(Error::UpdatePanicked {
+                path: path.to_string(),
+            }
+            .into())
+        }
+        Ok(Err(err)) => return Err(TryUpdateError::Aborted(err)),
+        Ok(Ok(())) => {}
+    }
+    let after = serde_json::to_value(&value).map_err(encode)?;
+    // Nothing unknown to keep: the closure's JSON is the payload (no copy of the tree).
+    let json = if before == *snapshot.json() {
+        after
+    } else {
+        crate::diff::merge(snapshot.json(), &before, &after)
+    };
+    Ok((value, json))
+}
+
 /// An update of a local-only state ([`ZkState::empty`](crate::ZkState::empty)): same closure
 /// contract, no ZooKeeper; versions count up from 0.
 pub(crate) async fn update_local<T, E, F>(
@@ -485,29 +502,8 @@ where
     T: Serialize + DeserializeOwned + Send + Sync + 'static,
     F: FnMut(&mut T) -> Result<(), E>,
 {
-    let path = store.payload_path().to_string();
-    let encode = |e: serde_json::Error| Error::Encode {
-        path: path.clone(),
-        message: e.to_string(),
-    };
     let snapshot = store.load();
-    let mut value = T::deserialize(snapshot.json()).map_err(|e| Error::Decode {
-        path: path.clone(),
-        version: snapshot.version(),
-        reason: DecodeError::Json(e.to_string()),
-    })?;
-    let before = serde_json::to_value(&value).map_err(encode)?;
-    match catch_unwind(AssertUnwindSafe(|| f(&mut value))) {
-        Err(_) => return Err(Error::UpdatePanicked { path }.into()),
-        Ok(Err(err)) => return Err(TryUpdateError::Aborted(err)),
-        Ok(Ok(())) => {}
-    }
-    let after = serde_json::to_value(&value).map_err(encode)?;
-    let json = if before == *snapshot.json() {
-        after
-    } else {
-        crate::diff::merge(snapshot.json(), &before, &after)
-    };
+    let (value, json) = run_closure(&snapshot, store.payload_path(), &mut f)?;
     let stamp = snapshot.stamp();
     drop(snapshot);
     let next = Stamp {
