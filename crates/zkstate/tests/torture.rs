@@ -14,6 +14,7 @@
 mod common;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -200,7 +201,8 @@ async fn expire(cluster: &ZkCluster, writer: &Writer) {
 }
 
 /// Runs the fault schedule, round after round, for as long as any of `tasks` runs (the first
-/// `restarts` rounds also restart the whole ensemble); returns how many faults it injected.
+/// `restarts` rounds also restart the whole ensemble); returns how many faults it injected, and
+/// counts them in `injected` as it goes (for writers that must not finish before some were).
 /// Panics when the writers are still running at `deadline`: the system lost liveness.
 async fn run_faults<T>(
     cluster: &mut ZkCluster,
@@ -208,6 +210,7 @@ async fn run_faults<T>(
     restarts: u64,
     tasks: &[tokio::task::JoinHandle<T>],
     deadline: std::time::Instant,
+    injected: &AtomicU64,
 ) -> u64 {
     let mut faults = 0u64;
     let pause = Duration::from_millis(700);
@@ -278,6 +281,7 @@ async fn run_faults<T>(
                 }
             }
             faults += 1;
+            injected.fetch_add(1, Ordering::SeqCst);
         }
     }
 
@@ -347,6 +351,7 @@ async fn no_acknowledged_update_is_lost_or_doubled_under_faults() {
         rounds,
         &tasks,
         deadline_for(per_writer * WRITERS as u64),
+        &AtomicU64::new(0),
     )
     .await;
 
@@ -480,12 +485,17 @@ async fn an_external_versioned_writer_beside_zkstate_writers_loses_nothing_ackno
         external,
         per_writer,
     ));
+    // The writers go on past `per_writer` until the schedule has injected `MIN_FAULTS` faults,
+    // so that a fast machine cannot finish the short mode before any fault and pass vacuously.
+    const MIN_FAULTS: u64 = 3;
+    let injected = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for (w, writer) in writers.iter().enumerate() {
-        let state = writer.state.clone();
+        let (state, injected) = (writer.state.clone(), injected.clone());
         tasks.push(tokio::spawn(async move {
             let mut acked = Vec::new();
-            for seq in 0..per_writer {
+            let mut seq = 0;
+            while seq < per_writer || injected.load(Ordering::SeqCst) < MIN_FAULTS {
                 let update = state.update_latest(|l| {
                     l.counter += 1;
                     l.log.push((w, seq));
@@ -493,6 +503,7 @@ async fn an_external_versioned_writer_beside_zkstate_writers_loses_nothing_ackno
                 if update.await.is_ok() {
                     acked.push((w, seq));
                 }
+                seq += 1;
             }
             acked
         }));
@@ -503,6 +514,7 @@ async fn an_external_versioned_writer_beside_zkstate_writers_loses_nothing_ackno
         1,
         &tasks,
         deadline_for(per_writer * 4),
+        &injected,
     )
     .await;
     let mut acked = Vec::new();
@@ -550,4 +562,8 @@ async fn an_external_versioned_writer_beside_zkstate_writers_loses_nothing_ackno
     let theirs = ledger.log.len() - ours;
     assert!(theirs >= raw_acked.len() && theirs <= raw_acked.len() + raw_unknown.len());
     assert_eq!(ledger.counter as usize, ledger.log.len());
+    assert!(
+        faults >= MIN_FAULTS,
+        "the schedule injected too few faults ({faults}) to mean anything"
+    );
 }
