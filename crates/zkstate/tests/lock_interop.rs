@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -107,7 +107,37 @@ async fn an_update_waits_for_a_curator_lock_holder_and_the_holder_waits_for_an_u
     state.close().await;
 }
 
-/// Read-modify-write increments from both sides: any overlap of two holders loses one.
+/// Who holds the lock, as the holders themselves see it: each one enters on taking the lock and
+/// leaves before releasing it; entering while another is inside is an overlap.
+#[derive(Default)]
+struct Holders {
+    inside: AtomicUsize,
+    overlaps: AtomicUsize,
+    entries: AtomicUsize,
+}
+
+impl Holders {
+    fn enter(&self) {
+        self.entries.fetch_add(1, Ordering::SeqCst);
+        if self.inside.fetch_add(1, Ordering::SeqCst) != 0 {
+            self.overlaps.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn leave(&self) {
+        self.inside.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Two zkstate writers and two raw Curator-recipe holders take the lock 40 times each, and every
+/// holder records, in memory shared by all four, when it is inside: a raw holder from the moment
+/// `Client::lock` returns until just before it drops the lock, a zkstate writer for the whole run
+/// of its update closure (which runs under the lock), each staying inside a few milliseconds.
+/// Two holders inside at once is counted as an overlap and must never happen. Unlike a lost
+/// increment, this can fail: the zkstate writes are version-checked and retried on
+/// `StaleWrite`, so an overlap would not lose an increment, but it would put two holders inside
+/// at once (and the windows cover most of each holding, so a lock that did not exclude would
+/// show overlaps within a few of the 160 acquisitions).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zkstate_and_curator_lock_holders_never_overlap() {
     let server = shared_server().await;
@@ -115,16 +145,25 @@ async fn zkstate_and_curator_lock_holders_never_overlap() {
     let payload = format!("{dir}/payload");
     let lock_dir = format!("{dir}/lock");
     const EACH: u64 = 40;
+    const INSIDE: Duration = Duration::from_millis(3);
+    let holders = Arc::new(Holders::default());
     let mut tasks = Vec::new();
     for _ in 0..2 {
         let conn = connect(&server.connect_string()).await;
         let state = ZkState::new(&conn, &dir, Counter::default())
             .await
             .expect("state");
+        let holders = holders.clone();
         tasks.push(tokio::spawn(async move {
             let mut done = 0;
             while done < EACH {
-                match state.update(|c| c.n += 1).await {
+                let update = state.update(|c| {
+                    holders.enter();
+                    c.n += 1;
+                    tokio::task::block_in_place(|| std::thread::sleep(INSIDE));
+                    holders.leave();
+                });
+                match update.await {
                     Ok(_) => done += 1,
                     // The other side wrote and this copy had not seen it yet: try again.
                     Err(Error::StaleWrite { .. }) => {}
@@ -137,20 +176,26 @@ async fn zkstate_and_curator_lock_holders_never_overlap() {
     }
     let mut raws = Vec::new();
     for _ in 0..2 {
-        let (servers, payload, lock_dir) =
-            (server.connect_string(), payload.clone(), lock_dir.clone());
+        let (servers, payload, lock_dir, holders) = (
+            server.connect_string(),
+            payload.clone(),
+            lock_dir.clone(),
+            holders.clone(),
+        );
         raws.push(tokio::spawn(async move {
             let client = raw_client(&servers).await;
             for _ in 0..EACH {
                 let lock = curator_lock(&client, &lock_dir).await;
+                holders.enter();
                 let (data, stat) = client.get_data(&payload).await.expect("read");
                 let mut counter: Counter = serde_json::from_slice(&data).expect("json");
                 counter.n += 1;
                 let bytes = serde_json::to_vec(&counter).expect("json");
-                // Versioned and fenced on the lock node: under exclusion it cannot fail.
                 lock.set_data(&payload, &bytes, Some(stat.version))
                     .await
                     .expect("a fenced write under the lock");
+                tokio::time::sleep(INSIDE).await;
+                holders.leave();
                 drop(lock);
             }
         }));
@@ -163,12 +208,17 @@ async fn zkstate_and_curator_lock_holders_never_overlap() {
     for task in raws {
         task.await.expect("raw writer");
     }
+    assert!(
+        holders.entries.load(Ordering::SeqCst) >= (4 * EACH) as usize,
+        "every holder went inside"
+    );
+    assert_eq!(
+        holders.overlaps.load(Ordering::SeqCst),
+        0,
+        "two holders were inside the lock at once"
+    );
     let client = raw_client(&server.connect_string()).await;
     let (data, _) = client.get_data(&payload).await.expect("read");
     let counter: Counter = serde_json::from_slice(&data).expect("json");
-    assert_eq!(
-        counter.n,
-        4 * EACH,
-        "no increment lost: the holders never overlapped"
-    );
+    assert_eq!(counter.n, 4 * EACH, "every increment is there, once");
 }
