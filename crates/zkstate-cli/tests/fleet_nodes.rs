@@ -155,6 +155,11 @@ async fn no_dead_writer_leaves_a_node_after_its_session_is_over() {
         .collect();
     assert_eq!(modes.len(), 40);
     let (mut killed, mut cli) = (0, 0);
+    // Every marker seen as soon as each writer is ready (its updates acknowledged, so its marker
+    // written): a writer that then dies keeps its `alive` child for its 2 s session, and the
+    // reaper waits the 2 s grace after that, so no marker can be reaped before it is seen.
+    let raw = raw_client(&zk).await;
+    let mut markers_seen = std::collections::BTreeSet::new();
     let started = Instant::now();
     for batch in modes.chunks(8) {
         let mut running = Vec::new();
@@ -170,6 +175,7 @@ async fn no_dead_writer_leaves_a_node_after_its_session_is_over() {
                 continue;
             }
             running.push((*mode, spawn_writer(&url, &dir, mode).await));
+            markers_seen.extend(children(&raw, &format!("{dir}/writers")).await);
         }
         for (mode, mut child) in running {
             if mode == "kill" {
@@ -188,7 +194,6 @@ async fn no_dead_writer_leaves_a_node_after_its_session_is_over() {
     }
 
     // Every acknowledged update is there, once.
-    let raw = raw_client(&zk).await;
     let (data, _) = raw
         .get_data(&format!("{dir}/payload"))
         .await
@@ -200,6 +205,14 @@ async fn no_dead_writer_leaves_a_node_after_its_session_is_over() {
         "every writer's updates, once"
     );
     let markers_after_writers = children(&raw, &format!("{dir}/writers")).await.len();
+    // The 13 killed and 9 exited writers cannot remove their markers: these at least existed,
+    // so that their absence below is the reaper's work.
+    assert!(
+        markers_seen.len() >= 22,
+        "only {} markers seen after the writers ({markers_seen:?}): the dead writers' markers \
+         were never there to reap",
+        markers_seen.len()
+    );
 
     // After the dead writers' sessions end (2 s) and the grace (2 s) passes twice in the reaper's
     // scans, only the observer is left.
@@ -208,19 +221,26 @@ async fn no_dead_writer_leaves_a_node_after_its_session_is_over() {
         let writers = children(&raw, &format!("{dir}/writers")).await;
         let locks = children(&raw, &format!("{dir}/lock")).await;
         let listeners = children(&raw, &format!("{dir}/listeners")).await;
+        let left: Vec<&String> = markers_seen
+            .iter()
+            .filter(|m| writers.contains(m))
+            .collect();
         if writers.is_empty() && locks.is_empty() && listeners == [observer.id().to_string()] {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "nodes of dead writers remain: writers {writers:?}, lock {locks:?}, listeners {listeners:?}"
+            "nodes of dead writers remain: writers {writers:?} ({} of those seen), lock {locks:?}, \
+             listeners {listeners:?}",
+            left.len()
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     println!(
         "fleet nodes: 40 writers ({killed} killed with SIGKILL, 9 exited without close, 6 dropped, \
-         6 closed, {cli} CLI patches), {markers_after_writers} markers left when they were gone, \
-         0 after {:.1} s",
+         6 closed, {cli} CLI patches), {} markers seen while they ran, \
+         {markers_after_writers} left when all were gone, 0 after {:.1} s",
+        markers_seen.len(),
         started.elapsed().as_secs_f64()
     );
     observer.close().await;
