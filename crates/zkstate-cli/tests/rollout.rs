@@ -44,13 +44,9 @@ async fn rollout_counts_the_instances_that_applied_a_version_and_waits_for_them(
     out.success();
     let header = out.stdout.lines().next().unwrap_or("");
     assert!(header.ends_with("APPLIED"), "{out}");
-    assert!(
-        out.stdout
-            .lines()
-            .skip(1)
-            .all(|l| l.trim_end().ends_with(" 1")),
-        "{out}"
-    );
+    let rows: Vec<&str> = out.stdout.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "one row per live instance\n{out}");
+    assert!(rows.iter().all(|l| l.trim_end().ends_with(" 1")), "{out}");
 
     // patch and edit wait too.
     let out = run(
