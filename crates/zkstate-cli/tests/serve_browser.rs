@@ -189,10 +189,22 @@ async fn the_state_page_follows_changes_edits_and_shows_conflicts_in_a_real_brow
     client.goto(&page).await.expect("open the state page");
     text_where(&client, "#status", |t| t == "live").await;
     text_where(&client, "#version", |t| t == "0").await;
-    text_where(&client, "#listeners", |t| {
-        t.contains("vm") || t.matches('\n').count() >= 2
-    })
-    .await;
+    // One row per live instance, showing the two watches' pids.
+    let mut pids = vec![a.pid().to_string(), b.pid().to_string()];
+    pids.sort();
+    let rows = "return Array.from(document.querySelectorAll('#listeners-body tr.listener td:nth-child(3)')).map(td => td.textContent).sort();";
+    let deadline = Instant::now() + SOON;
+    loop {
+        let shown = js(&client, rows).await;
+        if shown == json!(pids) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the listeners table shows pids {shown}, not {pids:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     // A marker in the page: if it survives, the page was never reloaded.
     js(&client, "window.__zkstateMarker = 42; return true;").await;
 
