@@ -165,14 +165,18 @@ mod tests {
     }
 
     #[test]
-    fn help_lists_the_exit_codes() {
+    fn help_lists_every_exit_code() {
         let help = Cli::command().render_long_help().to_string();
         for line in [
             "0  success",
+            "1  any other runtime error, among them the state's lock held by another writer",
+            "2  usage error or invalid input",
             "3  version conflict",
+            "4  not found",
             "5  ZooKeeper unreachable",
+            "6  rollout incomplete",
         ] {
-            assert!(help.contains(line), "{help}");
+            assert!(help.contains(line), "{line:?} missing\n{help}");
         }
     }
 }

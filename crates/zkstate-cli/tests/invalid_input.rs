@@ -105,6 +105,7 @@ async fn help_documents_the_exit_codes() {
         "3  version conflict",
         "4  not found",
         "5  ZooKeeper unreachable",
+        "6  rollout incomplete",
     ] {
         assert!(out.stdout.contains(line), "{line:?} missing\n{out}");
     }
