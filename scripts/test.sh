@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs every check and test of zkstate against real ZooKeeper servers that the tests start
-# themselves on free loopback ports. Installs ZooKeeper, and Chromium for the browser test of
-# `zkstate serve`, first when they are missing.
+# themselves on free loopback ports. Installs ZooKeeper, Chromium for the browser test of
+# `zkstate serve`, the rustfmt and clippy components and a C++ compiler for the fuzz targets,
+# first when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-zookeeper.sh
 source scripts/ensure-chromium.sh
+source scripts/ensure-toolchain.sh
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -34,9 +36,12 @@ if pgrep -f 'zkstate\.testing' >/dev/null; then
   exit 1
 fi
 echo "no ZooKeeper server left running"
-# Nor a browser or driver started by the browser test.
-if pgrep -x chromedriver >/dev/null || pgrep -f 'chromium.*--headless' >/dev/null; then
+# Nor a browser or driver started by the browser test: they carry its marker on their command
+# line (Chromium's --user-data-dir, chromedriver's --log-path); a browser the user runs is not
+# ours to report.
+if pgrep -f 'zkstate-browser-test-' >/dev/null; then
   echo "zkstate: the browser test left chromedriver or Chromium running:" >&2
-  pgrep -af 'chromedriver|chromium' >&2
+  pgrep -af 'zkstate-browser-test-' >&2
   exit 1
 fi
+echo "no browser of the tests left running"

@@ -17,6 +17,10 @@ use tokio::process::{Child, Command};
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
+/// On the command line of every process this test starts (in the profile directory's name, which
+/// Chromium's `--user-data-dir` and chromedriver's `--log-path` carry): scripts/test.sh looks for
+/// it to find leftovers, without mistaking a browser the user runs for one.
+const MARKER: &str = "zkstate-browser-test-";
 
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -52,6 +56,10 @@ async fn browser(profile: &std::path::Path) -> (Driver, fantoccini::Client) {
     let driver = Driver {
         child: Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
+            .arg(format!(
+                "--log-path={}",
+                profile.join("chromedriver.log").display()
+            ))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .process_group(0)
@@ -183,7 +191,10 @@ async fn the_state_page_follows_changes_edits_and_shows_conflicts_in_a_real_brow
         .trim_start_matches("write token: ")
         .to_string();
 
-    let profile = tempfile::tempdir().expect("profile dir");
+    let profile = tempfile::Builder::new()
+        .prefix(MARKER)
+        .tempdir()
+        .expect("profile dir");
     let (_driver, client) = browser(profile.path()).await;
     let page = format!("{base}/state?dir={}", dir.replace('/', "%2F"));
     client.goto(&page).await.expect("open the state page");
