@@ -68,7 +68,8 @@
 //!   │          reports, the reaper of dead writers' markers; the staleness watchdog
 //!   ├─ write/  lock (Curator's layout, pipelined), commit markers, the update transaction
 //!   └─ connection/  URLs, settings, the session container
-//! store/       the local copy: Writer (one, not Clone) and Store (readers), codec, change stream
+//! store/       the local copy: Writer (one, not Clone) and Store (readers), codec, the JSON it
+//!              keeps (a small payload's text, else its tree), change stream
 //! diff/        diff, apply, merge (pure)
 //! layout.rs, listeners.rs, options.rs, metrics.rs, error.rs
 //! ```
@@ -139,16 +140,45 @@ pub fn encode_payload(
 /// What applying a fetched payload costs, for the benchmark harness: not part of the API.
 #[doc(hidden)]
 pub mod bench {
-    /// Decodes `bytes` (plain JSON or a zstd frame) and diffs it against `current`, as a state
-    /// does with a fetched payload.
+    use std::sync::Arc;
+
+    use crate::store::Json;
+
+    /// The JSON a local copy holds for a payload: its text when small and plain, else its tree.
+    pub struct Held(Json);
+
+    impl Held {
+        /// What a copy holding `bytes` (plain JSON or a zstd frame) keeps.
+        ///
+        /// # Errors
+        /// Why it does not decode.
+        pub fn of(bytes: Vec<u8>) -> Result<Held, crate::DecodeError> {
+            let (_, json, _) = decode_and_diff::<serde::de::IgnoredAny>(&Held::empty(), bytes)?;
+            Ok(json)
+        }
+
+        fn empty() -> Held {
+            Held(Json::of_tree(Arc::new(serde_json::Value::Null)))
+        }
+    }
+
+    /// Decodes `bytes` (plain JSON or a zstd frame) and diffs it against `current`, as a state's
+    /// writer does with a fetched payload: the current tree parsed from its text when the copy
+    /// holds the text, and the new payload kept as the copy keeps it.
     ///
     /// # Errors
     /// Why it does not decode.
     pub fn decode_and_diff<T: serde::de::DeserializeOwned>(
-        current: &serde_json::Value,
-        bytes: &[u8],
-    ) -> Result<(T, serde_json::Value, Vec<crate::Change>), crate::DecodeError> {
-        crate::store::codec::decode_and_diff(current, bytes, crate::DEFAULT_MAX_DECOMPRESSED)
+        current: &Held,
+        bytes: Vec<u8>,
+    ) -> Result<(T, Held, Vec<crate::Change>), crate::DecodeError> {
+        let (value, json, changes) = crate::store::codec::decode_and_diff(
+            &current.0.to_tree(),
+            &bytes,
+            crate::DEFAULT_MAX_DECOMPRESSED,
+        )?;
+        let text = (!crate::is_compressed(&bytes)).then_some(bytes);
+        Ok((value, Held(Json::kept(Arc::new(json), text)), changes))
     }
 }
 

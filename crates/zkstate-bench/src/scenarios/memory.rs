@@ -71,7 +71,7 @@ pub async fn measure(env: &Env, kind: &str, instances: usize, connections: usize
 /// `--memory-child <kind> <servers> <instances> <connections>`: prints one JSON line. Kinds:
 /// `zkstate` (extra instances of one state), `zkstate-distinct` (distinct states, one instance
 /// each), `zkstate-distinct-buffer16` (the same with a change buffer of 16), `raw` (raw
-/// followers), `copies` (the two decoded copies of the payload that every distinct state keeps,
+/// followers), `copies` (the two copies of the payload that every distinct state keeps,
 /// without ZooKeeper).
 pub fn child(args: &[String]) -> ExitCode {
     let [kind, servers, instances, connections] = args else {
@@ -137,13 +137,14 @@ pub fn child(args: &[String]) -> ExitCode {
 }
 
 /// What a distinct state's local copy holds, alone: the payload decoded `instances` times into
-/// its JSON tree (for the merge and the diff) and into `T` (for `read()`), each pair kept.
+/// what the copy keeps of its JSON (for the merge and the diff: the text of a small payload) and
+/// into `T` (for `read()`), each pair kept.
 async fn copies_growth(instances: usize) -> Result<(u64, u64)> {
     let bytes = serde_json::to_vec(&records_of_size(1024))?;
     let before = settled_rss().await?;
     let mut keep = Vec::with_capacity(instances);
     for _ in 0..instances {
-        let json: serde_json::Value = serde_json::from_slice(&bytes)?;
+        let json = zkstate::bench::Held::of(bytes.clone())?;
         let value: Records = serde_json::from_slice(&bytes)?;
         keep.push((json, value));
     }

@@ -27,12 +27,12 @@ fn label(bytes: usize) -> String {
 }
 
 /// The local part: what zkstate does with the bytes of a change (the library's own
-/// `decode_and_diff`: JSON and `T`, then the diff against the previous JSON), against decoding
-/// straight into `T`. As the library does, the new value becomes the current one and the
+/// `decode_and_diff`: JSON and `T`, then the diff against the previous JSON, parsed from its text
+/// when the copy keeps a small payload's text), against decoding straight into `T`. As the library does, the new value becomes the current one and the
 /// previous one is dropped (untimed): the heap holds one value while the next decodes.
 fn local(size: usize, iterations: usize) -> Result<(Vec<Duration>, Vec<Duration>, usize)> {
     let old = records_of_size(size);
-    let mut current_json = serde_json::to_value(&old)?;
+    let mut current_json = zkstate::bench::Held::of(serde_json::to_vec(&old)?)?;
     let mut current = old.clone();
     // Each variant changes one more record than the one before: consecutive variants differ
     // (the cycle's wrap-around in several records).
@@ -48,9 +48,11 @@ fn local(size: usize, iterations: usize) -> Result<(Vec<Duration>, Vec<Duration>
     let mut raw = Vec::with_capacity(iterations);
     for i in 0..warmup + iterations {
         let bytes = &variants[i % VARIANTS as usize];
+        // The library takes the fetched bytes by value (a small payload's copy keeps them).
+        let fetched = bytes.clone();
         let started = Instant::now();
         let (value, json, changes) =
-            zkstate::bench::decode_and_diff::<Records>(&current_json, bytes)?;
+            zkstate::bench::decode_and_diff::<Records>(&current_json, fetched)?;
         let zk_took = started.elapsed();
         assert!(!changes.is_empty(), "consecutive variants differ");
         // The new value replaces the current one; the previous one is dropped.
@@ -319,9 +321,9 @@ pub async fn run(env: &Env, report: &mut Report) -> Result<()> {
          so an extra instance costs its own id, listener record and handle; a distinct state pays for all of \
          them. The same {distinct} distinct states opened with `StateOptions::with_event_buffer(16)` instead of the \
          default (64) hold {} each; `size_of::<StateEvent>()` is {} bytes. Of a distinct state, the two \
-         decoded copies of the payload that its local copy keeps (the JSON tree, for the three-way merge of \
-         updates and the diff of changes, and the records, for `read()`) take {} (the payload decoded {distinct} \
-         times into both and kept, without ZooKeeper). Each figure is the growth of a fresh \
+         copies of the payload that its local copy keeps (its JSON, for the three-way merge of updates and the \
+         diff of changes: the text of a payload under 4 KiB, parsed again when needed, and the records, for \
+         `read()`) take {} (the payload decoded {distinct} times into both and kept, without ZooKeeper). Each figure is the growth of a fresh \
          child process's RSS, after one state per connection was opened and not counted.",
         match &small {
             Ok(bytes) => format_bytes(*bytes),

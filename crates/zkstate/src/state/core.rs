@@ -23,7 +23,7 @@ use crate::error::{within, Error};
 use crate::layout::Layout;
 use crate::options::StateOptions;
 use crate::store::codec::{self, DecodeError};
-use crate::store::{self, Names, Snapshot, Stamp, Store};
+use crate::store::{self, Json, Names, Snapshot, Stamp, Store};
 use crate::sync::records::Records;
 use crate::sync::{watch_staleness, Task};
 pub(crate) use crate::write::connected;
@@ -126,12 +126,20 @@ where
     .await?;
     let compressed = codec::is_compressed(&data);
     let max = options.max_decompressed;
-    let decoded =
-        store::off_worker_if(store::is_big(&data), move || codec::decode::<T>(&data, max))
-            .await
-            .unwrap_or_else(|| Err(DecodeError::Json("the payload's decoder panicked".into())));
-    let ((value, json), fault) = match (decoded, stand_in) {
-        (Ok(decoded), _) => (decoded, None),
+    let (data, decoded) = store::off_worker_if(store::is_big(&data), move || {
+        let decoded = codec::decode::<T>(&data, max);
+        (data, decoded)
+    })
+    .await
+    .unwrap_or_else(|| {
+        let panicked = DecodeError::Json("the payload's decoder panicked".into());
+        (Vec::new(), Err(panicked))
+    });
+    let (value, json, fault) = match (decoded, stand_in) {
+        (Ok((value, json)), _) => {
+            let text = (!compressed).then_some(data);
+            (value, Json::kept(Arc::new(json), text), None)
+        }
         (Err(reason), stand_in) => {
             let fault = Error::Decode {
                 path: layout.payload.clone(),
@@ -141,14 +149,14 @@ where
             match stand_in {
                 // The state opens on `initial`, at the bad payload's version, so that an update
                 // can write over it; read() reports the fault meanwhile.
-                Some(stand_in) => (stand_in, Some(fault)),
+                Some((value, json)) => (value, Json::of_tree(Arc::new(json)), Some(fault)),
                 None => return Err(fault),
             }
         }
     };
     let first = Snapshot {
         value,
-        json: Arc::new(json),
+        json,
         stamp: Stamp::of(&stat),
         compressed,
         size: usize::try_from(stat.data_length).unwrap_or(0),
@@ -195,14 +203,14 @@ where
     let tasks = TaskTracker::new();
     match conn {
         Some(conn) => {
-            let task = Task::new(
+            let task = Box::new(Task::new(
                 writer,
                 layout.clone(),
                 conn.watch_slot(),
                 records.clone(),
                 options.marker_grace,
                 cancel.clone(),
-            );
+            ));
             tasks.spawn(task.run());
             tasks.spawn(watch_staleness(store.clone(), cancel.clone()));
         }

@@ -24,7 +24,7 @@ use crate::listeners::Listener;
 use crate::options::StateOptions;
 use crate::store::changes::{Changes, StateEvent};
 use crate::store::codec;
-use crate::store::{Bound, Snapshot, Stamp, StateRef};
+use crate::store::{Bound, Json, Snapshot, Stamp, StateRef};
 use crate::sync::records::Entry;
 use crate::write::marker::WriterState;
 use crate::write::{self, Base};
@@ -346,7 +346,7 @@ where
         })?;
         let first = Snapshot {
             value: initial,
-            json: Arc::new(json),
+            json: Json::of_tree(Arc::new(json)),
             stamp: Stamp::local(),
             compressed: false,
             size: 0,

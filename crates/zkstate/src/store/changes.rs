@@ -113,7 +113,8 @@ pub enum StateEvent {
         missed: u64,
         /// The current version.
         version: i32,
-        /// The current value as JSON (shared with the local copy: no deep clone).
+        /// The current value as JSON: shared with the local copy when it holds the tree (no deep
+        /// clone); a small payload, held as its text, is parsed.
         value: Arc<Value>,
     },
     /// The payload in ZooKeeper went bad (not JSON, wrong shape, deleted). The local copy keeps

@@ -11,6 +11,8 @@
 //!   one pointer load). A write's acknowledged result reaches the copy through the writer: it is
 //!   handed over with [`Store::acknowledge`] (see [`InFlight`]) and the call waits until the
 //!   writer has applied it, so that a caller reads its own write.
+//! * A snapshot holds `T` and the payload's JSON ([`Json`]): the text of a small plain payload,
+//!   parsed where a tree is needed, or the tree.
 //! * Decode and diff run with no lock held; payloads of [`BIG`] bytes or more are decoded and
 //!   diffed on tokio's blocking pool, and their old value is dropped there too. The one lock,
 //!   around "send the batch, swap the copy" (two pointer operations), makes a lagging
@@ -18,6 +20,7 @@
 
 pub(crate) mod changes;
 pub(crate) mod codec;
+pub(crate) mod json;
 
 use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -25,13 +28,16 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use arc_swap::{ArcSwap, ArcSwapOption, Guard};
+use futures::channel::mpsc;
+use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tokio::sync::{broadcast, mpsc, oneshot, Notify};
+use tokio::sync::{broadcast, oneshot, Notify};
 use tokio::time::Instant;
 
 use self::changes::{ChangeBatch, SnapshotSource, StateEvent};
 use self::codec::DecodeError;
+pub(crate) use self::json::Json;
 use crate::diff;
 use crate::error::Error;
 
@@ -95,7 +101,7 @@ impl Stamp {
 pub(crate) struct Snapshot<T> {
     pub(crate) value: T,
     /// The payload as JSON, unknown fields included: what diffs and updates work on.
-    pub(crate) json: Arc<Value>,
+    pub(crate) json: Json,
     pub(crate) stamp: Stamp,
     /// Whether the payload was stored as a zstd frame.
     pub(crate) compressed: bool,
@@ -117,8 +123,16 @@ impl<T> StateRef<T> {
 
     /// The value as JSON, exactly as it is diffed: the whole stored payload, fields that `T`
     /// does not know included.
+    ///
+    /// A small payload (plain JSON under 4 KiB) is held as its text: the first call on a version
+    /// parses it (microseconds), and that version keeps the tree from then on.
     pub fn json(&self) -> &Value {
-        &self.guard.json
+        self.guard.json.tree()
+    }
+
+    /// The value as JSON, for a moment: parsed when the copy holds the text, and not kept.
+    pub(crate) fn json_tree(&self) -> Arc<Value> {
+        self.guard.json.to_tree()
     }
 
     pub(crate) fn stamp(&self) -> Stamp {
@@ -206,6 +220,8 @@ struct Verified {
 pub(crate) struct Acknowledged<T> {
     pub(crate) value: T,
     pub(crate) json: Value,
+    /// The bytes written, when plain JSON: a small payload's copy keeps them, not the tree.
+    pub(crate) text: Option<Vec<u8>>,
     pub(crate) stamp: Stamp,
     /// The encoded size, to decide where the diff runs.
     pub(crate) size: usize,
@@ -227,8 +243,8 @@ pub(crate) struct Offered {
 pub(crate) enum Request<T> {
     /// A local write is about to be sent: its watch event will come back.
     WriteStarted,
-    /// A local write was acknowledged: apply it, then answer. Boxed: the channel allocates its
-    /// slots in blocks, and a small message keeps an idle state small.
+    /// A local write was acknowledged: apply it, then answer. Boxed: every message of the inbox
+    /// is as large as its largest kind.
     Acknowledged(Box<Acknowledged<T>>),
     /// A local write ended without an acknowledgement (refused, or its outcome resolved).
     WriteAbandoned,
@@ -333,7 +349,9 @@ pub(crate) fn new<T>(
     max_decompressed: usize,
     first: Snapshot<T>,
 ) -> (Writer<T>, Store<T>) {
-    let (requests, inbox) = mpsc::unbounded_channel();
+    // futures' channel, not tokio's: tokio's allocates a block of 32 slots up front (1 KiB with
+    // its channel), and most copies are idle most of their life.
+    let (requests, inbox) = mpsc::unbounded();
     let shared = Arc::new(Shared {
         dir: names.dir,
         payload: names.payload,
@@ -478,7 +496,7 @@ impl<T> Store<T> {
     fn send(&self, request: Request<T>) -> Result<(), Error> {
         self.shared
             .requests
-            .send(request)
+            .unbounded_send(request)
             .map_err(|_| Error::Closed {
                 dir: self.shared.dir.clone(),
             })
@@ -536,20 +554,26 @@ impl<T> InFlight<'_, T> {
     /// # Errors
     /// [`Error::Closed`] when the writer is gone (the state is closing): the write was applied in
     /// ZooKeeper all the same.
+    ///
+    /// `stored`: the bytes ZooKeeper holds now (`None` for a local-only state).
     pub(crate) async fn acknowledge(
         mut self,
         value: T,
         json: Value,
         stamp: Stamp,
-        (size, compressed): (usize, bool),
+        stored: Option<Vec<u8>>,
         writer: Arc<str>,
     ) -> Result<(), Error> {
         self.announced = false;
+        let size = stored.as_ref().map_or(0, Vec::len);
+        let compressed = stored.as_deref().is_some_and(codec::is_compressed);
+        let text = stored.filter(|_| !compressed);
         let (done, applied) = oneshot::channel();
         self.store
             .send(Request::Acknowledged(Box::new(Acknowledged {
                 value,
                 json,
+                text,
                 stamp,
                 size,
                 compressed,
@@ -578,7 +602,7 @@ impl<T: Send + Sync + 'static> SnapshotSource for Shared<T> {
         let mut events = lock(&self.events);
         let current = self.local.load();
         let receiver = events.subscribe();
-        (current.stamp.version, current.json.clone(), receiver)
+        (current.stamp.version, current.json.to_tree(), receiver)
     }
 
     fn dir(&self) -> &str {
@@ -599,6 +623,8 @@ pub(crate) enum Fetched {
 struct Prepared<T> {
     value: T,
     json: Arc<Value>,
+    /// The plain JSON text `json` was parsed from, when at hand: see [`Json::kept`].
+    text: Option<Vec<u8>>,
     changes: Vec<diff::Change>,
     compressed: bool,
     /// The stored payload's size, in bytes.
@@ -619,7 +645,7 @@ where
     /// The next request from the handles. The writer's own [`Shared`] holds a sender, so the
     /// inbox never closes: the owner stops on its cancellation, not here.
     pub(crate) async fn next_request(&mut self) -> Request<T> {
-        match self.inbox.recv().await {
+        match self.inbox.next().await {
             Some(request) => request,
             None => std::future::pending().await,
         }
@@ -662,21 +688,24 @@ where
         let work = move || -> (Vec<u8>, Result<Prepared<T>, DecodeError>) {
             let prepared = if same {
                 // Identical bytes, another write: only the stamp moves.
-                T::deserialize(&*base.json)
+                let json = base.json.to_tree();
+                T::deserialize(&*json)
                     .map(|value| Prepared {
                         value,
-                        json: base.json.clone(),
+                        json,
+                        text: None,
                         changes: Vec::new(),
                         compressed,
                         size,
                     })
                     .map_err(|e| DecodeError::Json(e.to_string()))
             } else {
-                codec::decode_and_diff::<T>(&base.json, &bytes, max).map(
+                codec::decode_and_diff::<T>(&base.json.to_tree(), &bytes, max).map(
                     |(value, json, changes)| Prepared {
                         changes,
                         value,
                         json: Arc::new(json),
+                        text: None,
                         compressed,
                         size,
                     },
@@ -688,7 +717,7 @@ where
             let panicked = DecodeError::Json("the payload's decoder panicked".into());
             (Vec::new(), Err(panicked))
         });
-        let prepared = match prepared {
+        let mut prepared = match prepared {
             Ok(prepared) => prepared,
             Err(reason) => {
                 let fault = Error::Decode {
@@ -700,7 +729,13 @@ where
                 return Err(fault);
             }
         };
-        self.last_big = big.then_some(bytes);
+        // A big payload's bytes tell the next identical one; a small plain one's are its copy.
+        if big {
+            self.last_big = Some(bytes);
+        } else {
+            self.last_big = None;
+            prepared.text = (!compressed).then_some(bytes);
+        }
         drop(current);
         self.publish(prepared, stamp, None, big);
         self.clear_fault();
@@ -714,6 +749,7 @@ where
         let Acknowledged {
             value,
             json,
+            text,
             stamp,
             size,
             compressed,
@@ -726,10 +762,11 @@ where
             let big = size >= BIG || compressed;
             let base = current.clone();
             let work = move || {
-                let changes = diff::diff(&base.json, &json);
+                let changes = diff::diff(&base.json.to_tree(), &json);
                 Prepared {
                     value,
                     json: Arc::new(json),
+                    text,
                     changes,
                     compressed,
                     size,
@@ -765,6 +802,7 @@ where
         let Prepared {
             value,
             json,
+            text,
             changes,
             compressed,
             size,
@@ -778,17 +816,19 @@ where
                 writer,
             )))
         });
+        // Made before the lock: keeping a small payload's text drops its tree here.
+        let next = Arc::new(Snapshot {
+            value,
+            json: Json::kept(json, text),
+            stamp,
+            compressed,
+            size,
+        });
         let events = lock(&self.shared.events);
         if let Some(batch) = batch {
             events.send(batch);
         }
-        let old = self.shared.local.swap(Arc::new(Snapshot {
-            value,
-            json,
-            stamp,
-            compressed,
-            size,
-        }));
+        let old = self.shared.local.swap(next);
         drop(events);
         self.shared.applied.notify_waiters();
         if big {

@@ -30,7 +30,7 @@ fn store_of(first: Value, buffer: usize) -> (Writer<Value>, Store<Value>) {
         1 << 20,
         Snapshot {
             value: first.clone(),
-            json: Arc::new(first),
+            json: Json::of_tree(Arc::new(first)),
             stamp: stamp(0, 1),
             compressed: false,
             size: 0,
@@ -194,6 +194,74 @@ fn big_identical_bytes_move_the_stamp_without_a_batch() {
 }
 
 #[test]
+fn a_small_plain_payload_is_kept_as_text_and_a_large_or_compressed_one_as_its_tree() {
+    runtime().block_on(async {
+        let (mut writer, store) = store_of(json!(null), 4);
+        let holds_text = || store.shared.local.load().json.holds_text();
+        writer
+            .apply_fetched(bytes(&json!({"a": 1})), stamp(1, 5), Applied::Remote)
+            .await
+            .expect("applied");
+        assert!(holds_text(), "a small fetched payload");
+        assert_eq!(store.load().json(), &json!({"a": 1}));
+        assert!(!holds_text(), "json() keeps the tree it parsed");
+
+        let big = json!({"blob": "x".repeat(json::TEXT_BELOW)});
+        writer
+            .apply_fetched(bytes(&big), stamp(2, 6), Applied::Remote)
+            .await
+            .expect("applied");
+        assert!(!holds_text(), "a payload of TEXT_BELOW bytes or more");
+
+        let frame = codec::encode(&json!({"z": 1}), codec::Compression::ZSTD).expect("frame");
+        writer
+            .apply_fetched(frame, stamp(3, 7), Applied::Remote)
+            .await
+            .expect("applied");
+        assert!(!holds_text(), "a zstd frame");
+        assert_eq!(*store.load(), json!({"z": 1}));
+
+        // An acknowledged write: the bytes written are kept, and the diff against a copy held
+        // as text is right.
+        let mut changes = Changes::new(
+            store.subscribe_raw(),
+            store.snapshot_source(),
+            "me".into(),
+            CancellationToken::new(),
+        );
+        for (value, version) in [(json!({"z": 2}), 4), (json!({"z": 2, "y": [1]}), 5)] {
+            let (done, _answered) = oneshot::channel();
+            writer
+                .apply_acknowledged(Box::new(Acknowledged {
+                    value: value.clone(),
+                    text: Some(bytes(&value)),
+                    json: value,
+                    stamp: stamp(version, version as i64 + 4),
+                    size: 10,
+                    compressed: false,
+                    writer: "me".into(),
+                    done,
+                }))
+                .await;
+            assert!(holds_text(), "a small acknowledged write");
+        }
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            match changes.next().await {
+                Some(StateEvent::Changed(batch)) => seen.push(batch.changes.clone()),
+                other => panic!("expected a batch, got {other:?}"),
+            }
+        }
+        let mut replayed = json!({"z": 1});
+        for batch in &seen {
+            diff::apply(&mut replayed, batch).expect("replays");
+        }
+        assert_eq!(replayed, json!({"z": 2, "y": [1]}));
+        assert_eq!(seen[1].len(), 1, "only y was added: {:?}", seen[1]);
+    });
+}
+
+#[test]
 fn an_acknowledged_write_is_applied_once_and_answered() {
     runtime().block_on(async {
         let (writer, store) = store_of(json!({"n": 0}), 4);
@@ -218,7 +286,7 @@ fn an_acknowledged_write_is_applied_once_and_answered() {
                 json!({"n": 1}),
                 json!({"n": 1}),
                 stamp(1, 5),
-                (0, false),
+                None,
                 "me".into(),
             )
             .await
@@ -238,7 +306,7 @@ fn an_acknowledged_write_is_applied_once_and_answered() {
                 json!({"n": 2}),
                 json!({"n": 2}),
                 stamp(2, 6),
-                (0, false),
+                None,
                 "sibling".into(),
             )
             .await
@@ -254,7 +322,7 @@ fn an_acknowledged_write_is_applied_once_and_answered() {
                 json!({"n": 9}),
                 json!({"n": 9}),
                 stamp(1, 5),
-                (0, false),
+                None,
                 "me".into(),
             )
             .await
@@ -284,6 +352,8 @@ fn a_lagging_subscriber_restarts_from_a_shared_snapshot() {
                 .apply_fetched(bytes(&json!(i)), stamp(i, i as i64 + 1), Applied::Remote)
                 .await;
         }
+        // A reader asks for the tree: the copy keeps it from then on, and shares it.
+        assert_eq!(store.load().json(), &json!(5));
         match changes.next().await {
             Some(StateEvent::Lagged {
                 missed,
@@ -293,7 +363,7 @@ fn a_lagging_subscriber_restarts_from_a_shared_snapshot() {
                 assert_eq!(missed, 3);
                 assert_eq!(version, 5);
                 assert!(
-                    Arc::ptr_eq(&value, &store.shared.local.load().json),
+                    Arc::ptr_eq(&value, store.shared.local.load().json.tree()),
                     "no deep clone"
                 );
             }

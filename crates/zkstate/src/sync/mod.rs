@@ -174,8 +174,9 @@ where
         }
     }
 
-    /// Runs until the state closes.
-    pub(crate) async fn run(mut self) {
+    /// Runs until the state closes. Boxed: an async fn keeps its arguments twice over in its
+    /// future (rust-lang/rust#62958), and the task lives as long as the state.
+    pub(crate) async fn run(mut self: Box<Self>) {
         loop {
             if self.recovery.phase == Phase::Waiting {
                 if let Some(input) = self.next_session() {
@@ -192,7 +193,9 @@ where
                 }
             }
         }
-        self.stop().await;
+        // Boxed, like the rarer branches below: a task's future is as large as its largest await
+        // point for its whole life, and an idle state should cost only what it holds.
+        Box::pin(self.stop()).await;
     }
 
     /// A connected session newer than the one served, if the connection has one.
@@ -219,16 +222,18 @@ where
                 store::Request::WriteStarted => Some(Input::WriteStarted),
                 store::Request::WriteAbandoned => Some(Input::WriteAbandoned),
                 store::Request::Acknowledged(ack) => {
-                    self.writer.apply_acknowledged(ack).await;
+                    Box::pin(self.writer.apply_acknowledged(ack)).await;
                     self.schedule_report();
                     Some(Input::WriteAcknowledged)
                 }
                 store::Request::Offered(offer) => {
                     let store::Offered { bytes, stamp, done } = *offer;
-                    let applied = self
-                        .writer
-                        .apply_fetched(bytes, stamp, crate::metrics::Applied::Remote)
-                        .await;
+                    let applied = Box::pin(self.writer.apply_fetched(
+                        bytes,
+                        stamp,
+                        crate::metrics::Applied::Remote,
+                    ))
+                    .await;
                     if matches!(applied, Ok(store::Fetched::Applied(_))) {
                         self.schedule_report();
                     }
@@ -290,7 +295,7 @@ where
                     Armed::Transient
                 }
             })),
-            done = maybe(&mut self.reading) => Some(self.read_done(done).await),
+            done = maybe(&mut self.reading) => Some(Box::pin(self.read_done(done)).await),
             Some(()) = self.side.next(), if !self.side.is_empty() => None,
             () = self.records.changed() => {
                 self.records_changed();
@@ -676,7 +681,7 @@ where
     }
 
     /// Deletes the remaining records, ends the change streams, answers every waiter.
-    async fn stop(mut self) {
+    async fn stop(mut self: Box<Self>) {
         let client = self.session.as_ref().map(|(c, _)| c.clone());
         let mut deletes = Vec::new();
         for (id, had_record, done) in self.records.take_all() {

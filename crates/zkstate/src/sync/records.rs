@@ -52,11 +52,18 @@ impl Records {
 
     /// Adds an instance; the sync task registers its record.
     pub(crate) fn join(&self, entry: Entry) {
-        self.slots().push(Slot {
+        let mut slots = self.slots();
+        // Room for one first: most states have one instance per connection, and `push` would
+        // make room for four (then it doubles as usual).
+        if slots.capacity() == 0 {
+            slots.reserve_exact(1);
+        }
+        slots.push(Slot {
             entry,
             registered: None,
             leaving: None,
         });
+        drop(slots);
         self.changed.notify_one();
     }
 

@@ -343,9 +343,8 @@ where
                 let stamp = Stamp::of(&payload_stat);
                 tracing::debug!(dir = %layout.dir, version = payload_stat.version, "committed");
                 // A closed state cannot show it, but the write was applied all the same.
-                let compressed = codec::is_compressed(&bytes);
                 let _ = in_flight
-                    .acknowledge(value, json, stamp, (bytes.len(), compressed), (*id).clone())
+                    .acknowledge(value, json, stamp, Some(bytes), (*id).clone())
                     .await;
                 return Ok(payload_stat.version);
             }
@@ -465,7 +464,9 @@ where
         path: path.to_string(),
         message: e.to_string(),
     };
-    let mut value = T::deserialize(snapshot.json()).map_err(|e| Error::Decode {
+    // Parsed for the moment when the copy keeps a small payload's text.
+    let stored = snapshot.json_tree();
+    let mut value = T::deserialize(&*stored).map_err(|e| Error::Decode {
         path: path.to_string(),
         version: snapshot.version(),
         reason: DecodeError::Json(e.to_string()),
@@ -483,10 +484,10 @@ where
     }
     let after = serde_json::to_value(&value).map_err(encode)?;
     // Nothing unknown to keep: the closure's JSON is the payload (no copy of the tree).
-    let json = if before == *snapshot.json() {
+    let json = if before == *stored {
         after
     } else {
-        crate::diff::merge(snapshot.json(), &before, &after)
+        crate::diff::merge(&stored, &before, &after)
     };
     Ok((value, json))
 }
@@ -513,7 +514,7 @@ where
     };
     store
         .write_started()
-        .acknowledge(value, json, next, (0, false), id.clone())
+        .acknowledge(value, json, next, None, id.clone())
         .await?;
     Ok(next.version)
 }
