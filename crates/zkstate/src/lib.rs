@@ -152,7 +152,7 @@ pub mod bench {
         ///
         /// # Errors
         /// Why it does not decode.
-        pub fn of(bytes: Vec<u8>) -> Result<Held, crate::DecodeError> {
+        pub fn of(bytes: &[u8]) -> Result<Held, crate::DecodeError> {
             let (_, json, _) = decode_and_diff::<serde::de::IgnoredAny>(&Held::empty(), bytes)?;
             Ok(json)
         }
@@ -164,20 +164,22 @@ pub mod bench {
 
     /// Decodes `bytes` (plain JSON or a zstd frame) and diffs it against `current`, as a state's
     /// writer does with a fetched payload: the current tree parsed from its text when the copy
-    /// holds the text, and the new payload kept as the copy keeps it.
+    /// holds the text, and the new payload kept as the copy keeps it (a small payload's text is
+    /// copied here, where the writer keeps the fetched buffer).
     ///
     /// # Errors
     /// Why it does not decode.
     pub fn decode_and_diff<T: serde::de::DeserializeOwned>(
         current: &Held,
-        bytes: Vec<u8>,
+        bytes: &[u8],
     ) -> Result<(T, Held, Vec<crate::Change>), crate::DecodeError> {
         let (value, json, changes) = crate::store::codec::decode_and_diff(
             &current.0.to_tree(),
-            &bytes,
+            bytes,
             crate::DEFAULT_MAX_DECOMPRESSED,
         )?;
-        let text = (!crate::is_compressed(&bytes)).then_some(bytes);
+        let small = bytes.len() < crate::store::json::TEXT_BELOW && !crate::is_compressed(bytes);
+        let text = small.then(|| bytes.to_vec());
         Ok((value, Held(Json::kept(Arc::new(json), text)), changes))
     }
 }

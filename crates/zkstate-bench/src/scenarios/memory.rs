@@ -144,7 +144,7 @@ async fn copies_growth(instances: usize) -> Result<(u64, u64)> {
     let before = settled_rss().await?;
     let mut keep = Vec::with_capacity(instances);
     for _ in 0..instances {
-        let json = zkstate::bench::Held::of(bytes.clone())?;
+        let json = zkstate::bench::Held::of(&bytes)?;
         let value: Records = serde_json::from_slice(&bytes)?;
         keep.push((json, value));
     }
