@@ -130,11 +130,6 @@ impl<T> StateRef<T> {
         self.guard.json.tree()
     }
 
-    /// The value as JSON, for a moment: parsed when the copy holds the text, and not kept.
-    pub(crate) fn json_tree(&self) -> Arc<Value> {
-        self.guard.json.to_tree()
-    }
-
     pub(crate) fn stamp(&self) -> Stamp {
         self.guard.stamp
     }

@@ -464,9 +464,11 @@ where
         path: path.to_string(),
         message: e.to_string(),
     };
-    // Parsed for the moment when the copy keeps a small payload's text.
-    let stored = snapshot.json_tree();
-    let mut value = T::deserialize(&*stored).map_err(|e| Error::Decode {
+    // A small payload's text is parsed here and kept with this version: the write's diff, made
+    // by the store's writer against this version, needs the tree again. The next version (this
+    // write's, or another) holds the text alone.
+    let stored = snapshot.json();
+    let mut value = T::deserialize(stored).map_err(|e| Error::Decode {
         path: path.to_string(),
         version: snapshot.version(),
         reason: DecodeError::Json(e.to_string()),
@@ -487,7 +489,7 @@ where
     let json = if before == *stored {
         after
     } else {
-        crate::diff::merge(&stored, &before, &after)
+        crate::diff::merge(stored, &before, &after)
     };
     Ok((value, json))
 }
