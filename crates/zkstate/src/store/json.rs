@@ -16,13 +16,18 @@ use serde_json::Value;
 /// again takes ~20 µs, a fiftieth of an update's round trips.
 pub(crate) const TEXT_BELOW: usize = 4 * 1024;
 
+/// Text nested deeper than this keeps its tree: serde_json serialises any depth but parses at
+/// most 128 levels, and a text that does not parse back must not be the copy.
+const TEXT_DEPTH: usize = 100;
+
 /// The payload as JSON, unknown fields included: what diffs and updates work on.
 #[derive(Debug)]
 pub(crate) struct Json {
     /// The text of a small plain payload, exactly as stored; `None` when the tree is kept.
     text: Option<Box<[u8]>>,
     /// The tree: kept from the start when there is no text, else parsed from the text the first
-    /// time [`Json::tree`] is asked for it (by a reader of [`StateRef::json`](super::StateRef)).
+    /// time [`Json::tree`] is asked for it (by a reader of [`StateRef::json`](super::StateRef),
+    /// or a lagging subscriber's snapshot); [`Json::to_tree`] does not keep what it parses.
     tree: OnceLock<Arc<Value>>,
 }
 
@@ -35,13 +40,15 @@ impl Json {
         }
     }
 
-    /// `tree`, parsed from `text` (plain JSON text, if the payload was stored as such): the text
-    /// alone is kept when it is small, the tree otherwise.
+    /// `tree` and its plain JSON `text` (if the payload is stored as such): the text alone is
+    /// kept when it is small and not deeply nested, the tree otherwise.
     ///
-    /// The text must be what `tree` was parsed from: it is parsed again when a tree is needed.
+    /// The text must be `tree` as JSON: parsed from it (a fetched payload), or serialised from it
+    /// (a payload this process wrote; serde_json's `float_roundtrip` makes every number parse
+    /// back to itself, and the depth check keeps text that would not parse back out).
     pub(crate) fn kept(tree: Arc<Value>, text: Option<Vec<u8>>) -> Json {
         match text {
-            Some(text) if text.len() < TEXT_BELOW => Json {
+            Some(text) if text.len() < TEXT_BELOW && nesting(&text) <= TEXT_DEPTH => Json {
                 text: Some(text.into_boxed_slice()),
                 tree: OnceLock::new(),
             },
@@ -71,14 +78,41 @@ impl Json {
     }
 
     fn parse(&self) -> Value {
-        // The text is only ever kept after it parsed (`kept`'s contract), and parsing is
-        // deterministic: this does not fail. Were it to, a null tree is a wrong diff, not a
-        // crash; the next fetch replaces it.
+        // The text is only kept when it parses back to its tree (`kept`'s contract): this does
+        // not fail. Were it to, a null tree is a wrong diff, not a crash; the next fetch
+        // replaces it.
         self.text
             .as_deref()
             .and_then(|text| serde_json::from_slice(text).ok())
             .unwrap_or(Value::Null)
     }
+}
+
+/// How deeply arrays and objects nest in a JSON text (brackets inside strings do not count).
+fn nesting(text: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &byte in text {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 #[cfg(test)]
@@ -101,6 +135,28 @@ mod tests {
         );
         assert_eq!(**json.tree(), tree);
         assert!(json.tree.get().is_some(), "tree() keeps it");
+    }
+
+    #[test]
+    fn nesting_counts_brackets_outside_strings() {
+        assert_eq!(nesting(b"1"), 0);
+        assert_eq!(nesting(br#"{"a":[1,{"b":[]}],"c":"[[[{\"]]"}"#), 4);
+        assert_eq!(nesting(br#"["\\",[2]]"#), 2);
+    }
+
+    #[test]
+    fn text_that_would_not_parse_back_keeps_its_tree() {
+        // serde_json writes any depth but reads at most 128 levels.
+        let mut deep = json!(1);
+        for _ in 0..200 {
+            deep = json!([deep]);
+        }
+        let text = serde_json::to_vec(&deep).expect("serialises");
+        assert!(text.len() < TEXT_BELOW);
+        assert!(serde_json::from_slice::<Value>(&text).is_err());
+        let json = Json::kept(Arc::new(deep.clone()), Some(text));
+        assert!(json.text.is_none(), "the tree is kept");
+        assert_eq!(**json.tree(), deep);
     }
 
     #[test]

@@ -130,6 +130,11 @@ impl<T> StateRef<T> {
         self.guard.json.tree()
     }
 
+    /// The value as JSON, for a moment: parsed when the copy holds the text, and not kept.
+    pub(crate) fn json_tree(&self) -> Arc<Value> {
+        self.guard.json.to_tree()
+    }
+
     pub(crate) fn stamp(&self) -> Stamp {
         self.guard.stamp
     }
@@ -211,12 +216,18 @@ struct Verified {
     notify: Notify,
 }
 
+/// A version's JSON tree, with the version's mzxid.
+pub(crate) type VersionTree = (i64, Arc<Value>);
+
 /// A write acknowledged by ZooKeeper, handed to the writer.
 pub(crate) struct Acknowledged<T> {
     pub(crate) value: T,
     pub(crate) json: Value,
     /// The bytes written, when plain JSON: a small payload's copy keeps them, not the tree.
     pub(crate) text: Option<Vec<u8>>,
+    /// The tree of the version the write was made from (by its mzxid), parsed by the update:
+    /// the diff uses it when the copy still holds that version.
+    pub(crate) base: VersionTree,
     pub(crate) stamp: Stamp,
     /// The encoded size, to decide where the diff runs.
     pub(crate) size: usize,
@@ -550,7 +561,8 @@ impl<T> InFlight<'_, T> {
     /// [`Error::Closed`] when the writer is gone (the state is closing): the write was applied in
     /// ZooKeeper all the same.
     ///
-    /// `stored`: the bytes ZooKeeper holds now (`None` for a local-only state).
+    /// `stored`: the bytes ZooKeeper holds now (`None` for a local-only state); `base`: the tree
+    /// the update started from, and the mzxid of its version.
     pub(crate) async fn acknowledge(
         mut self,
         value: T,
@@ -558,6 +570,7 @@ impl<T> InFlight<'_, T> {
         stamp: Stamp,
         stored: Option<Vec<u8>>,
         writer: Arc<str>,
+        base: VersionTree,
     ) -> Result<(), Error> {
         self.announced = false;
         let size = stored.as_ref().map_or(0, Vec::len);
@@ -569,6 +582,7 @@ impl<T> InFlight<'_, T> {
                 value,
                 json,
                 text,
+                base,
                 stamp,
                 size,
                 compressed,
@@ -592,12 +606,18 @@ impl<T> Drop for InFlight<'_, T> {
 
 impl<T: Send + Sync + 'static> SnapshotSource for Shared<T> {
     fn snapshot_and_subscribe(&self) -> (i32, Arc<Value>, broadcast::Receiver<StateEvent>) {
-        // Under the events lock, so that no batch falls between the snapshot and the
-        // subscription.
-        let mut events = lock(&self.events);
-        let current = self.local.load();
-        let receiver = events.subscribe();
-        (current.stamp.version, current.json.to_tree(), receiver)
+        loop {
+            // The tree is made outside the events lock (a small payload's text is parsed); the
+            // subscription is taken under it, so that no batch falls between the snapshot and
+            // the subscription. A swap meanwhile: again, with the new copy.
+            let current = self.local.load_full();
+            let tree = current.json.to_tree();
+            let mut events = lock(&self.events);
+            if Arc::ptr_eq(&current, &*self.local.load()) {
+                let receiver = events.subscribe();
+                return (current.stamp.version, tree, receiver);
+            }
+        }
     }
 
     fn dir(&self) -> &str {
@@ -745,6 +765,7 @@ where
             value,
             json,
             text,
+            base: (base_mzxid, base_tree),
             stamp,
             size,
             compressed,
@@ -752,12 +773,20 @@ where
             done,
         } = *ack;
         let current = self.shared.local.load_full();
+        // Our own write: its JSON is decoded already, but a compressed one may be large.
+        let big = size >= BIG || compressed;
         if stamp.mzxid > current.stamp.mzxid {
-            // Our own write: its JSON is decoded already, but a compressed one may be large.
-            let big = size >= BIG || compressed;
-            let base = current.clone();
+            // The tree the update parsed, if the copy still holds its version.
+            let same_base = base_mzxid == current.stamp.mzxid;
+            let held = current.clone();
             let work = move || {
-                let changes = diff::diff(&base.json.to_tree(), &json);
+                let base = if same_base {
+                    base_tree
+                } else {
+                    drop(base_tree);
+                    held.json.to_tree()
+                };
+                let changes = diff::diff(&base, &json);
                 Prepared {
                     value,
                     json: Arc::new(json),
@@ -780,6 +809,10 @@ where
                     stamp.mtime,
                 );
             }
+        } else if big {
+            // A newer write came first; the update's tree may be the last reference to a large
+            // one: freed off the workers.
+            tokio::task::spawn_blocking(move || drop(base_tree));
         }
         // The caller may have given up waiting: nothing to tell then.
         let _ = done.send(());
@@ -811,7 +844,8 @@ where
                 writer,
             )))
         });
-        // Made before the lock: keeping a small payload's text drops its tree here.
+        // Made before the lock: keeping a small payload's text drops the copy's reference to its
+        // tree here (a batch sent to subscribers holds its own).
         let next = Arc::new(Snapshot {
             value,
             json: Json::kept(json, text),

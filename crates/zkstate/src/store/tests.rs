@@ -229,12 +229,23 @@ fn a_small_plain_payload_is_kept_as_text_and_a_large_or_compressed_one_as_its_tr
             "me".into(),
             CancellationToken::new(),
         );
-        for (value, version) in [(json!({"z": 2}), 4), (json!({"z": 2, "y": [1]}), 5)] {
+        // The first write comes with the tree of the version it was made from; the second with a
+        // tree of another version (its mzxid says so), which the diff must not use.
+        for (value, version, current_base) in [
+            (json!({"z": 2}), 4, true),
+            (json!({"z": 2, "y": [1]}), 5, false),
+        ] {
             let (done, _answered) = oneshot::channel();
+            let base = if current_base {
+                (store.stamp().mzxid, store.load().json_tree())
+            } else {
+                (store.stamp().mzxid - 1, Arc::new(json!({"stale": true})))
+            };
             writer
                 .apply_acknowledged(Box::new(Acknowledged {
                     value: value.clone(),
                     text: Some(bytes(&value)),
+                    base,
                     json: value,
                     stamp: stamp(version, version as i64 + 4),
                     size: 10,
@@ -288,6 +299,7 @@ fn an_acknowledged_write_is_applied_once_and_answered() {
                 stamp(1, 5),
                 None,
                 "me".into(),
+                (0, Arc::new(json!(null))),
             )
             .await
             .expect("acknowledged");
@@ -308,6 +320,7 @@ fn an_acknowledged_write_is_applied_once_and_answered() {
                 stamp(2, 6),
                 None,
                 "sibling".into(),
+                (0, Arc::new(json!(null))),
             )
             .await
             .expect("acknowledged");
@@ -324,6 +337,7 @@ fn an_acknowledged_write_is_applied_once_and_answered() {
                 stamp(1, 5),
                 None,
                 "me".into(),
+                (0, Arc::new(json!(null))),
             )
             .await
             .expect("answered");

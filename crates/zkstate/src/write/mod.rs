@@ -32,7 +32,7 @@ use crate::error::{within_state, Error, TryUpdateError};
 use crate::layout::Layout;
 use crate::options::StateOptions;
 use crate::store::codec::{self, DecodeError};
-use crate::store::{Stamp, StateRef, Store};
+use crate::store::{Stamp, StateRef, Store, VersionTree};
 
 /// How many times an update starts over after a write that was not applied (an external writer
 /// bumped the version, the lock was lost, the reply was lost and the write did not land) before
@@ -294,7 +294,8 @@ where
         };
 
         let payload = &layout.payload;
-        let (value, json) = run_closure(&snapshot, payload, f).map_err(NotApplied::Fail)?;
+        let (value, json, base_tree) =
+            run_closure(&snapshot, payload, f).map_err(NotApplied::Fail)?;
         let compression = options.compression.for_payload(snapshot.is_compressed());
         drop(snapshot);
         let bytes = codec::encode(&json, compression).map_err(|message| Error::Encode {
@@ -344,7 +345,7 @@ where
                 tracing::debug!(dir = %layout.dir, version = payload_stat.version, "committed");
                 // A closed state cannot show it, but the write was applied all the same.
                 let _ = in_flight
-                    .acknowledge(value, json, stamp, Some(bytes), (*id).clone())
+                    .acknowledge(value, json, stamp, Some(bytes), (*id).clone(), base_tree)
                     .await;
                 return Ok(payload_stat.version);
             }
@@ -451,11 +452,14 @@ fn no_data_change(err: &zookeeper_client::Error) -> bool {
 /// Runs the closure on a copy of the snapshot's value, and returns the new value with the JSON to
 /// store: the stored JSON with what the closure changed ([`crate::diff::merge`]: fields that `T`
 /// does not know are kept). A panic in the closure is an error, and nothing is written.
+///
+/// Also returns the stored JSON's tree with the version it is of (its mzxid): a copy that keeps a
+/// small payload's text parses it here, and the write's diff reuses it rather than parsing again.
 fn run_closure<T, E, F>(
     snapshot: &StateRef<T>,
     path: &str,
     f: &mut F,
-) -> Result<(T, Value), TryUpdateError<E>>
+) -> Result<(T, Value, VersionTree), TryUpdateError<E>>
 where
     T: Serialize + DeserializeOwned,
     F: FnMut(&mut T) -> Result<(), E>,
@@ -464,11 +468,10 @@ where
         path: path.to_string(),
         message: e.to_string(),
     };
-    // A small payload's text is parsed here and kept with this version: the write's diff, made
-    // by the store's writer against this version, needs the tree again. The next version (this
-    // write's, or another) holds the text alone.
-    let stored = snapshot.json();
-    let mut value = T::deserialize(stored).map_err(|e| Error::Decode {
+    // Not kept with the version (`to_tree`): an update that does not write (an aborted closure,
+    // a stale version) must not leave the tree behind in an idle copy.
+    let stored = snapshot.json_tree();
+    let mut value = T::deserialize(&*stored).map_err(|e| Error::Decode {
         path: path.to_string(),
         version: snapshot.version(),
         reason: DecodeError::Json(e.to_string()),
@@ -489,9 +492,9 @@ where
     let json = if before == *stored {
         after
     } else {
-        crate::diff::merge(stored, &before, &after)
+        crate::diff::merge(&stored, &before, &after)
     };
-    Ok((value, json))
+    Ok((value, json, (snapshot.stamp().mzxid, stored)))
 }
 
 /// An update of a local-only state ([`ZkState::empty`](crate::ZkState::empty)): same closure
@@ -506,7 +509,7 @@ where
     F: FnMut(&mut T) -> Result<(), E>,
 {
     let snapshot = store.load();
-    let (value, json) = run_closure(&snapshot, store.payload_path(), &mut f)?;
+    let (value, json, base_tree) = run_closure(&snapshot, store.payload_path(), &mut f)?;
     let stamp = snapshot.stamp();
     drop(snapshot);
     let next = Stamp {
@@ -516,7 +519,7 @@ where
     };
     store
         .write_started()
-        .acknowledge(value, json, next, None, id.clone())
+        .acknowledge(value, json, next, None, id.clone(), base_tree)
         .await?;
     Ok(next.version)
 }
