@@ -178,9 +178,8 @@ pub mod bench {
             bytes,
             crate::DEFAULT_MAX_DECOMPRESSED,
         )?;
-        let small = bytes.len() < crate::store::json::TEXT_BELOW && !crate::is_compressed(bytes);
-        let text = small.then(|| bytes.to_vec());
-        Ok((value, Held(Json::kept(Arc::new(json), text)), changes))
+        let stored = Json::keeps_text(bytes).then(|| bytes.to_vec());
+        Ok((value, Held(Json::kept(Arc::new(json), stored)), changes))
     }
 }
 

@@ -136,10 +136,7 @@ where
         (Vec::new(), Err(panicked))
     });
     let (value, json, fault) = match (decoded, stand_in) {
-        (Ok((value, json)), _) => {
-            let text = (!compressed).then_some(data);
-            (value, Json::kept(Arc::new(json), text), None)
-        }
+        (Ok((value, json)), _) => (value, Json::kept(Arc::new(json), Some(data)), None),
         (Err(reason), stand_in) => {
             let fault = Error::Decode {
                 path: layout.payload.clone(),

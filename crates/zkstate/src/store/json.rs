@@ -12,6 +12,8 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
+use super::codec;
+
 /// Plain JSON payloads smaller than this keep their text, not their tree. 4 KiB: parsing it
 /// again takes ~20 µs, a fiftieth of an update's round trips.
 pub(crate) const TEXT_BELOW: usize = 4 * 1024;
@@ -40,15 +42,21 @@ impl Json {
         }
     }
 
-    /// `tree` and its plain JSON `text` (if the payload is stored as such): the text alone is
-    /// kept when it is small and not deeply nested, the tree otherwise.
+    /// Whether a payload stored as these bytes keeps them as its text ([`Json::kept`]): plain
+    /// JSON (not a zstd frame), under [`TEXT_BELOW`], nested no deeper than serde_json reads back.
+    pub(crate) fn keeps_text(stored: &[u8]) -> bool {
+        stored.len() < TEXT_BELOW && !codec::is_compressed(stored) && nesting(stored) <= TEXT_DEPTH
+    }
+
+    /// `tree` and the bytes it is `stored` as, when at hand: the bytes alone are kept when
+    /// [`Json::keeps_text`] says so, the tree otherwise.
     ///
-    /// The text must be `tree` as JSON: parsed from it (a fetched payload), or serialised from it
-    /// (a payload this process wrote; serde_json's `float_roundtrip` makes every number parse
-    /// back to itself, and the depth check keeps text that would not parse back out).
-    pub(crate) fn kept(tree: Arc<Value>, text: Option<Vec<u8>>) -> Json {
-        match text {
-            Some(text) if text.len() < TEXT_BELOW && nesting(&text) <= TEXT_DEPTH => Json {
+    /// The bytes must be `tree` as stored: parsed into it (a fetched payload), or serialised from
+    /// it (a payload this process wrote; serde_json's `float_roundtrip` makes every number parse
+    /// back to itself, and the depth check keeps out text that would not parse back).
+    pub(crate) fn kept(tree: Arc<Value>, stored: Option<Vec<u8>>) -> Json {
+        match stored {
+            Some(text) if Json::keeps_text(&text) => Json {
                 text: Some(text.into_boxed_slice()),
                 tree: OnceLock::new(),
             },
@@ -167,9 +175,12 @@ mod tests {
         assert!(json.text.is_none());
         assert_eq!(**json.tree(), big);
 
-        // A zstd frame's text is not at hand: the tree is kept.
-        let json = Json::kept(Arc::new(json!([1])), None);
+        // A zstd frame keeps the tree; so does a payload whose bytes are not at hand.
+        let frame = codec::encode(&json!([1]), codec::Compression::ZSTD).expect("frame");
+        assert!(!Json::keeps_text(&frame));
+        let json = Json::kept(Arc::new(json!([1])), Some(frame));
         assert!(json.text.is_none());
         assert_eq!(*json.to_tree(), json!([1]));
+        assert!(Json::kept(Arc::new(json!([1])), None).text.is_none());
     }
 }

@@ -223,8 +223,8 @@ pub(crate) type VersionTree = (i64, Arc<Value>);
 pub(crate) struct Acknowledged<T> {
     pub(crate) value: T,
     pub(crate) json: Value,
-    /// The bytes written, when plain JSON: a small payload's copy keeps them, not the tree.
-    pub(crate) text: Option<Vec<u8>>,
+    /// The bytes written (`None` for a local-only state): see [`Json::kept`].
+    pub(crate) stored: Option<Vec<u8>>,
     /// The tree of the version the write was made from (by its mzxid), parsed by the update:
     /// the diff uses it when the copy still holds that version.
     pub(crate) base: VersionTree,
@@ -575,13 +575,12 @@ impl<T> InFlight<'_, T> {
         self.announced = false;
         let size = stored.as_ref().map_or(0, Vec::len);
         let compressed = stored.as_deref().is_some_and(codec::is_compressed);
-        let text = stored.filter(|_| !compressed);
         let (done, applied) = oneshot::channel();
         self.store
             .send(Request::Acknowledged(Box::new(Acknowledged {
                 value,
                 json,
-                text,
+                stored,
                 base,
                 stamp,
                 size,
@@ -638,8 +637,8 @@ pub(crate) enum Fetched {
 struct Prepared<T> {
     value: T,
     json: Arc<Value>,
-    /// The plain JSON text `json` was parsed from, when at hand: see [`Json::kept`].
-    text: Option<Vec<u8>>,
+    /// The bytes `json` is stored as, when at hand: see [`Json::kept`].
+    stored: Option<Vec<u8>>,
     changes: Vec<diff::Change>,
     compressed: bool,
     /// The stored payload's size, in bytes.
@@ -708,7 +707,7 @@ where
                     .map(|value| Prepared {
                         value,
                         json,
-                        text: None,
+                        stored: None,
                         changes: Vec::new(),
                         compressed,
                         size,
@@ -720,7 +719,7 @@ where
                         changes,
                         value,
                         json: Arc::new(json),
-                        text: None,
+                        stored: None,
                         compressed,
                         size,
                     },
@@ -744,12 +743,12 @@ where
                 return Err(fault);
             }
         };
-        // A big payload's bytes tell the next identical one; a small plain one's are its copy.
+        // A big payload's bytes tell the next identical one; a small one's may be its copy.
         if big {
             self.last_big = Some(bytes);
         } else {
             self.last_big = None;
-            prepared.text = (!compressed).then_some(bytes);
+            prepared.stored = Some(bytes);
         }
         drop(current);
         self.publish(prepared, stamp, None, big);
@@ -764,7 +763,7 @@ where
         let Acknowledged {
             value,
             json,
-            text,
+            stored,
             base: (base_mzxid, base_tree),
             stamp,
             size,
@@ -790,7 +789,7 @@ where
                 Prepared {
                     value,
                     json: Arc::new(json),
-                    text,
+                    stored,
                     changes,
                     compressed,
                     size,
@@ -830,7 +829,7 @@ where
         let Prepared {
             value,
             json,
-            text,
+            stored,
             changes,
             compressed,
             size,
@@ -848,7 +847,7 @@ where
         // tree here (a batch sent to subscribers holds its own).
         let next = Arc::new(Snapshot {
             value,
-            json: Json::kept(json, text),
+            json: Json::kept(json, stored),
             stamp,
             compressed,
             size,

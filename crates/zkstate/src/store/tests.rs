@@ -244,7 +244,7 @@ fn a_small_plain_payload_is_kept_as_text_and_a_large_or_compressed_one_as_its_tr
             writer
                 .apply_acknowledged(Box::new(Acknowledged {
                     value: value.clone(),
-                    text: Some(bytes(&value)),
+                    stored: Some(bytes(&value)),
                     base,
                     json: value,
                     stamp: stamp(version, version as i64 + 4),
