@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{connect, eventually, next, raw_client, shared_server, unique_dir};
+use common::{connect, eventually, next, raw_client, remove_tree, shared_server, unique_dir};
 use serde::{Deserialize, Serialize};
 use zkstate::{Error, StateEvent, ZkState};
 
@@ -141,7 +141,7 @@ async fn deleted_directory_is_missing_and_recovers_when_recreated() {
         .await
         .expect("an update, so a writer marker exists");
     let _ = next("the local change", &mut f.changes).await;
-    delete_recursive(&f.actor, &f.dir).await;
+    remove_tree(&f.actor, &f.dir).await;
     assert!(matches!(
         f.expect_error_event().await,
         Error::Missing { .. }
@@ -183,20 +183,6 @@ async fn payload_above_the_limit_is_refused_before_sending() {
         .update(|c| c.replicas = 4)
         .await
         .expect("next update");
-}
-
-async fn delete_recursive(client: &zookeeper_client::Client, path: &str) {
-    let mut stack = vec![path.to_string()];
-    let mut order = Vec::new();
-    while let Some(node) = stack.pop() {
-        if let Ok(children) = client.list_children(&node).await {
-            stack.extend(children.into_iter().map(|c| format!("{node}/{c}")));
-        }
-        order.push(node);
-    }
-    for node in order.into_iter().rev() {
-        let _ = client.delete(&node, None).await;
-    }
 }
 
 /// Writes `payload` as an external actor, expects a decode error event and a typed read error,

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{connect, eventually, raw_client, shared_server, soon, unique_dir};
+use common::{connect, eventually, raw_client, remove_tree, shared_server, soon, unique_dir};
 use serde_json::{json, Value};
 use zkstate::{Error, StateEvent, StateOptions, ZkState};
 use zkstate_testing::FaultProxy;
@@ -271,22 +271,4 @@ async fn an_update_after_the_state_was_removed_fails_and_does_not_bring_the_dire
         raw.check_stat(&dir).await.expect("stat").is_none(),
         "the update re-created the removed directory"
     );
-}
-
-/// Deletes `path` and everything under it, children first.
-async fn remove_tree(client: &zookeeper_client::Client, path: &str) {
-    let mut stack = vec![path.to_string()];
-    let mut order = Vec::new();
-    while let Some(node) = stack.pop() {
-        if let Ok(children) = client.list_children(&node).await {
-            stack.extend(children.into_iter().map(|c| format!("{node}/{c}")));
-        }
-        order.push(node);
-    }
-    for node in order.into_iter().rev() {
-        match client.delete(&node, None).await {
-            Ok(()) | Err(zookeeper_client::Error::NoNode) => {}
-            Err(err) => panic!("delete {node}: {err}"),
-        }
-    }
 }

@@ -132,3 +132,27 @@ pub async fn serving_node(cluster: &ZkCluster, session: i64) -> Option<usize> {
     }
     None
 }
+
+/// Deletes `path` and everything under it, children first; again from the top when a node
+/// appeared under one being deleted (a live instance writing meanwhile).
+pub async fn remove_tree(client: &zookeeper_client::Client, path: &str) {
+    'again: for _ in 0..10 {
+        let mut stack = vec![path.to_string()];
+        let mut order = Vec::new();
+        while let Some(node) = stack.pop() {
+            if let Ok(children) = client.list_children(&node).await {
+                stack.extend(children.into_iter().map(|c| format!("{node}/{c}")));
+            }
+            order.push(node);
+        }
+        for node in order.into_iter().rev() {
+            match client.delete(&node, None).await {
+                Ok(()) | Err(zookeeper_client::Error::NoNode) => {}
+                Err(zookeeper_client::Error::NotEmpty) => continue 'again,
+                Err(err) => panic!("delete {node}: {err}"),
+            }
+        }
+        return;
+    }
+    panic!("{path} kept growing children while being removed");
+}
