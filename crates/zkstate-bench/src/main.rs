@@ -12,7 +12,7 @@
 //!
 //! Options: `--quick`; `--no-prototype` (skip scenario 8); `--only 1,5,9` (run these scenarios,
 //! write nothing); `--no-write` (do not rewrite BENCHMARKS.md). For a profiler:
-//! `--profile-local BYTES ITERATIONS [after-small]` runs scenario 7's local decode + diff alone,
+//! `--profile-local BYTES ITERATIONS [after-small] [other]` runs scenario 7's local decode + diff alone,
 //! no ZooKeeper
 //! (`valgrind --tool=callgrind target/release/zkstate-bench --profile-local 921600 5`).
 

@@ -70,3 +70,10 @@ pub fn bump(records: &mut Records, iteration: u64) {
     let i = (iteration % records.len() as u64) as usize;
     records[i].counter += 1;
 }
+
+/// The bytes a zkstate instance writes for `value`: its JSON tree serialised, keys in sorted order
+/// (serde_json's map), no whitespace. Serialised directly, a serde struct has its fields in
+/// declaration order instead, as another program's write would.
+pub fn as_written<T: Serialize>(value: &T) -> serde_json::Result<Vec<u8>> {
+    serde_json::to_vec(&serde_json::to_value(value)?)
+}

@@ -144,7 +144,7 @@ pub mod bench {
 
     use crate::store::Json;
 
-    /// The JSON a local copy holds for a payload: its text when small and plain, else its tree.
+    /// The JSON a local copy holds for a payload: its text, its tree, or both, as a copy keeps them.
     pub struct Held(Json);
 
     impl Held {
@@ -163,9 +163,9 @@ pub mod bench {
     }
 
     /// Decodes `bytes` (plain JSON or a zstd frame) and diffs it against `current`, as a state's
-    /// writer does with a fetched payload: the current tree parsed from its text when the copy
-    /// holds the text, and the new payload kept as the copy keeps it (a small payload's text is
-    /// copied here, where the writer keeps the fetched buffer).
+    /// writer does with a fetched payload: as text when `current` is canonical text and the
+    /// change is small next to it, else by parsing the new tree (and the current one when the
+    /// copy holds only its text). The new payload is kept as the copy keeps it.
     ///
     /// # Errors
     /// Why it does not decode.
@@ -173,13 +173,12 @@ pub mod bench {
         current: &Held,
         bytes: &[u8],
     ) -> Result<(T, Held, Vec<crate::Change>), crate::DecodeError> {
-        let (value, json, changes) = crate::store::codec::decode_and_diff(
-            &current.0.to_tree(),
+        let decoded = crate::store::codec::decode_and_diff::<T>(
+            &current.0,
             bytes,
             crate::DEFAULT_MAX_DECOMPRESSED,
         )?;
-        let stored = Json::keeps_text(bytes).then(|| bytes.to_vec());
-        Ok((value, Held(Json::kept(Arc::new(json), stored)), changes))
+        Ok((decoded.value, Held(decoded.json), decoded.changes))
     }
 }
 

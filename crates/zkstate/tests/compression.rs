@@ -129,7 +129,7 @@ async fn bad_frames_are_typed_errors_and_the_last_good_value_is_kept() {
         .await
         .expect("a good frame");
     let batch = next_batch(&mut changes).await;
-    assert_eq!(batch.value.as_ref(), &serde_json::json!([4, 5, 6]));
+    assert_eq!(batch.value(), &serde_json::json!([4, 5, 6]));
     assert_eq!(*state.read().expect("recovered"), vec![4, 5, 6]);
     state.close().await;
 }

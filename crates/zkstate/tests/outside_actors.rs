@@ -206,7 +206,7 @@ async fn a_state_deleted_and_recreated_gets_its_listener_records_back_in_the_sam
     // The instance sees the new payload and registers its record again.
     loop {
         match common::next("the new payload", &mut changes).await {
-            StateEvent::Changed(batch) if batch.value.as_ref() == &json!({"v": 2}) => break,
+            StateEvent::Changed(batch) if batch.value() == &json!({"v": 2}) => break,
             _ => continue,
         }
     }

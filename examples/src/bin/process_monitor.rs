@@ -144,7 +144,7 @@ async fn main() -> anyhow::Result<()> {
                         println!("[{name}] change -> version {}: {}", batch.version, describe(change));
                     }
                     // The batch carries the new value: the local copy is replaced just after.
-                    match serde_json::from_value::<Vec<String>>(serde_json::Value::clone(&batch.value)) {
+                    match serde_json::from_value::<Vec<String>>(batch.value().clone()) {
                         Ok(globs) => report(&name, &mut system, &globs),
                         Err(err) => println!("[{name}] unexpected payload: {err}"),
                     }

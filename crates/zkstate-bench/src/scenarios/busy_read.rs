@@ -116,7 +116,7 @@ pub async fn run(env: &Env, report: &mut Report) -> Result<()> {
             bump(&mut copy, i * 7 + 1);
             // Encoded before the window opens (so not with `raw_write`): the writer is another
             // machine's business.
-            let bytes = serde_json::to_vec(&copy)?;
+            let bytes = crate::payload::as_written(&copy)?;
             let number = 2 * i + 1;
             if i > 0 {
                 window.store(phase(number, APPLYING), Ordering::Release);

@@ -95,7 +95,9 @@ async fn per_change(
         }
         Side::Raw => {
             let paths = RawPaths::new(name);
-            paths.create(writer, &serde_json::to_vec(&copy)?).await?;
+            paths
+                .create(writer, &crate::payload::as_written(&copy)?)
+                .await?;
             for _ in 0..sessions {
                 clients.push(via.raw().await?);
             }

@@ -16,7 +16,9 @@ pub async fn run(env: &Env, report: &mut Report) -> Result<()> {
     let state = zkstate::ZkState::new(&conn, "s2-cread", records.clone()).await?;
     let raw = env.raw().await?;
     let paths = RawPaths::new("s2-cread");
-    paths.create(&raw, &serde_json::to_vec(&records)?).await?;
+    paths
+        .create(&raw, &crate::payload::as_written(&records)?)
+        .await?;
 
     let (zk, base) = interleaved(
         env.plan.c_read,

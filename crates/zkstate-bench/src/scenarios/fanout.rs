@@ -104,7 +104,7 @@ impl RawFleet {
         }
         let paths = RawPaths::new(name);
         paths
-            .create(&clients[0], &serde_json::to_vec(&records)?)
+            .create(&clients[0], &crate::payload::as_written(&records)?)
             .await?;
         let (tx, rx) = deliver::channel();
         let mut followers = Vec::new();

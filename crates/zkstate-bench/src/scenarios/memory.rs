@@ -140,7 +140,7 @@ pub fn child(args: &[String]) -> ExitCode {
 /// what the copy keeps of its JSON (for the merge and the diff: the text of a small payload) and
 /// into `T` (for `read()`), each pair kept.
 async fn copies_growth(instances: usize) -> Result<(u64, u64)> {
-    let bytes = serde_json::to_vec(&records_of_size(1024))?;
+    let bytes = crate::payload::as_written(&records_of_size(1024))?;
     let before = settled_rss().await?;
     let mut keep = Vec::with_capacity(instances);
     for _ in 0..instances {
@@ -289,7 +289,7 @@ async fn raw_growth(env: &Env, instances: usize, connections: usize) -> Result<(
         let client = env.raw().await?;
         if c == 0 {
             paths
-                .create(&client, &serde_json::to_vec(&records)?)
+                .create(&client, &crate::payload::as_written(&records)?)
                 .await?;
         }
         keep.push(raw_follower(&client, &paths.payload).await?);

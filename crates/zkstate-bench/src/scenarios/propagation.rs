@@ -23,7 +23,7 @@ pub async fn raw_write(client: &Client, path: &str, copy: &Mutex<Records>, i: u6
     let bytes = {
         let mut value = copy.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
         bump(&mut value, i);
-        serde_json::to_vec(&*value)?
+        crate::payload::as_written(&*value)?
     };
     Ok(client.set_data(path, &bytes, None).await?.version)
 }
@@ -66,7 +66,7 @@ impl Pairs {
         let raw_b = env.raw().await?;
         let raw_paths = RawPaths::new(name);
         raw_paths
-            .create(&raw_a, &serde_json::to_vec(&records)?)
+            .create(&raw_a, &crate::payload::as_written(&records)?)
             .await?;
         let version = raw_a.get_data(&raw_paths.payload).await?.1.version;
         let (tx, raw_rx) = deliver::channel();

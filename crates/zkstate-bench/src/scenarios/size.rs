@@ -15,7 +15,7 @@ use super::deliver::{self, last_delivery};
 use super::propagation::raw_write;
 use super::{busy_read, memory};
 use crate::common::{interleaved, progress, Env, Pace, RawPaths};
-use crate::payload::{bump, records_of_size, Records};
+use crate::payload::{as_written, bump, records_of_size, Records};
 use crate::report::{Measure, Report, Row, Target};
 use crate::stats::{format_bytes, format_nanos, Summary};
 
@@ -26,13 +26,38 @@ fn label(bytes: usize) -> String {
     format!("{} KB", bytes / 1024)
 }
 
+/// Who wrote the payloads of the local part.
+#[derive(Clone, Copy)]
+pub enum Writer {
+    /// A zkstate instance: the JSON tree serialised, keys sorted ([`as_written`]). The copy
+    /// diffs such text as text.
+    Zkstate,
+    /// Another program serialising the records directly (fields in declaration order): the copy
+    /// parses trees.
+    Other,
+}
+
+impl Writer {
+    fn encode(self, records: &Records) -> serde_json::Result<Vec<u8>> {
+        match self {
+            Writer::Zkstate => as_written(records),
+            Writer::Other => serde_json::to_vec(records),
+        }
+    }
+}
+
 /// The local part: what zkstate does with the bytes of a change (the library's own
-/// `decode_and_diff`: JSON and `T`, then the diff against the previous JSON, parsed from its text
-/// when the copy keeps a small payload's text), against decoding straight into `T`. As the library does, the new value becomes the current one and the
-/// previous one is dropped (untimed): the heap holds one value while the next decodes.
-fn local(size: usize, iterations: usize) -> Result<(Vec<Duration>, Vec<Duration>, usize)> {
+/// `decode_and_diff`: as text against the copy's canonical text when `writer` is zkstate, else
+/// JSON and `T`, then the diff against the previous JSON), against decoding straight into `T`.
+/// As the library does, the new value becomes the current one and the previous one is dropped
+/// (untimed): the heap holds one value while the next decodes.
+fn local(
+    size: usize,
+    iterations: usize,
+    writer: Writer,
+) -> Result<(Vec<Duration>, Vec<Duration>, usize)> {
     let old = records_of_size(size);
-    let mut current_json = zkstate::bench::Held::of(&serde_json::to_vec(&old)?)?;
+    let mut current_json = zkstate::bench::Held::of(&writer.encode(&old)?)?;
     let mut current = old.clone();
     // Each variant changes one more record than the one before: consecutive variants differ
     // (the cycle's wrap-around in several records).
@@ -40,7 +65,7 @@ fn local(size: usize, iterations: usize) -> Result<(Vec<Duration>, Vec<Duration>
     let mut new = old.clone();
     for i in 0..VARIANTS {
         bump(&mut new, i);
-        variants.push(serde_json::to_vec(&new)?);
+        variants.push(writer.encode(&new)?);
     }
     let actual = variants[0].len();
     let warmup = (iterations / 10).max(2);
@@ -73,7 +98,8 @@ fn local(size: usize, iterations: usize) -> Result<(Vec<Duration>, Vec<Duration>
     Ok((zk, raw, actual))
 }
 
-/// Where the local time goes: p50 of each stage of zkstate's work, separately.
+/// Where the local time goes when the copy parses trees (another program's bytes): p50 of each
+/// stage, separately.
 fn breakdown(size: usize, iterations: usize) -> Result<String> {
     let old = records_of_size(size);
     let old_json = serde_json::to_value(&old)?;
@@ -142,7 +168,7 @@ async fn end_to_end(
     deliver::subscribe(&b, 0, tx);
     let raw_b = env.raw().await?;
     let paths = RawPaths::new(&name);
-    paths.create(&raw_b, &serde_json::to_vec(&records)?).await?;
+    paths.create(&raw_b, &as_written(&records)?).await?;
     let (tx, raw_rx) = deliver::channel();
     let follower = deliver::follow(raw_b.clone(), paths.payload.clone(), 0, true, tx).await?;
 
@@ -200,17 +226,18 @@ pub async fn run(env: &Env, report: &mut Report) -> Result<()> {
     for &(size, local_iterations, _) in &env.plan.sizes {
         progress(format!("7. size {}: local decode + diff", label(size)));
         let (zk, raw, actual) =
-            tokio::task::spawn_blocking(move || local(size, local_iterations)).await??;
+            tokio::task::spawn_blocking(move || local(size, local_iterations, Writer::Zkstate))
+                .await??;
         let parts =
             tokio::task::spawn_blocking(move || breakdown(size, local_iterations / 4)).await??;
         report.notes.push(format!(
-            "7 ({}), where the local time goes (p50 of each stage): {parts}.",
+            "7 ({}), where the local time goes when the copy parses trees (p50 of each stage): {parts}.",
             label(size)
         ));
         let mut row = Row::new(
             &format!("7 ({})", label(size)),
             format!(
-                "decode (bytes → JSON → records) + diff of a change, local ({} payload, 1 record changed)",
+                "decode + diff of a change written by zkstate, local ({} payload, 1 record changed)",
                 format_bytes(actual as f64)
             ),
             Measure::latency(Summary::of_durations(&zk), "decode+diff"),
@@ -225,6 +252,23 @@ pub async fn run(env: &Env, report: &mut Report) -> Result<()> {
             ));
         }
         report.rows.push(row);
+        if size >= 900 * 1024 {
+            // The same change as another program writes it: the copy parses both trees.
+            let (zk, raw, actual) =
+                tokio::task::spawn_blocking(move || local(size, local_iterations, Writer::Other))
+                    .await??;
+            report.rows.push(Row::new(
+                &format!("7 ({}, other writer)", label(size)),
+                format!(
+                    "decode (bytes → JSON → records) + diff of the change as another program writes it \
+                     (fields in declaration order: not diffed as text), local ({} payload)",
+                    format_bytes(actual as f64)
+                ),
+                Measure::latency(Summary::of_durations(&zk), "decode+diff other"),
+                "`serde_json::from_slice` into the records",
+                Measure::latency(Summary::of_durations(&raw), "decode other"),
+            ));
+        }
     }
     if env.plan.malloc_experiment {
         // The same 900 KB work in fresh processes: with glibc's default settings after smaller
@@ -336,22 +380,29 @@ pub async fn run(env: &Env, report: &mut Report) -> Result<()> {
     Ok(())
 }
 
-/// `--profile-local BYTES ITERATIONS [after-small]`: the local part of scenario 7 alone, for a
+/// `--profile-local BYTES ITERATIONS [after-small] [other]`: the local part of scenario 7 alone, for a
 /// profiler, or for a fresh heap; `after-small` first runs the 1 KB and 64 KB sizes on the same
-/// thread, as the harness does. Prints one JSON line.
+/// thread, as the harness does; `other` measures another program's bytes (trees parsed) instead
+/// of zkstate's. Prints one JSON line.
 pub fn profile(args: &[String]) -> std::process::ExitCode {
     let (Some(Ok(size)), Some(Ok(iterations))) = (
         args.first().map(|a| a.parse::<usize>()),
         args.get(1).map(|a| a.parse::<usize>()),
     ) else {
-        eprintln!("usage: --profile-local BYTES ITERATIONS [after-small]");
+        eprintln!("usage: --profile-local BYTES ITERATIONS [after-small] [other]");
         return std::process::ExitCode::from(2);
     };
-    if args.get(2).map(String::as_str) == Some("after-small") {
-        let _ = local(1024, 5_000);
-        let _ = local(64 * 1024, 1_000);
+    let flag = |name: &str| args.iter().skip(2).any(|arg| arg == name);
+    if flag("after-small") {
+        let _ = local(1024, 5_000, Writer::Zkstate);
+        let _ = local(64 * 1024, 1_000, Writer::Zkstate);
     }
-    match local(size, iterations) {
+    let writer = if flag("other") {
+        Writer::Other
+    } else {
+        Writer::Zkstate
+    };
+    match local(size, iterations, writer) {
         Ok((zk, raw, actual)) => {
             let p50 = |v: &[Duration]| Summary::of_durations(v).map(|s| s.p50).unwrap_or(0.0);
             println!(

@@ -34,7 +34,7 @@ pub(crate) async fn raw_locked_write(
     let bytes = {
         let mut value = copy.lock().map_err(|_| anyhow::anyhow!("poisoned"))?;
         bump(&mut value, i);
-        serde_json::to_vec(&*value)?
+        crate::payload::as_written(&*value)?
     };
     let expected = versioned.then(|| version.load(Ordering::Acquire));
     let stat = lock.set_data(&paths.payload, &bytes, expected).await?;
@@ -80,7 +80,7 @@ async fn raw_versioned_rmw(client: &Client, path: &str, i: u64) -> Result<u64> {
         let (data, stat) = client.get_data(path).await?;
         let mut value: Records = serde_json::from_slice(&data)?;
         bump(&mut value, i);
-        let bytes = serde_json::to_vec(&value)?;
+        let bytes = crate::payload::as_written(&value)?;
         match client.set_data(path, &bytes, Some(stat.version)).await {
             Ok(_) => return Ok(retries),
             Err(zookeeper_client::Error::BadVersion) => retries += 1,
@@ -217,7 +217,7 @@ async fn zk_update(state: &ZkState<Records>, i: u64, latest: bool) -> Result<u64
 pub async fn run(env: &Env, report: &mut Report) -> Result<()> {
     let plan = &env.plan;
     let records = records_of_size(1024);
-    let bytes = serde_json::to_vec(&records)?;
+    let bytes = crate::payload::as_written(&records)?;
 
     // 3a. Uncontended locked update.
     progress("3. update() against raw lock + fenced set_data + release");

@@ -29,6 +29,7 @@
 
 mod merge;
 mod path;
+pub(crate) mod text;
 
 use serde_json::{Map, Value};
 

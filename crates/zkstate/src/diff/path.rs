@@ -108,6 +108,11 @@ impl KeyPath {
         self.0.last()
     }
 
+    /// The segments, to change in place.
+    pub(crate) fn segments_mut(&mut self) -> &mut Vec<PathSegment> {
+        &mut self.0
+    }
+
     /// The segments, by value.
     pub fn into_segments(self) -> Vec<PathSegment> {
         self.0

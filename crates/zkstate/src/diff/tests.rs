@@ -496,3 +496,75 @@ proptest! {
         prop_assert_eq!(deep_clone(&v), v);
     }
 }
+
+/// `value` inside a document large enough that a change to it is a small part of the text,
+/// with the pad on either side of it (keys sort: "a" before "x" before "z").
+fn padded(value: &Value) -> Value {
+    let pad: Vec<Value> = (0..24).map(|i| json!({"id": i, "s": "padding"})).collect();
+    json!({"a": pad, "x": [{"in": value}], "z": pad})
+}
+
+/// Mutates bytes of `text`: overwrites, inserts and deletes at positions chosen by `edits`.
+fn mangle(text: &[u8], edits: &[(usize, u8, u8)]) -> Vec<u8> {
+    const BYTES: &[u8] = b"{}[],:\"\\ 0123456789.-+eEtrufalsn\xc3\xa9\x80";
+    let mut out = text.to_vec();
+    for &(at, op, byte) in edits {
+        let byte = BYTES[usize::from(byte) % BYTES.len()];
+        let at = at % (out.len() + 1);
+        match op % 3 {
+            0 if at < out.len() => out[at] = byte,
+            1 if at < out.len() => {
+                out.remove(at);
+            }
+            _ => out.insert(at, byte),
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// The text diff, when it answers, answers what the tree diff does.
+    #[test]
+    fn the_text_diff_of_canonical_texts_is_the_tree_diff((old, new) in arb_pair()) {
+        for (old, new) in [(old.clone(), new.clone()), (padded(&old), padded(&new))] {
+            let (a, b) = (serde_json::to_vec(&old).unwrap(), serde_json::to_vec(&new).unwrap());
+            if let Some(changes) = text::diff_texts(&a, &b, 100) {
+                prop_assert_eq!(changes, diff(&old, &new));
+            }
+        }
+    }
+
+    /// Whatever the new bytes (another tool's write, a corrupt one), the text diff answers only
+    /// for canonical JSON, and then what the tree diff answers.
+    #[test]
+    fn the_text_diff_vouches_only_for_canonical_json(
+        old in arb_json(),
+        edits in prop::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 1..4),
+    ) {
+        let old = padded(&old);
+        let a = serde_json::to_vec(&old).unwrap();
+        let b = mangle(&a, &edits);
+        if let Some(changes) = text::diff_texts(&a, &b, 100) {
+            let parsed: Value = serde_json::from_slice(&b).expect("vouched-for text parses");
+            prop_assert!(text::is_canonical(&parsed, &b));
+            prop_assert_eq!(changes, diff(&old, &parsed));
+        }
+    }
+}
+
+#[test]
+fn the_text_diff_answers_for_a_change_in_a_padded_document() {
+    // The property tests above only check answers: here the text diff does answer.
+    let old = padded(&json!({"k": [1, 2], "s": "x"}));
+    let mut new = old.clone();
+    new["x"][0]["in"]["k"][1] = json!("two");
+    let (a, b) = (
+        serde_json::to_vec(&old).unwrap(),
+        serde_json::to_vec(&new).unwrap(),
+    );
+    let changes = text::diff_texts(&a, &b, 100).expect("answers");
+    assert_eq!(changes, diff(&old, &new));
+    assert_eq!(changes[0].path().to_string(), ".x[0].in.k[1]");
+}

@@ -126,17 +126,16 @@ where
     .await?;
     let compressed = codec::is_compressed(&data);
     let max = options.max_decompressed;
-    let (data, decoded) = store::off_worker_if(store::is_big(&data), move || {
-        let decoded = codec::decode::<T>(&data, max);
-        (data, decoded)
+    // What the copy keeps is made off the workers too: checking a large text canonical costs
+    // a serialisation.
+    let decoded = store::off_worker_if(store::is_big(&data), move || {
+        codec::decode::<T>(&data, max)
+            .map(|(value, json)| (value, Json::fetched(Arc::new(json), &data)))
     })
     .await
-    .unwrap_or_else(|| {
-        let panicked = DecodeError::Json("the payload's decoder panicked".into());
-        (Vec::new(), Err(panicked))
-    });
+    .unwrap_or_else(|| Err(DecodeError::Json("the payload's decoder panicked".into())));
     let (value, json, fault) = match (decoded, stand_in) {
-        (Ok((value, json)), _) => (value, Json::kept(Arc::new(json), Some(data)), None),
+        (Ok((value, json)), _) => (value, json, None),
         (Err(reason), stand_in) => {
             let fault = Error::Decode {
                 path: layout.payload.clone(),
@@ -153,7 +152,7 @@ where
     };
     let first = Snapshot {
         value,
-        json,
+        json: Arc::new(json),
         stamp: Stamp::of(&stat),
         compressed,
         size: usize::try_from(stat.data_length).unwrap_or(0),

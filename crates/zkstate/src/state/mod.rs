@@ -346,7 +346,7 @@ where
         })?;
         let first = Snapshot {
             value: initial,
-            json: Json::of_tree(Arc::new(json)),
+            json: Arc::new(Json::of_tree(Arc::new(json))),
             stamp: Stamp::local(),
             compressed: false,
             size: 0,

@@ -12,6 +12,7 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
+use super::json::Json;
 use crate::diff::Change;
 use crate::error::Error;
 
@@ -36,10 +37,8 @@ pub struct ChangeBatch {
     pub mzxid: i64,
     /// Every change, in an order that [`diff::apply`](crate::diff::apply) can replay. Never empty.
     pub changes: Vec<Change>,
-    /// The whole value after this batch, as JSON. Changes are emitted before the local copy is
-    /// replaced, so a handler that needs the new value takes it from here rather than from
-    /// `d_read()`.
-    pub value: Arc<Value>,
+    /// The whole value after this batch: see [`ChangeBatch::value`].
+    value: Arc<Json>,
     /// Who made it, as seen by the handle that subscribed.
     pub origin: Origin,
     /// The stored payload's size in bytes (compressed, for a zstd frame).
@@ -77,7 +76,7 @@ impl ChangeBatch {
     pub(crate) fn new(
         (version, mzxid, mtime_ms): (i32, i64, i64),
         changes: Vec<Change>,
-        value: Arc<Value>,
+        value: Arc<Json>,
         size: usize,
         written_by: Option<Arc<str>>,
     ) -> ChangeBatch {
@@ -96,6 +95,17 @@ impl ChangeBatch {
             written_by,
             as_remote: RemoteTwin::default(),
         }
+    }
+
+    /// The whole value after this batch, as JSON. Changes are emitted before the local copy is
+    /// replaced, so a handler that needs the new value takes it from here rather than from
+    /// `d_read()`.
+    ///
+    /// Made when first asked for, when the batch was found by diffing texts (a large payload
+    /// of which a small part changed): the first call parses the payload (milliseconds for a
+    /// megabyte), and every subscriber and the local copy share what it parsed.
+    pub fn value(&self) -> &Value {
+        self.value.tree()
     }
 }
 

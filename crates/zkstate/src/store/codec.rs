@@ -12,9 +12,12 @@
 
 use std::borrow::Cow;
 use std::io::Read;
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+use super::json::Json;
 
 /// The first four bytes of every zstd frame (RFC 8878, section 3.1.1).
 pub(crate) const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
@@ -112,18 +115,52 @@ pub(crate) fn decode<T: DeserializeOwned>(
     Ok((value, json))
 }
 
+/// A payload decoded and diffed against the copy's JSON.
+pub(crate) struct Decoded<T> {
+    pub(crate) value: T,
+    /// The JSON as the copy keeps it.
+    pub(crate) json: Json,
+    /// The new tree, when it was parsed (diffing as text does not parse it).
+    pub(crate) tree: Option<Arc<Value>>,
+    pub(crate) changes: Vec<crate::diff::Change>,
+}
+
 /// Decodes a payload and diffs it against `current`: what applying a fetched payload costs
-/// (the caller runs it on the blocking pool from [`BIG`](super::BIG) bytes on). Sequential: on
-/// two cores, parsing `T` from the text on a second thread meanwhile was slower (7.3 ms against
-/// 6.2 ms for 900 KB, BENCHMARKS.md scenario 7).
+/// (the caller runs it on the blocking pool from [`BIG`](super::BIG) bytes on).
+///
+/// When the copy holds canonical text and the new payload differs from it in one small part,
+/// the two texts are diffed as text and `T` is read from the new text: no tree is parsed
+/// ([`diff_texts`](crate::diff::text::diff_texts)). Otherwise, or when `T` refuses the text
+/// (the tree's verdict is the one that counts, and its message), the new payload is parsed
+/// into a tree, `T` read from the tree, and the trees diffed. Sequential: on two cores,
+/// parsing `T` from the text on a second thread meanwhile was slower (7.3 ms against 6.2 ms
+/// for 900 KB, BENCHMARKS.md scenario 7).
 pub(crate) fn decode_and_diff<T: DeserializeOwned>(
-    current: &Value,
+    current: &Json,
     bytes: &[u8],
     max_decompressed: usize,
-) -> Result<(T, Value, Vec<crate::diff::Change>), DecodeError> {
-    let (value, json) = decode::<T>(bytes, max_decompressed)?;
-    let changes = crate::diff::diff(current, &json);
-    Ok((value, json, changes))
+) -> Result<Decoded<T>, DecodeError> {
+    if let Some(old) = current.canonical_text().filter(|_| !is_compressed(bytes)) {
+        if let Some(changes) = crate::diff::text::diff_texts(old, bytes, super::json::TEXT_DEPTH) {
+            if let Ok(value) = serde_json::from_slice::<T>(bytes) {
+                return Ok(Decoded {
+                    value,
+                    json: Json::canonical(bytes.to_vec()),
+                    tree: None,
+                    changes,
+                });
+            }
+        }
+    }
+    let (value, tree) = decode::<T>(bytes, max_decompressed)?;
+    let changes = crate::diff::diff(&current.to_tree(), &tree);
+    let tree = Arc::new(tree);
+    Ok(Decoded {
+        value,
+        json: Json::fetched(tree.clone(), bytes),
+        tree: Some(tree),
+        changes,
+    })
 }
 
 /// The bytes to store for `json`. Serialising a `Value` cannot fail (its keys are strings);

@@ -1,18 +1,26 @@
-//! The payload's JSON as the local copy keeps it: the tree, or for a small plain payload the text
-//! it was parsed from.
+//! The payload's JSON as the local copy keeps it: its text, its tree, or both.
 //!
 //! Every change is diffed against the JSON the copy holds and every update merges into it, so
 //! the copy must be able to give the tree. But a tree of `serde_json::Value`s takes about six
 //! times its text (a 1 KB payload of records: 6.1 KiB in 93 allocations), and the copy already
 //! holds the decoded `T` for `read()`. Below [`TEXT_BELOW`] the text is kept instead and parsed
 //! again where a tree is needed, which costs about 4 µs per KB, once per change and once per
-//! update. Above it the tree is kept: parsing again would cost milliseconds on every change.
+//! update.
+//!
+//! Text that is *canonical* (what zkstate writes: exactly `serde_json::to_vec` of its tree) is
+//! kept at every size: the next change is diffed against it as text
+//! ([`diff_texts`](crate::diff::text::diff_texts)), which finds the one record that changed in a
+//! megabyte without parsing either tree; `T` is read from the new text. The tree of a large
+//! payload is kept too when it is at hand (parsing it again would cost milliseconds), and parsed
+//! once when first needed when it is not.
 
 use std::sync::{Arc, OnceLock};
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::codec;
+use crate::diff::text::{is_canonical, nesting};
 
 /// Plain JSON payloads smaller than this keep their text, not their tree. 4 KiB: parsing it
 /// again takes ~20 µs, a fiftieth of an update's round trips.
@@ -20,16 +28,23 @@ pub(crate) const TEXT_BELOW: usize = 4 * 1024;
 
 /// Text nested deeper than this keeps its tree: serde_json serialises any depth but parses at
 /// most 128 levels, and a text that does not parse back must not be the copy.
-const TEXT_DEPTH: usize = 100;
+pub(crate) const TEXT_DEPTH: usize = 100;
 
 /// The payload as JSON, unknown fields included: what diffs and updates work on.
-#[derive(Debug)]
 pub(crate) struct Json {
-    /// The text of a small plain payload, exactly as stored; `None` when the tree is kept.
+    /// The text, exactly as stored: kept for a small plain payload, and for a plain payload that
+    /// is canonical; `None` when only the tree is kept.
     text: Option<Box<[u8]>>,
-    /// The tree: kept from the start when there is no text, else parsed from the text the first
-    /// time [`Json::tree`] is asked for it (by a reader of [`StateRef::json`](super::StateRef),
-    /// or a lagging subscriber's snapshot); [`Json::to_tree`] does not keep what it parses.
+    /// Whether `text` is canonical: exactly `serde_json::to_vec` of the tree (what zkstate
+    /// writes). The next change is then diffed as text ([`diff_texts`]), and `T` is read from
+    /// the text: canonical text has the tree's keys in the tree's order and no duplicate.
+    canonical: bool,
+    /// The tree: kept from the start when it is at hand and parsing it again would cost more
+    /// than keeping it (a payload of [`TEXT_BELOW`] bytes or more), else parsed from the text
+    /// the first time [`Json::tree`] is asked for it (by a reader of
+    /// [`StateRef::json`](super::StateRef), a subscriber's [`ChangeBatch::value`](super::ChangeBatch::value),
+    /// a lagging subscriber's snapshot); [`Json::to_tree`] keeps what it parses only for a large
+    /// text.
     tree: OnceLock<Arc<Value>>,
 }
 
@@ -38,30 +53,73 @@ impl Json {
     pub(crate) fn of_tree(tree: Arc<Value>) -> Json {
         Json {
             text: None,
+            canonical: false,
             tree: OnceLock::from(tree),
         }
     }
 
-    /// Whether a payload stored as these bytes keeps them as its text ([`Json::kept`]): plain
+    /// Whether a payload stored as these bytes keeps them as its text whatever they hold: plain
     /// JSON (not a zstd frame), under [`TEXT_BELOW`], nested no deeper than serde_json reads back.
     pub(crate) fn keeps_text(stored: &[u8]) -> bool {
         stored.len() < TEXT_BELOW && !codec::is_compressed(stored) && nesting(stored) <= TEXT_DEPTH
     }
 
-    /// `tree` and the bytes it is `stored` as, when at hand: the bytes alone are kept when
-    /// [`Json::keeps_text`] says so, the tree otherwise.
-    ///
-    /// The bytes must be `tree` as stored: parsed into it (a fetched payload), or serialised from
-    /// it (a payload this process wrote; serde_json's `float_roundtrip` makes every number parse
-    /// back to itself, and the depth check keeps out text that would not parse back).
-    pub(crate) fn kept(tree: Arc<Value>, stored: Option<Vec<u8>>) -> Json {
+    /// A payload read from ZooKeeper: `tree` parsed from `stored`. Keeps the text when it is
+    /// small ([`Json::keeps_text`]) or canonical (checked here: serialising the tree again gives
+    /// the same bytes), and the tree when it is large or there is no text.
+    pub(crate) fn fetched(tree: Arc<Value>, stored: &[u8]) -> Json {
+        let plain = !codec::is_compressed(stored);
+        let canonical = plain && is_canonical(&tree, stored);
+        if Json::keeps_text(stored) || canonical {
+            Json::text_and_tree(stored.to_vec(), canonical, tree)
+        } else {
+            Json::of_tree(tree)
+        }
+    }
+
+    /// A payload this process wrote: `stored` is `codec::encode(tree)`, so plain bytes are
+    /// canonical; they are kept when they parse back (nested no deeper than [`TEXT_DEPTH`]).
+    pub(crate) fn written(tree: Arc<Value>, stored: Option<Vec<u8>>) -> Json {
         match stored {
-            Some(text) if Json::keeps_text(&text) => Json {
-                text: Some(text.into_boxed_slice()),
-                tree: OnceLock::new(),
-            },
+            Some(text) if !codec::is_compressed(&text) && nesting(&text) <= TEXT_DEPTH => {
+                debug_assert!(is_canonical(&tree, &text));
+                Json::text_and_tree(text, true, tree)
+            }
             _ => Json::of_tree(tree),
         }
+    }
+
+    /// Canonical text whose tree is not parsed yet: what [`diff_texts`] vouched for.
+    pub(crate) fn canonical(text: Vec<u8>) -> Json {
+        Json {
+            text: Some(text.into_boxed_slice()),
+            canonical: true,
+            tree: OnceLock::new(),
+        }
+    }
+
+    /// The text, and the tree too when the text is large (parsing it again would cost more).
+    fn text_and_tree(text: Vec<u8>, canonical: bool, tree: Arc<Value>) -> Json {
+        let keep_tree = text.len() >= TEXT_BELOW;
+        Json {
+            text: Some(text.into_boxed_slice()),
+            canonical,
+            tree: if keep_tree {
+                OnceLock::from(tree)
+            } else {
+                OnceLock::new()
+            },
+        }
+    }
+
+    /// The stored text, when kept.
+    pub(crate) fn text(&self) -> Option<&[u8]> {
+        self.text.as_deref()
+    }
+
+    /// The text, when it is canonical: the next change can be diffed against it as text.
+    pub(crate) fn canonical_text(&self) -> Option<&[u8]> {
+        self.text.as_deref().filter(|_| self.canonical)
     }
 
     /// The tree, parsed from the text the first time and kept from then on: for callers that
@@ -70,13 +128,25 @@ impl Json {
         self.tree.get_or_init(|| Arc::new(self.parse()))
     }
 
-    /// The tree, without keeping it when it has to be parsed: for the writer's diffs and the
-    /// updates' merges, which need it for a moment.
+    /// The tree, for the writer's diffs and the updates' merges, which need it for a moment:
+    /// parsed from a small text each time (not kept, the copy stays small), from a large one
+    /// once (kept, it would cost milliseconds each time).
     pub(crate) fn to_tree(&self) -> Arc<Value> {
-        match self.tree.get() {
-            Some(tree) => tree.clone(),
-            None => Arc::new(self.parse()),
+        match (self.tree.get(), &self.text) {
+            (Some(tree), _) => tree.clone(),
+            (None, Some(text)) if text.len() >= TEXT_BELOW => self.tree().clone(),
+            (None, _) => Arc::new(self.parse()),
         }
+    }
+
+    /// `T` from this JSON again: from canonical text when the tree is not parsed, else from the
+    /// tree.
+    pub(crate) fn decode<T: DeserializeOwned>(&self) -> Result<T, codec::DecodeError> {
+        let result = match (self.tree.get(), self.canonical_text()) {
+            (None, Some(text)) => serde_json::from_slice(text),
+            _ => T::deserialize(&**self.tree()),
+        };
+        result.map_err(|e| codec::DecodeError::Json(e.to_string()))
     }
 
     /// Whether the text is what is kept.
@@ -86,8 +156,8 @@ impl Json {
     }
 
     fn parse(&self) -> Value {
-        // The text is only kept when it parses back to its tree (`kept`'s contract): this does
-        // not fail. Were it to, a null tree is a wrong diff, not a crash; the next fetch
+        // Text is only kept when it parses back to its tree (the constructors' contract): this
+        // does not fail. Were it to, a null tree is a wrong diff, not a crash; the next fetch
         // replaces it.
         self.text
             .as_deref()
@@ -96,31 +166,21 @@ impl Json {
     }
 }
 
-/// How deeply arrays and objects nest in a JSON text (brackets inside strings do not count).
-fn nesting(text: &[u8]) -> usize {
-    let (mut depth, mut deepest) = (0usize, 0usize);
-    let (mut in_string, mut escaped) = (false, false);
-    for &byte in text {
-        if in_string {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match byte {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
+/// Two JSONs are equal when their trees are (the text is parsed if need be).
+impl PartialEq for Json {
+    fn eq(&self, other: &Json) -> bool {
+        match (self.canonical_text(), other.canonical_text()) {
+            (Some(a), Some(b)) => a == b,
+            _ => self.tree() == other.tree(),
         }
     }
-    deepest
+}
+
+/// Shows the tree (the text is parsed if need be).
+impl std::fmt::Debug for Json {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.tree().fmt(f)
+    }
 }
 
 #[cfg(test)]
@@ -129,27 +189,75 @@ mod tests {
 
     use super::*;
 
+    fn parsed(text: &[u8]) -> Arc<Value> {
+        Arc::new(serde_json::from_slice(text).expect("json"))
+    }
+
     #[test]
     fn a_small_plain_payload_keeps_its_text_and_gives_the_same_tree() {
-        let text = br#"{"a":[1,2,{"b":"c"}],"z":null}"#.to_vec();
-        let tree: Value = serde_json::from_slice(&text).expect("json");
-        let json = Json::kept(Arc::new(tree.clone()), Some(text));
-        assert!(json.text.is_some());
+        // Not canonical (a space): kept as text all the same, but not diffed as text.
+        let text = br#"{"a":[1,2,{"b":"c"}], "z":null}"#;
+        let tree = parsed(text);
+        let json = Json::fetched(tree.clone(), text);
+        assert_eq!(json.text(), Some(&text[..]));
+        assert_eq!(json.canonical_text(), None);
         assert!(json.tree.get().is_none(), "no tree kept until asked for");
-        assert_eq!(*json.to_tree(), tree);
+        assert_eq!(json.to_tree(), tree);
         assert!(
             json.tree.get().is_none(),
             "to_tree does not keep what it parsed"
         );
-        assert_eq!(**json.tree(), tree);
+        assert_eq!(json.tree(), &tree);
         assert!(json.tree.get().is_some(), "tree() keeps it");
     }
 
     #[test]
-    fn nesting_counts_brackets_outside_strings() {
-        assert_eq!(nesting(b"1"), 0);
-        assert_eq!(nesting(br#"{"a":[1,{"b":[]}],"c":"[[[{\"]]"}"#), 4);
-        assert_eq!(nesting(br#"["\\",[2]]"#), 2);
+    fn canonical_text_is_kept_at_every_size_with_a_large_tree_when_at_hand() {
+        let small = br#"{"a":[1,2,{"b":"c"}],"z":null}"#;
+        let json = Json::fetched(parsed(small), small);
+        assert_eq!(json.canonical_text(), Some(&small[..]));
+        assert!(json.holds_text());
+
+        let big = serde_json::to_vec(&json!({"blob": "x".repeat(TEXT_BELOW)})).expect("json");
+        let json = Json::fetched(parsed(&big), &big);
+        assert_eq!(json.canonical_text(), Some(&big[..]));
+        assert!(json.tree.get().is_some(), "a large tree at hand is kept");
+
+        let json = Json::canonical(big.clone());
+        assert!(json.tree.get().is_none());
+        let tree = json.to_tree();
+        assert!(
+            Arc::ptr_eq(&tree, json.tree()),
+            "a large text is parsed once"
+        );
+        assert_eq!(json.decode::<Value>(), Ok((*tree).clone()));
+    }
+
+    #[test]
+    fn a_large_payload_that_is_not_canonical_or_is_compressed_keeps_its_tree() {
+        let big = format!(r#"{{"blob": "{}"}}"#, "x".repeat(TEXT_BELOW));
+        let json = Json::fetched(parsed(big.as_bytes()), big.as_bytes());
+        assert_eq!(json.text(), None);
+        assert_eq!(json.tree()["blob"].as_str().map(str::len), Some(TEXT_BELOW));
+
+        // A zstd frame keeps the tree; so does a write whose bytes are not at hand.
+        let frame = codec::encode(&json!([1]), codec::Compression::ZSTD).expect("frame");
+        assert!(!Json::keeps_text(&frame));
+        let json = Json::fetched(Arc::new(json!([1])), &frame);
+        assert_eq!(json.text(), None);
+        assert_eq!(*json.to_tree(), json!([1]));
+        let json = Json::written(Arc::new(json!([1])), Some(frame));
+        assert_eq!(json.text(), None);
+        assert_eq!(Json::written(Arc::new(json!([1])), None).text(), None);
+    }
+
+    #[test]
+    fn written_plain_bytes_are_canonical() {
+        let tree = json!({"b": [1.5, "x"], "a": null});
+        let bytes = codec::encode(&tree, codec::Compression::None).expect("encode");
+        let json = Json::written(Arc::new(tree.clone()), Some(bytes.clone()));
+        assert_eq!(json.canonical_text(), Some(&bytes[..]));
+        assert_eq!(*json.to_tree(), tree);
     }
 
     #[test]
@@ -162,25 +270,8 @@ mod tests {
         let text = serde_json::to_vec(&deep).expect("serialises");
         assert!(text.len() < TEXT_BELOW);
         assert!(serde_json::from_slice::<Value>(&text).is_err());
-        let json = Json::kept(Arc::new(deep.clone()), Some(text));
+        let json = Json::written(Arc::new(deep.clone()), Some(text));
         assert!(json.text.is_none(), "the tree is kept");
         assert_eq!(**json.tree(), deep);
-    }
-
-    #[test]
-    fn a_large_or_compressed_payload_keeps_its_tree() {
-        let big = json!({"blob": "x".repeat(TEXT_BELOW)});
-        let text = serde_json::to_vec(&big).expect("json");
-        let json = Json::kept(Arc::new(big.clone()), Some(text));
-        assert!(json.text.is_none());
-        assert_eq!(**json.tree(), big);
-
-        // A zstd frame keeps the tree; so does a payload whose bytes are not at hand.
-        let frame = codec::encode(&json!([1]), codec::Compression::ZSTD).expect("frame");
-        assert!(!Json::keeps_text(&frame));
-        let json = Json::kept(Arc::new(json!([1])), Some(frame));
-        assert!(json.text.is_none());
-        assert_eq!(*json.to_tree(), json!([1]));
-        assert!(Json::kept(Arc::new(json!([1])), None).text.is_none());
     }
 }

@@ -11,8 +11,8 @@
 //!   one pointer load). A write's acknowledged result reaches the copy through the writer: it is
 //!   handed over with [`Store::acknowledge`] (see [`InFlight`]) and the call waits until the
 //!   writer has applied it, so that a caller reads its own write.
-//! * A snapshot holds `T` and the payload's JSON ([`Json`]): the text of a small plain payload,
-//!   parsed where a tree is needed, or the tree.
+//! * A snapshot holds `T` and the payload's JSON ([`Json`]): its text (a small plain payload, or
+//!   canonical text, which the next change is diffed against as text), its tree, or both.
 //! * Decode and diff run with no lock held; payloads of [`BIG`] bytes or more are decoded and
 //!   diffed on tokio's blocking pool, and their old value is dropped there too. The one lock,
 //!   around "send the batch, swap the copy" (two pointer operations), makes a lagging
@@ -100,8 +100,9 @@ impl Stamp {
 #[derive(Debug)]
 pub(crate) struct Snapshot<T> {
     pub(crate) value: T,
-    /// The payload as JSON, unknown fields included: what diffs and updates work on.
-    pub(crate) json: Json,
+    /// The payload as JSON, unknown fields included: what diffs and updates work on (shared with
+    /// the change batch that brought it when neither parsed its tree).
+    pub(crate) json: Arc<Json>,
     pub(crate) stamp: Stamp,
     /// Whether the payload was stored as a zstd frame.
     pub(crate) compressed: bool,
@@ -124,8 +125,9 @@ impl<T> StateRef<T> {
     /// The value as JSON, exactly as it is diffed: the whole stored payload, fields that `T`
     /// does not know included.
     ///
-    /// A small payload (plain JSON under 4 KiB) is held as its text: the first call on a version
-    /// parses it (microseconds), and that version keeps the tree from then on.
+    /// A small payload (plain JSON under 4 KiB), and a large one reached by diffing texts, is held
+    /// as its text: the first call on a version parses it (microseconds for a small payload,
+    /// milliseconds for a megabyte), and that version keeps the tree from then on.
     pub fn json(&self) -> &Value {
         self.guard.json.tree()
     }
@@ -223,7 +225,7 @@ pub(crate) type VersionTree = (i64, Arc<Value>);
 pub(crate) struct Acknowledged<T> {
     pub(crate) value: T,
     pub(crate) json: Value,
-    /// The bytes written (`None` for a local-only state): see [`Json::kept`].
+    /// The bytes written (`None` for a local-only state): see [`Json::written`].
     pub(crate) stored: Option<Vec<u8>>,
     /// The tree of the version the write was made from (by its mzxid), parsed by the update:
     /// the diff uses it when the copy still holds that version.
@@ -636,9 +638,11 @@ pub(crate) enum Fetched {
 /// A decoded value and its diff from the current copy, made ready off the writer's lock.
 struct Prepared<T> {
     value: T,
-    json: Arc<Value>,
-    /// The bytes `json` is stored as, when at hand: see [`Json::kept`].
-    stored: Option<Vec<u8>>,
+    /// The JSON as the copy keeps it.
+    json: Arc<Json>,
+    /// The new tree, when it was parsed: the change batch carries it (else it shares `json`,
+    /// parsed when a subscriber asks for the value).
+    tree: Option<Arc<Value>>,
     changes: Vec<diff::Change>,
     compressed: bool,
     /// The stored payload's size, in bytes.
@@ -694,36 +698,34 @@ where
             return Ok(Fetched::Current(current.stamp));
         }
         let big = is_big(&bytes);
-        let same = big && self.last_big.as_deref() == Some(&bytes[..]);
+        // Identical bytes, another write (a big payload's; a small one is cheap to decode).
+        let same = big
+            && (current.json.text() == Some(&bytes[..])
+                || self.last_big.as_deref() == Some(&bytes[..]));
         let compressed = codec::is_compressed(&bytes);
         let size = bytes.len();
         let max = self.shared.max_decompressed;
         let base = current.clone();
         let work = move || -> (Vec<u8>, Result<Prepared<T>, DecodeError>) {
             let prepared = if same {
-                // Identical bytes, another write: only the stamp moves.
-                let json = base.json.to_tree();
-                T::deserialize(&*json)
-                    .map(|value| Prepared {
-                        value,
-                        json,
-                        stored: None,
-                        changes: Vec::new(),
-                        compressed,
-                        size,
-                    })
-                    .map_err(|e| DecodeError::Json(e.to_string()))
+                // Only the stamp moves: the copy's JSON is shared, `T` made again.
+                base.json.decode::<T>().map(|value| Prepared {
+                    value,
+                    json: base.json.clone(),
+                    tree: None,
+                    changes: Vec::new(),
+                    compressed,
+                    size,
+                })
             } else {
-                codec::decode_and_diff::<T>(&base.json.to_tree(), &bytes, max).map(
-                    |(value, json, changes)| Prepared {
-                        changes,
-                        value,
-                        json: Arc::new(json),
-                        stored: None,
-                        compressed,
-                        size,
-                    },
-                )
+                codec::decode_and_diff::<T>(&base.json, &bytes, max).map(|decoded| Prepared {
+                    value: decoded.value,
+                    json: Arc::new(decoded.json),
+                    tree: decoded.tree,
+                    changes: decoded.changes,
+                    compressed,
+                    size,
+                })
             };
             (bytes, prepared)
         };
@@ -731,7 +733,7 @@ where
             let panicked = DecodeError::Json("the payload's decoder panicked".into());
             (Vec::new(), Err(panicked))
         });
-        let mut prepared = match prepared {
+        let prepared = match prepared {
             Ok(prepared) => prepared,
             Err(reason) => {
                 let fault = Error::Decode {
@@ -743,13 +745,8 @@ where
                 return Err(fault);
             }
         };
-        // A big payload's bytes tell the next identical one; a small one's may be its copy.
-        if big {
-            self.last_big = Some(bytes);
-        } else {
-            self.last_big = None;
-            prepared.stored = Some(bytes);
-        }
+        // A big payload's bytes tell the next identical one, unless the copy keeps them.
+        self.last_big = (big && prepared.json.text().is_none()).then_some(bytes);
         drop(current);
         self.publish(prepared, stamp, None, big);
         self.clear_fault();
@@ -786,10 +783,11 @@ where
                     held.json.to_tree()
                 };
                 let changes = diff::diff(&base, &json);
+                let tree = Arc::new(json);
                 Prepared {
                     value,
-                    json: Arc::new(json),
-                    stored,
+                    json: Arc::new(Json::written(tree.clone(), stored)),
+                    tree: Some(tree),
                     changes,
                     compressed,
                     size,
@@ -829,25 +827,29 @@ where
         let Prepared {
             value,
             json,
-            stored,
+            tree,
             changes,
             compressed,
             size,
         } = prepared;
         let batch = (!changes.is_empty()).then(|| {
+            // The batch carries the new tree when it was parsed (a small payload's copy keeps
+            // only its text); else it shares the copy's JSON, parsed once if asked for.
+            let value = match tree {
+                Some(tree) => Arc::new(Json::of_tree(tree)),
+                None => json.clone(),
+            };
             StateEvent::Changed(Arc::new(ChangeBatch::new(
                 (stamp.version, stamp.mzxid, stamp.mtime),
                 changes,
-                json.clone(),
+                value,
                 size,
                 writer,
             )))
         });
-        // Made before the lock: keeping a small payload's text drops the copy's reference to its
-        // tree here (a batch sent to subscribers holds its own).
         let next = Arc::new(Snapshot {
             value,
-            json: Json::kept(json, stored),
+            json,
             stamp,
             compressed,
             size,

@@ -30,7 +30,7 @@ fn store_of(first: Value, buffer: usize) -> (Writer<Value>, Store<Value>) {
         1 << 20,
         Snapshot {
             value: first.clone(),
-            json: Json::of_tree(Arc::new(first)),
+            json: Arc::new(Json::of_tree(Arc::new(first))),
             stamp: stamp(0, 1),
             compressed: false,
             size: 0,
@@ -194,7 +194,7 @@ fn big_identical_bytes_move_the_stamp_without_a_batch() {
 }
 
 #[test]
-fn a_small_plain_payload_is_kept_as_text_and_a_large_or_compressed_one_as_its_tree() {
+fn a_small_plain_payload_is_kept_as_text_a_large_one_with_its_tree_a_compressed_one_as_its_tree() {
     runtime().block_on(async {
         let (mut writer, store) = store_of(json!(null), 4);
         let holds_text = || store.shared.local.load().json.holds_text();
@@ -211,14 +211,22 @@ fn a_small_plain_payload_is_kept_as_text_and_a_large_or_compressed_one_as_its_tr
             .apply_fetched(bytes(&big), stamp(2, 6), Applied::Remote)
             .await
             .expect("applied");
-        assert!(!holds_text(), "a payload of TEXT_BELOW bytes or more");
+        let kept = store.shared.local.load_full();
+        assert!(
+            kept.json.text().is_some() && !kept.json.holds_text(),
+            "a payload of TEXT_BELOW bytes or more keeps its tree beside its text"
+        );
+        drop(kept);
 
         let frame = codec::encode(&json!({"z": 1}), codec::Compression::ZSTD).expect("frame");
         writer
             .apply_fetched(frame, stamp(3, 7), Applied::Remote)
             .await
             .expect("applied");
-        assert!(!holds_text(), "a zstd frame");
+        assert!(
+            store.shared.local.load().json.text().is_none(),
+            "a zstd frame keeps only its tree"
+        );
         assert_eq!(*store.load(), json!({"z": 1}));
 
         // An acknowledged write: the bytes written are kept, and the diff against a copy held
@@ -403,5 +411,82 @@ fn an_abandoned_write_tells_the_writer() {
             writer.next_request().await,
             Request::WriteAbandoned
         ));
+    });
+}
+
+#[test]
+fn a_large_payload_written_by_zkstate_is_diffed_as_text_and_parsed_only_when_asked() {
+    runtime().block_on(async {
+        let records = |changed: usize| {
+            Value::Array(
+                (0..2_000)
+                    .map(|i| json!({"id": i, "n": usize::from(i == changed), "tag": "padding"}))
+                    .collect(),
+            )
+        };
+        let (mut writer, store) = store_of(json!(null), 8);
+        let first = records(usize::MAX);
+        writer
+            .apply_fetched(bytes(&first), stamp(1, 5), Applied::Remote)
+            .await
+            .expect("applied");
+        assert!(
+            store.shared.local.load().json.canonical_text().is_some(),
+            "canonical text is kept"
+        );
+        let mut changes = Changes::new(
+            store.subscribe_raw(),
+            store.snapshot_source(),
+            "me".into(),
+            CancellationToken::new(),
+        );
+
+        let second = records(1_234);
+        writer
+            .apply_fetched(bytes(&second), stamp(2, 6), Applied::Remote)
+            .await
+            .expect("applied");
+        assert!(
+            store.shared.local.load().json.holds_text(),
+            "diffed as text: no tree parsed"
+        );
+        assert_eq!(*store.load(), second, "T read from the text");
+        let batch = match changes.next().await {
+            Some(StateEvent::Changed(batch)) => batch,
+            other => panic!("expected a batch, got {other:?}"),
+        };
+        assert_eq!(batch.changes, diff::diff(&first, &second));
+        assert_eq!(batch.changes[0].path().to_string(), "[1234].n");
+        assert_eq!(batch.value(), &second, "made when asked for");
+        assert!(
+            !store.shared.local.load().json.holds_text(),
+            "the copy shares the tree the batch parsed"
+        );
+
+        // The same bytes again (another write of them): only the stamp moves.
+        writer
+            .apply_fetched(bytes(&second), stamp(3, 7), Applied::Remote)
+            .await
+            .expect("applied");
+        assert_eq!(store.stamp().version, 3);
+        assert_eq!(*store.load(), second);
+
+        // Another program's bytes (not canonical): parsed and diffed as trees, the tree kept.
+        let third = records(7);
+        let spaced = serde_json::to_string_pretty(&third)
+            .expect("json")
+            .into_bytes();
+        writer
+            .apply_fetched(spaced, stamp(4, 8), Applied::Remote)
+            .await
+            .expect("applied");
+        assert!(store.shared.local.load().json.text().is_none());
+        match changes.next().await {
+            Some(StateEvent::Changed(batch)) => {
+                assert_eq!(batch.changes, diff::diff(&second, &third));
+                assert_eq!(batch.value(), &third);
+            }
+            other => panic!("expected a batch, got {other:?}"),
+        }
     });
 }

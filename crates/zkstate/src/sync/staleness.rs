@@ -63,7 +63,7 @@ mod tests {
             1 << 20,
             Snapshot {
                 value: json!(1),
-                json: crate::store::Json::of_tree(Arc::new(json!(1))),
+                json: Arc::new(crate::store::Json::of_tree(Arc::new(json!(1)))),
                 stamp: Stamp::local(),
                 compressed: false,
                 size: 0,

@@ -517,7 +517,7 @@ async fn events(
                             _ => "remote",
                         },
                         "changes": batch.changes,
-                        "value": &*batch.value,
+                        "value": batch.value(),
                         "size": batch.size,
                         "mtime_ms": batch.mtime_ms,
                     })),
