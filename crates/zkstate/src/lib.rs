@@ -123,7 +123,7 @@ pub use self::store::StateRef;
 /// # Errors
 /// A [`DecodeError`]: serde_json's message with line and column, or what is wrong with the frame.
 pub fn decode_payload<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
-    store::codec::decode::<T>(bytes, DEFAULT_MAX_DECOMPRESSED).map(|(value, _)| value)
+    store::codec::decode::<T>(bytes, DEFAULT_MAX_DECOMPRESSED).map(|(value, ..)| value)
 }
 
 /// Encodes a JSON value as a state with `compression` stores it, for tools.

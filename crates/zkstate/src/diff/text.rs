@@ -7,8 +7,10 @@
 //!
 //! 1. the common prefix and suffix of the two texts (memory comparisons);
 //! 2. the innermost object or array of the old text whose brackets lie in the common prefix and
-//!    suffix, by a scan of the old text's structure up to that container's end (no allocation);
-//! 3. that container's text in both: parsed into trees (small), the new one checked canonical
+//!    suffix, by a scan of the old text's structure up to that container's end (which allocates
+//!    only its stack of open containers);
+//! 3. that container's text in both (for an array, only the elements the change touches, when
+//!    there are as many after it): parsed into trees (small), the new one checked canonical
 //!    (serialised again, it is the same bytes), diffed with [`diff`](super::diff), the container's
 //!    path put in front of every change.
 //!
@@ -25,8 +27,8 @@ use serde_json::Value;
 
 use super::{diff, Change, PathSegment};
 
-/// A container holding more than this share of the new text is not worth it: parsing its two
-/// versions costs as much as parsing the new text whole.
+/// A part of more than this share of the old text is not worth it: parsing its two versions
+/// costs as much as parsing the new text whole.
 const MAX_SHARE: usize = 4;
 
 /// The changes from `old` to `new`, when `old` is canonical JSON text and they differ inside one

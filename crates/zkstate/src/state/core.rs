@@ -126,11 +126,11 @@ where
     .await?;
     let compressed = codec::is_compressed(&data);
     let max = options.max_decompressed;
-    // What the copy keeps is made off the workers too: checking a large text canonical costs
-    // a serialisation.
+    // What the copy keeps is made off the workers too: it copies a large text.
     let decoded = store::off_worker_if(store::is_big(&data), move || {
-        codec::decode::<T>(&data, max)
-            .map(|(value, json)| (value, Json::fetched(Arc::new(json), &data)))
+        codec::decode::<T>(&data, max).map(|(value, json, canonical)| {
+            (value, Json::fetched(Arc::new(json), &data, canonical))
+        })
     })
     .await
     .unwrap_or_else(|| Err(DecodeError::Json("the payload's decoder panicked".into())));

@@ -101,9 +101,11 @@ impl ChangeBatch {
     /// replaced, so a handler that needs the new value takes it from here rather than from
     /// `d_read()`.
     ///
-    /// Made when first asked for, when the batch was found by diffing texts (a large payload
-    /// of which a small part changed): the first call parses the payload (milliseconds for a
-    /// megabyte), and every subscriber and the local copy share what it parsed.
+    /// Made when first asked for when the batch was found by diffing texts (a payload written by
+    /// zkstate, of which a small part changed): the first call parses the payload on the
+    /// caller's thread (microseconds for a kilobyte, milliseconds for a megabyte: for a large
+    /// state, call it off the async workers, or work from `changes` alone). For a large payload,
+    /// every subscriber and the local copy share what it parsed.
     pub fn value(&self) -> &Value {
         self.value.tree()
     }

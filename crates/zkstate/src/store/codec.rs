@@ -103,16 +103,29 @@ pub(crate) fn unframe(bytes: &[u8], max_decompressed: usize) -> Result<Cow<'_, [
     Ok(Cow::Owned(out))
 }
 
-/// Decodes a payload: unframes it, parses JSON, then `T` from that JSON.
+/// Decodes a payload: unframes it, parses its JSON tree, then `T`. Also says whether the text is
+/// canonical (exactly `serde_json::to_vec` of the tree: what zkstate writes).
+///
+/// `T` is read from canonical text, and from the tree otherwise: one rule, whichever way a copy
+/// gets to a payload ([`decode_and_diff`] reads `T` from the text when it diffs texts), so that
+/// every instance decodes the same bytes into the same `T`. (The two can differ: serde_json
+/// reads an `f32` field straight from the text's digits, but from a tree's `f64` by rounding
+/// twice.)
 pub(crate) fn decode<T: DeserializeOwned>(
     bytes: &[u8],
     max_decompressed: usize,
-) -> Result<(T, Value), DecodeError> {
+) -> Result<(T, Value, bool), DecodeError> {
     let text = unframe(bytes, max_decompressed)?;
     let json: Value =
         serde_json::from_slice(&text).map_err(|e| DecodeError::Json(e.to_string()))?;
-    let value = T::deserialize(&json).map_err(|e| DecodeError::Json(e.to_string()))?;
-    Ok((value, json))
+    let canonical = !is_compressed(bytes) && crate::diff::text::is_canonical(&json, &text);
+    let value = if canonical {
+        serde_json::from_slice(&text)
+    } else {
+        T::deserialize(&json)
+    };
+    let value = value.map_err(|e| DecodeError::Json(e.to_string()))?;
+    Ok((value, json, canonical))
 }
 
 /// A payload decoded and diffed against the copy's JSON.
@@ -129,12 +142,11 @@ pub(crate) struct Decoded<T> {
 /// (the caller runs it on the blocking pool from [`BIG`](super::BIG) bytes on).
 ///
 /// When the copy holds canonical text and the new payload differs from it in one small part,
-/// the two texts are diffed as text and `T` is read from the new text: no tree is parsed
-/// ([`diff_texts`](crate::diff::text::diff_texts)). Otherwise, or when `T` refuses the text
-/// (the tree's verdict is the one that counts, and its message), the new payload is parsed
-/// into a tree, `T` read from the tree, and the trees diffed. Sequential: on two cores,
-/// parsing `T` from the text on a second thread meanwhile was slower (7.3 ms against 6.2 ms
-/// for 900 KB, BENCHMARKS.md scenario 7).
+/// the two texts are diffed as text and `T` is read from the new text (canonical too, as
+/// [`decode`] would read it): no tree is parsed
+/// ([`diff_texts`](crate::diff::text::diff_texts)). Otherwise the new payload is [`decode`]d
+/// and the trees are diffed. Sequential: on two cores, parsing `T` from the text on a second
+/// thread meanwhile was slower (7.3 ms against 6.2 ms for 900 KB, BENCHMARKS.md scenario 7).
 pub(crate) fn decode_and_diff<T: DeserializeOwned>(
     current: &Json,
     bytes: &[u8],
@@ -142,22 +154,22 @@ pub(crate) fn decode_and_diff<T: DeserializeOwned>(
 ) -> Result<Decoded<T>, DecodeError> {
     if let Some(old) = current.canonical_text().filter(|_| !is_compressed(bytes)) {
         if let Some(changes) = crate::diff::text::diff_texts(old, bytes, super::json::TEXT_DEPTH) {
-            if let Ok(value) = serde_json::from_slice::<T>(bytes) {
-                return Ok(Decoded {
-                    value,
-                    json: Json::canonical(bytes.to_vec()),
-                    tree: None,
-                    changes,
-                });
-            }
+            let value =
+                serde_json::from_slice::<T>(bytes).map_err(|e| DecodeError::Json(e.to_string()))?;
+            return Ok(Decoded {
+                value,
+                json: Json::canonical(bytes.to_vec()),
+                tree: None,
+                changes,
+            });
         }
     }
-    let (value, tree) = decode::<T>(bytes, max_decompressed)?;
+    let (value, tree, canonical) = decode::<T>(bytes, max_decompressed)?;
     let changes = crate::diff::diff(&current.to_tree(), &tree);
     let tree = Arc::new(tree);
     Ok(Decoded {
         value,
-        json: Json::fetched(tree.clone(), bytes),
+        json: Json::fetched(tree.clone(), bytes, canonical),
         tree: Some(tree),
         changes,
     })
@@ -182,6 +194,7 @@ pub(crate) fn is_compressed(bytes: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use serde::Deserialize;
     use serde_json::json;
 
     use super::*;
@@ -191,7 +204,8 @@ mod tests {
         let value = json!({"globs": ["systemd*"], "interval_s": 5});
         let bytes = encode(&value, Compression::None).expect("encode");
         assert_eq!(bytes, serde_json::to_vec(&value).expect("json"));
-        let (decoded, json) = decode::<Value>(&bytes, 1024).expect("decode");
+        let (decoded, json, canonical) = decode::<Value>(&bytes, 1024).expect("decode");
+        assert!(canonical);
         assert_eq!(decoded, value);
         assert_eq!(json, value);
     }
@@ -202,7 +216,8 @@ mod tests {
         let bytes = encode(&value, Compression::Zstd { level: 3 }).expect("encode");
         assert!(is_compressed(&bytes));
         assert!(bytes.len() < 1000, "compressed to {}", bytes.len());
-        let (decoded, _) = decode::<Value>(&bytes, 1 << 20).expect("decode");
+        let (decoded, _, canonical) = decode::<Value>(&bytes, 1 << 20).expect("decode");
+        assert!(!canonical, "a frame is not text");
         assert_eq!(decoded, value);
     }
 
@@ -236,6 +251,39 @@ mod tests {
             decode::<Value>(&bomb, 1 << 20),
             Err(DecodeError::TooLarge { limit: 1 << 20 })
         );
+    }
+
+    #[test]
+    fn every_path_reads_t_from_canonical_text_alike() {
+        #[derive(Debug, PartialEq, serde::Deserialize)]
+        struct Halfway {
+            a: Inner,
+            pad: Vec<u32>,
+        }
+        #[derive(Debug, PartialEq, serde::Deserialize)]
+        struct Inner {
+            x: f32,
+        }
+        // An f64 halfway between two f32s: read from the digits it is one f32, from the tree's
+        // f64 rounded again the other. Every instance must read the same bytes alike.
+        let pad: Vec<u32> = (0..200).collect();
+        let old = serde_json::to_vec(&json!({"a": {"x": 1.0}, "pad": pad})).expect("json");
+        let new = serde_json::to_vec(&json!({"a": {"x": 1.000_000_059_604_644_8}, "pad": pad}))
+            .expect("json");
+        let from_text: Halfway = serde_json::from_slice(&new).expect("text");
+        let tree: Value = serde_json::from_slice(&new).expect("tree");
+        let from_tree = Halfway::deserialize(&tree).expect("tree");
+        assert_ne!(from_text, from_tree, "the case this test is about");
+
+        let (opened, _, canonical) = decode::<Halfway>(&new, 1 << 20).expect("decode");
+        assert!(canonical);
+        let (_, old_tree, _) = decode::<Value>(&old, 1 << 20).expect("decode");
+        let current = Json::fetched(Arc::new(old_tree), &old, true);
+        let diffed = decode_and_diff::<Halfway>(&current, &new, 1 << 20).expect("diff");
+        assert!(diffed.tree.is_none(), "diffed as text");
+        assert_eq!(opened, from_text);
+        assert_eq!(diffed.value, from_text);
+        assert_eq!(Json::canonical(new).decode::<Halfway>(), Ok(from_text));
     }
 
     #[test]

@@ -26,8 +26,9 @@ use crate::diff::text::{is_canonical, nesting};
 /// again takes ~20 µs, a fiftieth of an update's round trips.
 pub(crate) const TEXT_BELOW: usize = 4 * 1024;
 
-/// Text nested deeper than this keeps its tree: serde_json serialises any depth but parses at
-/// most 128 levels, and a text that does not parse back must not be the copy.
+/// Text nested deeper than this is not kept unless it was parsed from (a fetched payload): serde_json
+/// serialises any depth but parses at most 128 levels, and a text that does not parse back must
+/// not be the copy. Diffing texts refuses a new text deeper than this.
 pub(crate) const TEXT_DEPTH: usize = 100;
 
 /// The payload as JSON, unknown fields included: what diffs and updates work on.
@@ -64,12 +65,10 @@ impl Json {
         stored.len() < TEXT_BELOW && !codec::is_compressed(stored) && nesting(stored) <= TEXT_DEPTH
     }
 
-    /// A payload read from ZooKeeper: `tree` parsed from `stored`. Keeps the text when it is
-    /// small ([`Json::keeps_text`]) or canonical (checked here: serialising the tree again gives
-    /// the same bytes), and the tree when it is large or there is no text.
-    pub(crate) fn fetched(tree: Arc<Value>, stored: &[u8]) -> Json {
-        let plain = !codec::is_compressed(stored);
-        let canonical = plain && is_canonical(&tree, stored);
+    /// A payload read from ZooKeeper: `tree` parsed from `stored`, which is `canonical` or not
+    /// ([`codec::decode`] tells). Keeps the text when it is small ([`Json::keeps_text`]) or
+    /// canonical, and the tree when it is large or there is no text.
+    pub(crate) fn fetched(tree: Arc<Value>, stored: &[u8], canonical: bool) -> Json {
         if Json::keeps_text(stored) || canonical {
             Json::text_and_tree(stored.to_vec(), canonical, tree)
         } else {
@@ -139,14 +138,33 @@ impl Json {
         }
     }
 
-    /// `T` from this JSON again: from canonical text when the tree is not parsed, else from the
+    /// `T` from this JSON again, by [`codec::decode`]'s rule: from canonical text, else from the
     /// tree.
     pub(crate) fn decode<T: DeserializeOwned>(&self) -> Result<T, codec::DecodeError> {
-        let result = match (self.tree.get(), self.canonical_text()) {
-            (None, Some(text)) => serde_json::from_slice(text),
-            _ => T::deserialize(&**self.tree()),
+        let result = match self.canonical_text() {
+            Some(text) => serde_json::from_slice(text),
+            None => T::deserialize(&**self.tree()),
         };
         result.map_err(|e| codec::DecodeError::Json(e.to_string()))
+    }
+
+    /// Whether the tree of a large text is not parsed yet: what an update parses off the
+    /// workers before it merges.
+    pub(crate) fn lacks_large_tree(&self) -> bool {
+        self.tree.get().is_none() && self.text.as_ref().is_some_and(|t| t.len() >= TEXT_BELOW)
+    }
+
+    /// The same JSON, its tree not shared: for a small text's change batch, whose subscribers'
+    /// parse must not stay in the copy.
+    pub(crate) fn detached(&self) -> Json {
+        match &self.text {
+            Some(text) => Json {
+                text: Some(text.clone()),
+                canonical: self.canonical,
+                tree: OnceLock::new(),
+            },
+            None => Json::of_tree(self.tree().clone()),
+        }
     }
 
     /// Whether the text is what is kept.
@@ -198,7 +216,7 @@ mod tests {
         // Not canonical (a space): kept as text all the same, but not diffed as text.
         let text = br#"{"a":[1,2,{"b":"c"}], "z":null}"#;
         let tree = parsed(text);
-        let json = Json::fetched(tree.clone(), text);
+        let json = Json::fetched(tree.clone(), text, false);
         assert_eq!(json.text(), Some(&text[..]));
         assert_eq!(json.canonical_text(), None);
         assert!(json.tree.get().is_none(), "no tree kept until asked for");
@@ -214,12 +232,12 @@ mod tests {
     #[test]
     fn canonical_text_is_kept_at_every_size_with_a_large_tree_when_at_hand() {
         let small = br#"{"a":[1,2,{"b":"c"}],"z":null}"#;
-        let json = Json::fetched(parsed(small), small);
+        let json = Json::fetched(parsed(small), small, true);
         assert_eq!(json.canonical_text(), Some(&small[..]));
         assert!(json.holds_text());
 
         let big = serde_json::to_vec(&json!({"blob": "x".repeat(TEXT_BELOW)})).expect("json");
-        let json = Json::fetched(parsed(&big), &big);
+        let json = Json::fetched(parsed(&big), &big, true);
         assert_eq!(json.canonical_text(), Some(&big[..]));
         assert!(json.tree.get().is_some(), "a large tree at hand is kept");
 
@@ -236,14 +254,14 @@ mod tests {
     #[test]
     fn a_large_payload_that_is_not_canonical_or_is_compressed_keeps_its_tree() {
         let big = format!(r#"{{"blob": "{}"}}"#, "x".repeat(TEXT_BELOW));
-        let json = Json::fetched(parsed(big.as_bytes()), big.as_bytes());
+        let json = Json::fetched(parsed(big.as_bytes()), big.as_bytes(), false);
         assert_eq!(json.text(), None);
         assert_eq!(json.tree()["blob"].as_str().map(str::len), Some(TEXT_BELOW));
 
         // A zstd frame keeps the tree; so does a write whose bytes are not at hand.
         let frame = codec::encode(&json!([1]), codec::Compression::ZSTD).expect("frame");
         assert!(!Json::keeps_text(&frame));
-        let json = Json::fetched(Arc::new(json!([1])), &frame);
+        let json = Json::fetched(Arc::new(json!([1])), &frame, false);
         assert_eq!(json.text(), None);
         assert_eq!(*json.to_tree(), json!([1]));
         let json = Json::written(Arc::new(json!([1])), Some(frame));

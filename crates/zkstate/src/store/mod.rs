@@ -132,9 +132,18 @@ impl<T> StateRef<T> {
         self.guard.json.tree()
     }
 
-    /// The value as JSON, for a moment: parsed when the copy holds the text, and not kept.
+    /// The value as JSON, for a moment: parsed when the copy holds the text (and kept only when
+    /// the text is large, see [`Json::to_tree`]).
     pub(crate) fn json_tree(&self) -> Arc<Value> {
         self.guard.json.to_tree()
+    }
+
+    /// `T` again from the stored JSON, by the rule every copy decodes with ([`Json::decode`]).
+    pub(crate) fn decode_again(&self) -> Result<T, DecodeError>
+    where
+        T: DeserializeOwned,
+    {
+        self.guard.json.decode()
     }
 
     pub(crate) fn stamp(&self) -> Stamp {
@@ -336,7 +345,8 @@ impl<T> Clone for Store<T> {
 pub(crate) struct Writer<T> {
     shared: Arc<Shared<T>>,
     inbox: mpsc::UnboundedReceiver<Request<T>>,
-    /// The bytes of the current payload when it is [`BIG`]: identical bytes skip decode and diff.
+    /// The bytes of the current payload when it is [`BIG`] and the copy does not keep them as its
+    /// text: identical bytes skip decode and diff.
     last_big: Option<Vec<u8>>,
     /// The write (mzxid) that the current fault is about, when it is a payload that does not
     /// decode: fetching that write again tells nothing new, and the copy (or the stand-in opened
@@ -409,6 +419,16 @@ impl<T> Store<T> {
 
     pub(crate) fn stamp(&self) -> Stamp {
         self.shared.local.load().stamp
+    }
+
+    /// Parses the copy's tree on the blocking pool when it is large and not parsed yet (a copy
+    /// reached by diffing texts): an update merges into it, and a worker must not spend
+    /// milliseconds on it.
+    pub(crate) async fn prepare_tree(&self) {
+        let json = self.shared.local.load().json.clone();
+        if json.lacks_large_tree() {
+            let _ = tokio::task::spawn_blocking(move || drop(json.to_tree())).await;
+        }
     }
 
     /// The bounded-stale read: two flag loads and one pointer load, no clock.
@@ -834,10 +854,13 @@ where
         } = prepared;
         let batch = (!changes.is_empty()).then(|| {
             // The batch carries the new tree when it was parsed (a small payload's copy keeps
-            // only its text); else it shares the copy's JSON, parsed once if asked for.
+            // only its text); else the text, parsed if a subscriber asks for the value.
             let value = match tree {
                 Some(tree) => Arc::new(Json::of_tree(tree)),
-                None => json.clone(),
+                // A large text's tree, once a subscriber parsed it, serves the copy too.
+                None if json.lacks_large_tree() => json.clone(),
+                // A small text's stays with the batch: the copy stays small.
+                None => Arc::new(json.detached()),
             };
             StateEvent::Changed(Arc::new(ChangeBatch::new(
                 (stamp.version, stamp.mzxid, stamp.mtime),

@@ -31,7 +31,7 @@ use crate::connection::Connection;
 use crate::error::{within_state, Error, TryUpdateError};
 use crate::layout::Layout;
 use crate::options::StateOptions;
-use crate::store::codec::{self, DecodeError};
+use crate::store::codec;
 use crate::store::{Stamp, StateRef, Store, VersionTree};
 
 /// How many times an update starts over after a write that was not applied (an external writer
@@ -254,6 +254,7 @@ where
         }
     }
     for _ in 0..MAX_ATTEMPTS {
+        store.prepare_tree().await;
         let snapshot = store.load();
         let local = Held::of_stamp(snapshot.stamp());
         // The version to write at, or why not yet.
@@ -468,13 +469,14 @@ where
         path: path.to_string(),
         message: e.to_string(),
     };
-    // Not kept with the version (`to_tree`): an update that does not write (an aborted closure,
-    // a stale version) must not leave the tree behind in an idle copy.
+    // A small payload's tree is not kept with the version (`json_tree`): an update that does not
+    // write (an aborted closure, a stale version) must not leave it behind in an idle copy.
     let stored = snapshot.json_tree();
-    let mut value = T::deserialize(&*stored).map_err(|e| Error::Decode {
+    // `T` as every copy decodes it: a value read from the copy and the closure's start agree.
+    let mut value = snapshot.decode_again().map_err(|reason| Error::Decode {
         path: path.to_string(),
         version: snapshot.version(),
-        reason: DecodeError::Json(e.to_string()),
+        reason,
     })?;
     let before = serde_json::to_value(&value).map_err(encode)?;
     match catch_unwind(AssertUnwindSafe(|| f(&mut value))) {
@@ -508,6 +510,7 @@ where
     T: Serialize + DeserializeOwned + Send + Sync + 'static,
     F: FnMut(&mut T) -> Result<(), E>,
 {
+    store.prepare_tree().await;
     let snapshot = store.load();
     let (value, json, base_tree) = run_closure(&snapshot, store.payload_path(), &mut f)?;
     let stamp = snapshot.stamp();
