@@ -67,25 +67,21 @@ pub(crate) fn diff_texts(old: &[u8], new: &[u8], max_depth: usize) -> Option<Vec
         .map(|frame| frame.segment(old))
         .collect::<Option<_>>()?;
 
-    // In an array, only the elements the change touches, when there are as many of them after
-    // it: the diff pairs elements by index, so the others are unchanged where they are.
+    // In an array, the elements the change touches, pair by pair: the diff pairs elements by
+    // index, so when both arrays have as many, each pair is diffed alone, and the pairs whose
+    // bytes are the same have no change.
     if !scan.frames.get(inner)?.object {
         let (first, from) = *at_prefix.get(inner)?;
-        let to = scan.end_of_element(inner, from.saturating_add(share))?;
-        let old_items = bracketed(old.get(from..to)?);
-        let new_items = bracketed(new.get(from..in_new(to)?)?);
-        let (old_part, new_part) = parse_parts(&old_items, &new_items, inner, max_depth)?;
-        if let (Value::Array(olds), Value::Array(news)) = (&old_part, &new_part) {
-            if olds.len() == news.len() {
-                let mut changes = diff(&old_part, &new_part);
-                for change in &mut changes {
-                    let at = path_of(change);
-                    if let Some(PathSegment::Index(i)) = at.first_mut() {
-                        *i += first;
-                    }
-                }
-                return Some(prefixed(changes, &path));
-            }
+        let walk = Walk {
+            old,
+            new,
+            end_of_change,
+            depth: inner + 1,
+            max_depth,
+            budget: share,
+        };
+        if let Some(changes) = walk.elements(from, first) {
+            return Some(prefixed(changes, &path));
         }
     }
 
@@ -112,15 +108,6 @@ fn parse_parts(old: &[u8], new: &[u8], depth: usize, max_depth: usize) -> Option
     is_canonical(&new_part, new).then_some((old_part, new_part))
 }
 
-/// Elements of an array's text as an array.
-fn bracketed(items: &[u8]) -> Vec<u8> {
-    let mut text = Vec::with_capacity(items.len() + 2);
-    text.push(b'[');
-    text.extend_from_slice(items);
-    text.push(b']');
-    text
-}
-
 fn path_of(change: &mut Change) -> &mut Vec<PathSegment> {
     match change {
         Change::Added { path, .. }
@@ -138,6 +125,112 @@ fn prefixed(mut changes: Vec<Change>, path: &[PathSegment]) -> Vec<Change> {
         }
     }
     changes
+}
+
+/// Elements of one array, paired by index in the old and the new text.
+struct Walk<'a> {
+    old: &'a [u8],
+    new: &'a [u8],
+    /// Where the common suffix starts in the old text.
+    end_of_change: usize,
+    /// How many containers hold an element.
+    depth: usize,
+    max_depth: usize,
+    /// At most this many bytes of differing elements are parsed.
+    budget: usize,
+}
+
+impl Walk<'_> {
+    /// The changes from the element at `from` (both texts; index `first`) on, until the rest of
+    /// both texts is their common suffix. `None` when the arrays have a different number of
+    /// elements, an element does not parse or is not canonical, or the budget runs out.
+    fn elements(&self, from: usize, first: usize) -> Option<Vec<Change>> {
+        let (old, new) = (self.old, self.new);
+        // First the pairs that differ, by their bytes alone (nothing parsed if the counts or the
+        // budget say no), then each of them parsed and diffed.
+        let mut differ = Vec::new();
+        let (mut o, mut n, mut index, mut bytes) = (from, from, first, 0usize);
+        loop {
+            let (old_end, new_end) = (value_end(old, o)?, value_end(new, n)?);
+            if old.get(o..old_end)? != new.get(n..new_end)? {
+                bytes += (old_end - o) + (new_end - n);
+                if bytes > self.budget {
+                    return None;
+                }
+                differ.push((o..old_end, n..new_end, index));
+            }
+            // From here on both texts are the common suffix: nothing else changed.
+            if old_end >= self.end_of_change
+                && (old_end + new.len()).checked_sub(old.len()) == Some(new_end)
+            {
+                break;
+            }
+            match (old.get(old_end)?, new.get(new_end)?) {
+                (b',', b',') => (o, n, index) = (old_end + 1, new_end + 1, index + 1),
+                _ => return None,
+            }
+        }
+        let mut changes = Vec::new();
+        for (old_range, new_range, index) in differ {
+            let (a, b) = parse_parts(
+                old.get(old_range)?,
+                new.get(new_range)?,
+                self.depth,
+                self.max_depth,
+            )?;
+            for mut change in diff(&a, &b) {
+                path_of(&mut change).insert(0, PathSegment::Index(index));
+                changes.push(change);
+            }
+        }
+        Some(changes)
+    }
+}
+
+/// Where the JSON value that starts at `start` ends (canonical text: no whitespace).
+fn value_end(text: &[u8], start: usize) -> Option<usize> {
+    match text.get(start)? {
+        b'"' => string_end(text, start),
+        b'{' | b'[' => {
+            let (mut depth, mut at) = (0usize, start);
+            loop {
+                match text.get(at)? {
+                    b'"' => at = string_end(text, at)?,
+                    b'{' | b'[' => {
+                        depth += 1;
+                        at += 1;
+                    }
+                    b'}' | b']' => {
+                        depth = depth.checked_sub(1)?;
+                        at += 1;
+                        if depth == 0 {
+                            return Some(at);
+                        }
+                    }
+                    _ => at += 1,
+                }
+            }
+        }
+        _ => {
+            let len = text[start..]
+                .iter()
+                .position(|b| matches!(b, b',' | b']' | b'}'))
+                .unwrap_or(text.len() - start);
+            (len > 0).then_some(start + len)
+        }
+    }
+}
+
+/// Where the string whose quote is at `start` ends (after its closing quote).
+fn string_end(text: &[u8], start: usize) -> Option<usize> {
+    let mut at = start + 1;
+    loop {
+        match text.get(at)? {
+            b'"' => return Some(at + 1),
+            b'\\' => at += 2,
+            _ => at += 1,
+        }
+    }
 }
 
 /// Whether `text` is exactly `serde_json::to_vec(tree)`; stops at the first byte that differs.
@@ -290,36 +383,13 @@ impl<'a> Scan<'a> {
         Some(self.at)
     }
 
-    /// Reads on until the element of container `index` being read ends; returns the position of
-    /// the comma or bracket after it. `None` past `limit`.
-    fn end_of_element(&mut self, index: usize, limit: usize) -> Option<usize> {
-        loop {
-            let at = self.at;
-            if at >= limit || at >= self.text.len() {
-                return None;
-            }
-            if self.frames.len() == index + 1 && matches!(self.text[at], b',' | b']' | b'}') {
-                return Some(at);
-            }
-            self.token()?;
-        }
-    }
-
     /// Reads one token (a string whole, else one byte).
     fn token(&mut self) -> Option<()> {
         let text = self.text;
         let at = self.at;
         match text[at] {
             b'"' => {
-                let mut i = at + 1;
-                loop {
-                    match text.get(i)? {
-                        b'"' => break,
-                        b'\\' => i += 2,
-                        _ => i += 1,
-                    }
-                }
-                self.at = i + 1;
+                self.at = string_end(text, at)?;
                 if text.get(self.at) == Some(&b':') {
                     self.frames.last_mut()?.key = (at, self.at);
                 }
@@ -404,6 +474,16 @@ mod tests {
         let changes = diff_texts(&a, &b, 100).expect("elements 40 and 41");
         assert_eq!(changes, diff(&old, &new));
         assert_eq!(changes[1].path().to_string(), ".list[41].id");
+
+        // The first and the last record: the pairs between are the same bytes, not parsed.
+        let old = records(100);
+        let mut new = old.clone();
+        new[0]["n"] = json!(1);
+        new[99]["name"] = json!("last");
+        let (a, b) = texts(&old, &new);
+        let changes = diff_texts(&a, &b, 100).expect("elements 0 and 99");
+        assert_eq!(changes, diff(&old, &new));
+        assert_eq!(changes[1].path().to_string(), "[99].name");
     }
 
     #[test]
@@ -465,11 +545,12 @@ mod tests {
         assert_eq!(diff_texts(&a, &b, 100), None);
         let (a, b) = texts(&json!(1), &json!(2));
         assert_eq!(diff_texts(&a, &b, 100), None);
-        // The first and last records change: only the whole array holds both.
+        // Every record changes: more than a quarter of the text to parse.
         let old = records(40);
         let mut new = old.clone();
-        new[0]["n"] = json!(1);
-        new[39]["n"] = json!(1);
+        for i in 0..40 {
+            new[i]["n"] = json!(1);
+        }
         let (a, b) = texts(&old, &new);
         assert_eq!(diff_texts(&a, &b, 100), None);
     }

@@ -101,13 +101,20 @@ impl ChangeBatch {
     /// replaced, so a handler that needs the new value takes it from here rather than from
     /// `d_read()`.
     ///
-    /// Made when first asked for when the batch was found by diffing texts (a payload written by
-    /// zkstate, of which a small part changed): the first call parses the payload on the
-    /// caller's thread (microseconds for a kilobyte, milliseconds for a megabyte: for a large
-    /// state, call it off the async workers, or work from `changes` alone). For a large payload,
-    /// every subscriber and the local copy share what it parsed.
+    /// When the batch was found by diffing texts (a payload written by zkstate, of which a small
+    /// part changed), the value is parsed from the payload's text: for a small payload by the
+    /// first call, on the caller's thread (microseconds); for a large one (4 KiB and more) on
+    /// the blocking pool right after the batch is sent, shared with the local copy, and a call
+    /// made before that parse is done waits for it (milliseconds for a megabyte).
     pub fn value(&self) -> &Value {
         self.value.tree()
+    }
+
+    /// Whether this batch's value is the local copy's JSON itself (a large payload diffed as
+    /// text).
+    #[cfg(test)]
+    pub(crate) fn shares(&self, json: &Arc<Json>) -> bool {
+        Arc::ptr_eq(&self.value, json)
     }
 }
 

@@ -446,10 +446,6 @@ fn a_large_payload_written_by_zkstate_is_diffed_as_text_and_parsed_only_when_ask
             .apply_fetched(bytes(&second), stamp(2, 6), Applied::Remote)
             .await
             .expect("applied");
-        assert!(
-            store.shared.local.load().json.holds_text(),
-            "diffed as text: no tree parsed"
-        );
         assert_eq!(*store.load(), second, "T read from the text");
         let batch = match changes.next().await {
             Some(StateEvent::Changed(batch)) => batch,
@@ -457,11 +453,14 @@ fn a_large_payload_written_by_zkstate_is_diffed_as_text_and_parsed_only_when_ask
         };
         assert_eq!(batch.changes, diff::diff(&first, &second));
         assert_eq!(batch.changes[0].path().to_string(), "[1234].n");
-        assert_eq!(batch.value(), &second, "made when asked for");
+        let copy = store.shared.local.load_full();
         assert!(
-            !store.shared.local.load().json.holds_text(),
-            "the copy shares the tree the batch parsed"
+            batch.shares(&copy.json) && copy.json.canonical_text().is_some(),
+            "diffed as text: the batch's value is the copy's text, parsed once for both"
         );
+        assert_eq!(batch.value(), &second);
+        assert!(!copy.json.holds_text(), "the copy has the tree too");
+        drop(copy);
 
         // The same bytes again (another write of them): only the stamp moves.
         writer
