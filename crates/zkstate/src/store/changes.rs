@@ -102,10 +102,10 @@ impl ChangeBatch {
     /// `d_read()`.
     ///
     /// When the batch was found by diffing texts (a payload written by zkstate, of which a small
-    /// part changed), the value is parsed from the payload's text: for a small payload by the
-    /// first call, on the caller's thread (microseconds); for a large one (4 KiB and more) on
-    /// the blocking pool right after the batch is sent, shared with the local copy, and a call
-    /// made before that parse is done waits for it (milliseconds for a megabyte).
+    /// part changed), the first call parses the value from the payload's text on the caller's
+    /// thread: microseconds for a kilobyte, milliseconds for a megabyte (for a large state, call
+    /// it off the async workers, or work from `changes` alone). A large payload's parsed value
+    /// is shared by every subscriber and the local copy.
     pub fn value(&self) -> &Value {
         self.value.tree()
     }
