@@ -31,14 +31,17 @@ use super::{diff, Change, PathSegment};
 /// costs as much as parsing the new text whole.
 const MAX_SHARE: usize = 4;
 
-/// The changes from `old` to `new`, when `old` is canonical JSON text and they differ inside one
-/// object or array that is small next to the whole; `None` when that cannot be told this way.
+/// The changes from `old` to `new`, when `old` is canonical JSON text and they differ in one
+/// object, or in elements of one array, that are small next to the whole; `None` when that
+/// cannot be told this way.
 ///
-/// `Some` also vouches for `new`: it is canonical JSON text, it parses (serde_json reads it back:
-/// nested no deeper than `max_depth`), and the changes are `diff(old tree, new tree)`.
+/// `Some` also vouches for `new`: it is canonical JSON text, serde_json reads it back (what
+/// changed is nested no deeper than `max_depth` in all; the rest is `old`'s), and the changes are
+/// `diff(old tree, new tree)`.
 ///
-/// `old` must be canonical (`serde_json::to_vec` of its tree) and nested no deeper than
-/// `max_depth`; given other text, the answer is wrong or `None`, never a panic.
+/// `old` must be canonical (`serde_json::to_vec` of its tree) and read back by serde_json (a
+/// text it parsed, or one nested no deeper than 128); given other text, the answer is wrong or
+/// `None`, never a panic.
 pub(crate) fn diff_texts(old: &[u8], new: &[u8], max_depth: usize) -> Option<Vec<Change>> {
     let prefix = common_prefix(old, new);
     if prefix == old.len() && prefix == new.len() {

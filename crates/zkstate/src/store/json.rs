@@ -139,11 +139,15 @@ impl Json {
     }
 
     /// `T` from this JSON again, by [`codec::decode`]'s rule: from canonical text, else from the
-    /// tree.
-    pub(crate) fn decode<T: DeserializeOwned>(&self) -> Result<T, codec::DecodeError> {
-        let result = match self.canonical_text() {
-            Some(text) => serde_json::from_slice(text),
-            None => T::deserialize(&**self.tree()),
+    /// tree (`tree`, when the caller has it at hand: it is not parsed again, nor kept).
+    pub(crate) fn decode<T: DeserializeOwned>(
+        &self,
+        tree: Option<&Value>,
+    ) -> Result<T, codec::DecodeError> {
+        let result = match (self.canonical_text(), tree) {
+            (Some(text), _) => serde_json::from_slice(text),
+            (None, Some(tree)) => T::deserialize(tree),
+            (None, None) => T::deserialize(&*self.to_tree()),
         };
         result.map_err(|e| codec::DecodeError::Json(e.to_string()))
     }
@@ -248,7 +252,7 @@ mod tests {
             Arc::ptr_eq(&tree, json.tree()),
             "a large text is parsed once"
         );
-        assert_eq!(json.decode::<Value>(), Ok((*tree).clone()));
+        assert_eq!(json.decode::<Value>(None), Ok((*tree).clone()));
     }
 
     #[test]

@@ -50,6 +50,12 @@ pub(crate) fn is_big(bytes: &[u8]) -> bool {
     bytes.len() >= BIG || codec::is_compressed(bytes)
 }
 
+/// Whether getting the tree of `json` means parsing a [`BIG`] text (a copy reached by diffing
+/// texts, whose tree nobody asked for yet).
+fn parses_big(json: &Json) -> bool {
+    json.lacks_large_tree() && json.text().is_some_and(|text| text.len() >= BIG)
+}
+
 /// Runs `work` on the blocking pool when `big`, inline otherwise; `None` when it panicked on
 /// the blocking pool (a bug in `T`'s `Deserialize`, say), which must not end the sync task.
 pub(crate) async fn off_worker_if<R, F>(big: bool, work: F) -> Option<R>
@@ -139,12 +145,13 @@ impl<T> StateRef<T> {
         self.guard.json.to_tree()
     }
 
-    /// `T` again from the stored JSON, by the rule every copy decodes with ([`Json::decode`]).
-    pub(crate) fn decode_again(&self) -> Result<T, DecodeError>
+    /// `T` again from the stored JSON, by the rule every copy decodes with ([`Json::decode`]);
+    /// `tree` is this version's tree, from [`json_tree`](Self::json_tree).
+    pub(crate) fn decode_again(&self, tree: &Value) -> Result<T, DecodeError>
     where
         T: DeserializeOwned,
     {
-        self.guard.json.decode()
+        self.guard.json.decode(Some(tree))
     }
 
     pub(crate) fn stamp(&self) -> Stamp {
@@ -628,18 +635,14 @@ impl<T> Drop for InFlight<'_, T> {
 
 impl<T: Send + Sync + 'static> SnapshotSource for Shared<T> {
     fn snapshot_and_subscribe(&self) -> (i32, Arc<Value>, broadcast::Receiver<StateEvent>) {
-        loop {
-            // The tree is made outside the events lock (a small payload's text is parsed); the
-            // subscription is taken under it, so that no batch falls between the snapshot and
-            // the subscription. A swap meanwhile: again, with the new copy.
-            let current = self.local.load_full();
-            let tree = current.json.to_tree();
+        // The copy and the subscription are taken together under the events lock (the writer
+        // sends a batch and swaps the copy under it), so that no batch falls between them; the
+        // tree is made after, from the copy taken (a text is parsed once, outside the lock).
+        let (current, receiver) = {
             let mut events = lock(&self.events);
-            if Arc::ptr_eq(&current, &*self.local.load()) {
-                let receiver = events.subscribe();
-                return (current.stamp.version, tree, receiver);
-            }
-        }
+            (self.local.load_full(), events.subscribe())
+        };
+        (current.stamp.version, current.json.to_tree(), receiver)
     }
 
     fn dir(&self) -> &str {
@@ -730,7 +733,7 @@ where
         let work = move || -> (Vec<u8>, Result<Prepared<T>, DecodeError>) {
             let prepared = if same {
                 // Only the stamp moves: the copy's JSON is shared, `T` made again.
-                base.json.decode::<T>().map(|value| Prepared {
+                base.json.decode::<T>(None).map(|value| Prepared {
                     value,
                     json: base.json.clone(),
                     tree: None,
@@ -750,7 +753,10 @@ where
             };
             (bytes, prepared)
         };
-        let (bytes, prepared) = off_worker_if(big, work).await.unwrap_or_else(|| {
+        // A big copy held as text only may have to be parsed too (the change is not diffed as
+        // text): off the workers as well.
+        let off = big || parses_big(&current.json);
+        let (bytes, prepared) = off_worker_if(off, work).await.unwrap_or_else(|| {
             let panicked = DecodeError::Json("the payload's decoder panicked".into());
             (Vec::new(), Err(panicked))
         });
@@ -814,7 +820,8 @@ where
                     size,
                 }
             };
-            let prepared = off_worker_if(big, work).await;
+            let off = big || (!same_base && parses_big(&current.json));
+            let prepared = off_worker_if(off, work).await;
             drop(current);
             if let Some(prepared) = prepared {
                 // The next fetch compares against what ZooKeeper holds now, not older bytes.

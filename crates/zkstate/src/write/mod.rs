@@ -473,11 +473,13 @@ where
     // write (an aborted closure, a stale version) must not leave it behind in an idle copy.
     let stored = snapshot.json_tree();
     // `T` as every copy decodes it: a value read from the copy and the closure's start agree.
-    let mut value = snapshot.decode_again().map_err(|reason| Error::Decode {
-        path: path.to_string(),
-        version: snapshot.version(),
-        reason,
-    })?;
+    let mut value = snapshot
+        .decode_again(&stored)
+        .map_err(|reason| Error::Decode {
+            path: path.to_string(),
+            version: snapshot.version(),
+            reason,
+        })?;
     let before = serde_json::to_value(&value).map_err(encode)?;
     match catch_unwind(AssertUnwindSafe(|| f(&mut value))) {
         Err(_) => {
