@@ -25,6 +25,17 @@ const CHILD_START_WITHIN: Duration = Duration::from_secs(90);
 
 static SHARED: tokio::sync::OnceCell<ZkServer> = tokio::sync::OnceCell::const_new();
 
+/// Held by each test's parent side for all of it: a child that starts a server sweeps the
+/// directories of dead processes, and would remove the one that
+/// `directory_left_by_a_dead_process_is_removed_by_a_later_start` is about before it looks.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// In the child: start a server (in a `static` for "static"), report its pid and data
 /// directory, then end the process the way `how` says, never dropping the server.
 fn child(how: &str) {
@@ -142,6 +153,7 @@ fn jvm_dies_when_the_test_process_aborts() {
     match std::env::var(CHILD_ENV) {
         Ok(how) => child(&how),
         Err(_) => {
+            let _serial = serial();
             assert_jvm_dies_with_child("jvm_dies_when_the_test_process_aborts", "abort");
         }
     }
@@ -152,6 +164,7 @@ fn jvm_dies_when_the_test_process_is_killed() {
     match std::env::var(CHILD_ENV) {
         Ok(how) => child(&how),
         Err(_) => {
+            let _serial = serial();
             assert_jvm_dies_with_child("jvm_dies_when_the_test_process_is_killed", "sigkill");
         }
     }
@@ -162,6 +175,7 @@ fn jvm_in_a_static_dies_when_the_test_process_exits() {
     match std::env::var(CHILD_ENV) {
         Ok(how) => child(&how),
         Err(_) => {
+            let _serial = serial();
             assert_jvm_dies_with_child(
                 "jvm_in_a_static_dies_when_the_test_process_exits",
                 "static",
@@ -177,6 +191,7 @@ fn directory_left_by_a_dead_process_is_removed_by_a_later_start() {
     if let Ok(how) = std::env::var(CHILD_ENV) {
         return child(&how);
     }
+    let _serial = serial();
     let data_dir = assert_jvm_dies_with_child(
         "directory_left_by_a_dead_process_is_removed_by_a_later_start",
         "abort",
