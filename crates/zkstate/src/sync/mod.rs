@@ -702,6 +702,9 @@ where
     }
 }
 
+/// How many listener-record registrations one state has in flight at once.
+const REGISTRATIONS_IN_FLIGHT: usize = 16;
+
 /// Registers `work`'s records in this session (creating the listeners directory if an outside
 /// actor removed it). A session without the right to write them serves without records.
 async fn register(
@@ -710,7 +713,7 @@ async fn register(
     work: &[Work],
     applied: Option<Stamp>,
 ) -> Result<(), zookeeper_client::Error> {
-    let registrations = work.iter().map(|w| {
+    let registration = |w: &Work| {
         let record = match applied {
             Some(stamp) => w.record.applied(stamp.version, stamp.mzxid),
             None => w.record.clone(),
@@ -735,8 +738,15 @@ async fn register(
                 other => other,
             }
         }
-    });
-    for result in futures::future::join_all(registrations).await {
+    };
+    // A bounded number in flight: each registration's future holds its request until the reply,
+    // and a thousand instances opened at once would otherwise hold a thousand of them together,
+    // a peak that the allocator keeps as the process's memory afterwards.
+    let mut results = Vec::with_capacity(work.len());
+    for chunk in work.chunks(REGISTRATIONS_IN_FLIGHT) {
+        results.extend(futures::future::join_all(chunk.iter().map(registration)).await);
+    }
+    for result in results {
         match result {
             Ok(()) => {}
             // A read-only instance (ACLs) serves without a record rather than retrying forever.
