@@ -437,6 +437,14 @@ mod tests {
         )
     }
 
+    /// The text diff of `old` to `new`, which must answer, and answer the trees' diff.
+    fn diffed_as_text(old: &Value, new: &Value) -> Vec<Change> {
+        let (a, b) = texts(old, new);
+        let changes = diff_texts(&a, &b, 100).expect("diffed as text");
+        assert_eq!(changes, diff(old, new));
+        changes
+    }
+
     fn records(n: usize) -> Value {
         Value::Array(
             (0..n)
@@ -446,14 +454,12 @@ mod tests {
     }
 
     #[test]
-    fn a_change_inside_one_record_is_found_without_parsing_the_rest() {
+    fn a_change_inside_one_record_is_diffed_as_text() {
         let old = records(100);
         let mut new = old.clone();
         new[57]["n"] = json!(1);
         new[57]["tags"][1] = json!("c");
-        let (a, b) = texts(&old, &new);
-        let changes = diff_texts(&a, &b, 100).expect("one record");
-        assert_eq!(changes, diff(&old, &new));
+        let changes = diffed_as_text(&old, &new);
         assert_eq!(changes[0].path().to_string(), "[57].n");
     }
 
@@ -463,9 +469,7 @@ mod tests {
         let mut new = old.clone();
         new[3]["n"] = json!(1);
         new[9]["tags"] = json!([]);
-        let (a, b) = texts(&old, &new);
-        let changes = diff_texts(&a, &b, 100).expect("elements 3 to 9");
-        assert_eq!(changes, diff(&old, &new));
+        let changes = diffed_as_text(&old, &new);
         assert_eq!(changes[0].path().to_string(), "[3].n");
 
         // Deeper: the array is a member, its path in front.
@@ -473,9 +477,7 @@ mod tests {
         let mut new = old.clone();
         new["list"][40]["id"] = json!("x");
         new["list"][41]["id"] = json!("y");
-        let (a, b) = texts(&old, &new);
-        let changes = diff_texts(&a, &b, 100).expect("elements 40 and 41");
-        assert_eq!(changes, diff(&old, &new));
+        let changes = diffed_as_text(&old, &new);
         assert_eq!(changes[1].path().to_string(), ".list[41].id");
 
         // The first and the last record: the pairs between are the same bytes, not parsed.
@@ -483,9 +485,7 @@ mod tests {
         let mut new = old.clone();
         new[0]["n"] = json!(1);
         new[99]["name"] = json!("last");
-        let (a, b) = texts(&old, &new);
-        let changes = diff_texts(&a, &b, 100).expect("elements 0 and 99");
-        assert_eq!(changes, diff(&old, &new));
+        let changes = diffed_as_text(&old, &new);
         assert_eq!(changes[1].path().to_string(), "[99].name");
     }
 
@@ -506,8 +506,7 @@ mod tests {
             .as_array_mut()
             .expect("array")
             .insert(1, json!(9));
-        let (a, b) = texts(&old, &new);
-        assert_eq!(diff_texts(&a, &b, 100), Some(diff(&old, &new)));
+        diffed_as_text(&old, &new);
     }
 
     #[test]
@@ -519,9 +518,7 @@ mod tests {
         });
         let mut new = old.clone();
         new["b\\"][1]["q"] = json!("[");
-        let (a, b) = texts(&old, &new);
-        let changes = diff_texts(&a, &b, 100).expect("found");
-        assert_eq!(changes, diff(&old, &new));
+        let changes = diffed_as_text(&old, &new);
         assert_eq!(changes[0].path().to_string(), r#"["b\\"][1].q"#);
     }
 
@@ -530,16 +527,14 @@ mod tests {
         let old = json!({"list": [{"n": 12}, {"n": 5}], "pad": records(20)});
         let mut new = old.clone();
         new["list"][0]["n"] = json!(123);
-        let (a, b) = texts(&old, &new);
-        assert_eq!(diff_texts(&a, &b, 100), Some(diff(&old, &new)));
+        diffed_as_text(&old, &new);
 
         let mut new = old.clone();
         new["list"]
             .as_array_mut()
             .expect("array")
             .push(json!({"n": 6}));
-        let (a, b) = texts(&old, &new);
-        assert_eq!(diff_texts(&a, &b, 100), Some(diff(&old, &new)));
+        diffed_as_text(&old, &new);
     }
 
     #[test]
