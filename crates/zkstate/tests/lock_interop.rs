@@ -11,6 +11,7 @@ use std::time::Duration;
 use common::{connect, eventually, raw_client, shared_server, unique_dir};
 use serde::{Deserialize, Serialize};
 use zkstate::{Error, ZkState};
+use zkstate_testing::four_letter_word;
 use zookeeper_client::{Acls, Client, LockOptions, LockPrefix};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -30,6 +31,25 @@ async fn lock_nodes(client: &Client, dir: &str) -> usize {
     client.list_children(dir).await.map_or(0, |c| c.len())
 }
 
+/// The node holding the lock: the lowest sequence under `lock_dir` (every contender's node ends
+/// in `-lock-<sequence>`).
+async fn holder_node(client: &Client, lock_dir: &str) -> String {
+    let children = client.list_children(lock_dir).await.expect("lock nodes");
+    let lowest = children
+        .iter()
+        .min_by_key(|name| name.rsplit('-').next().map(str::to_string))
+        .expect("a lock node");
+    format!("{lock_dir}/{lowest}")
+}
+
+/// Whether some session watches `node`, as the server reports it (`wchp`: the watched paths,
+/// each followed by its sessions). A contender queued behind the holder watches the holder's
+/// node: seeing the watch is seeing that contender decide to wait.
+async fn watched(servers: &str, node: &str) -> bool {
+    let watches = four_letter_word(servers, "wchp").await.expect("wchp");
+    watches.lines().any(|line| line.trim() == node)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_waits_for_a_curator_lock_holder_and_the_holder_waits_for_an_update() {
     let server = shared_server().await;
@@ -39,7 +59,9 @@ async fn an_update_waits_for_a_curator_lock_holder_and_the_holder_waits_for_an_u
         .await
         .expect("state");
     let lock_dir = format!("{dir}/lock");
-    let raw = raw_client(&server.connect_string()).await;
+    let payload = format!("{dir}/payload");
+    let servers = server.connect_string();
+    let raw = raw_client(&servers).await;
 
     // The other client holds the lock: the update waits behind it.
     let held = curator_lock(&raw, &lock_dir).await;
@@ -52,15 +74,26 @@ async fn an_update_waits_for_a_curator_lock_holder_and_the_holder_waits_for_an_u
             version
         }
     });
-    // Proof that the update is contending: its node is queued behind the holder's.
+    // Proof that the update is contending: its node is queued behind the holder's, and it
+    // watches the holder's node (it has listed the nodes, seen it is not first, and waits).
     eventually("the update to queue for the lock", || async {
         lock_nodes(&raw, &lock_dir).await == 2
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let holder = holder_node(&raw, &lock_dir).await;
+    eventually("the update to watch the holder's lock node", || {
+        watched(&servers, &holder)
+    })
+    .await;
+    // It is waiting, and nothing was written: the payload is still the one it was created as.
+    let (_, stat) = raw.get_data(&payload).await.expect("payload");
+    assert_eq!(
+        stat.version, 0,
+        "the update wrote while another held the lock"
+    );
     assert!(
         !done.load(Ordering::SeqCst),
-        "the update ran while another held the lock"
+        "the update returned while another held the lock"
     );
     drop(held);
     let version = update
@@ -89,7 +122,13 @@ async fn an_update_waits_for_a_curator_lock_holder_and_the_holder_waits_for_an_u
                         lock_nodes(&raw, &lock_dir).await == 2
                     })
                     .await;
-                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    // The other client has seen that zkstate holds the lock and waits for its
+                    // node to go.
+                    let holder = holder_node(&raw, &lock_dir).await;
+                    eventually("the other client to watch zkstate's lock node", || {
+                        watched(&servers, &holder)
+                    })
+                    .await;
                 })
             });
             assert!(

@@ -371,28 +371,56 @@ fn from_env_reads_the_process_environment() {
     // Tests must not set the variables in this process (other tests run in parallel): this
     // test runs itself again in a child process with the variables set, and the child asserts.
     const CHILD: &str = "ZKSTATE_SETTINGS_TEST_CHILD";
+    const NAME: &str = "from_env_reads_the_process_environment";
+    // Printed by the child once its assertions passed: the proof that the child ran this test's
+    // child side, not some other test or none (a filter that matches nothing passes).
+    const CHECKED: &str = "zkstate-settings-child: from_env checked";
     if std::env::var_os(CHILD).is_some() {
         let settings = ok(Settings::from_env());
         assert_eq!(settings.servers(), Some("child-host:2181"));
         assert_eq!(settings.path(), Some("/from/env"));
         assert_eq!(settings.acl_policy(), AclPolicy::CreatorOnly);
         assert_eq!(settings.digest().len(), 1);
+        println!("{CHECKED}");
         return;
     }
+    // This test's full name as libtest knows it: the module path without the crate's name.
+    let module = module_path!().split_once("::").map_or("", |(_, rest)| rest);
+    let name = format!("{module}::{NAME}");
     let exe = ok(std::env::current_exe());
-    let status = ok(std::process::Command::new(exe)
-        .args([
-            "--exact",
-            "connection::settings::tests::from_env_reads_the_process_environment",
-            "--quiet",
-        ])
+    // `--nocapture` so that the child's marker reaches its stdout whatever options or
+    // environment (`RUST_TEST_NOCAPTURE`) this run has; one thread keeps its output in order.
+    let output = ok(std::process::Command::new(exe)
+        .args(["--exact", &name, "--nocapture", "--test-threads=1"])
         .env(CHILD, "1")
         .env(ENV_SERVERS, "child-host:2181")
         .env(ENV_PATH, "/from/env")
         .env(ENV_AUTH, "user:secret")
         .env(ENV_ACL, "creator-only")
-        .status());
-    assert!(status.success(), "the child's assertions failed: {status}");
+        .output());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let context = format!(
+        "child `--exact {name}`: {}\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // libtest's header and summary have lines of their own; the marker, printed while the test
+    // runs uncaptured, follows the test's name on its line.
+    assert!(
+        stdout.lines().any(|line| line.trim() == "running 1 test"),
+        "the child did not run exactly one test: {context}"
+    );
+    assert!(
+        stdout.contains(CHECKED),
+        "the child did not pass this test's assertions: {context}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|line| line.starts_with("test result: ok. 1 passed; 0 failed;")),
+        "the child's one test did not pass: {context}"
+    );
+    assert!(output.status.success(), "the child failed: {context}");
 }
 
 #[test]
