@@ -293,3 +293,14 @@ where
 pub fn progress(message: impl AsRef<str>) {
     eprintln!("[zkstate-bench] {}", message.as_ref());
 }
+
+/// ZooKeeper keeps its last 500 transactions in memory (`commitLogCount`), each several times
+/// over: 500 writes of 900 KB do not fit the test server's heap (zkstate-testing runs it with
+/// `-Xmx256m`) and it dies of `OutOfMemoryError`. After each large write (untimed, like a pause),
+/// a dozen tiny pipelined writes push older transactions out, so that at most ~40 large ones
+/// are held at any time.
+pub async fn flush_committed_log(writer: &Client, path: &str) -> Result<()> {
+    let writes = (0..12).map(|_| writer.set_data(path, b"x", None));
+    futures::future::try_join_all(writes).await?;
+    Ok(())
+}

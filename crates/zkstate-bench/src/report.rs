@@ -61,7 +61,7 @@ impl Measure {
     }
 }
 
-/// A target from the issue: reported, never asserted.
+/// The target a row is held to (BENCHMARKS.md's "target" column): reported, never asserted.
 #[derive(Clone, Debug)]
 pub struct Target {
     pub text: String,

@@ -96,7 +96,7 @@ impl Launcher {
             .stdin(Stdio::null())
             .stdout(log_file)
             .stderr(log_err);
-        let child = spawner::spawn(command)
+        let child = spawner::spawn(command, JvmChild::new)
             .await
             .map_err(|e| TestingError::io(format!("cannot start {}", self.java.display()), e))?;
         tracing::debug!(pid = child.pid(), main_class, cfg = %cfg.display(), "started ZooKeeper JVM");

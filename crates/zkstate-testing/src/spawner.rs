@@ -11,17 +11,19 @@
 
 use std::io;
 use std::os::unix::process::CommandExt;
-use std::process::Command;
+use std::process::{Child, Command};
 use std::sync::mpsc;
 use std::sync::OnceLock;
 
 use tokio::sync::oneshot;
 
-use crate::jvm::JvmChild;
+/// What the spawner thread does with the result of a fork: wraps the child in its owner and
+/// sends it to the caller, on the spawner thread itself (see [`serve`]).
+type Deliver = Box<dyn FnOnce(io::Result<Child>) + Send>;
 
 struct SpawnRequest {
     command: Command,
-    reply: oneshot::Sender<io::Result<JvmChild>>,
+    deliver: Deliver,
 }
 
 /// The sender side of the spawner thread's channel, or why the thread could not be started.
@@ -44,16 +46,25 @@ fn spawner() -> io::Result<&'static mpsc::Sender<SpawnRequest>> {
 /// The spawner thread's body. The channel never closes (its sender is in a `static`), so this
 /// never returns and the thread lives as long as the process.
 fn serve(receiver: mpsc::Receiver<SpawnRequest>) {
-    for SpawnRequest { mut command, reply } in receiver {
-        // Wrapped at once: wherever it is dropped from now on (here if the caller gave up, in
-        // the channel, or later by its owner), the JVM is killed and reaped.
-        let result = command.spawn().map(JvmChild::new);
-        drop(reply.send(result));
+    for SpawnRequest {
+        mut command,
+        deliver,
+    } in receiver
+    {
+        // `deliver` wraps the child in its owner at once (see [`spawn`]): however it is dropped
+        // from now on, the JVM is killed and reaped.
+        deliver(command.spawn());
     }
 }
 
-/// Spawns `command` from the dedicated spawner thread, with `PR_SET_PDEATHSIG = SIGKILL`.
-pub(crate) async fn spawn(mut command: Command) -> io::Result<JvmChild> {
+/// Spawns `command` from the dedicated spawner thread, with `PR_SET_PDEATHSIG = SIGKILL`, and
+/// returns the child wrapped by `own`. `own` runs on the spawner thread right after the fork, so
+/// that wherever the owner is dropped from then on (on that thread if the caller gave up, in the
+/// reply channel, or later by the caller), it can kill and reap the child.
+pub(crate) async fn spawn<T: Send + 'static>(
+    mut command: Command,
+    own: fn(Child) -> T,
+) -> io::Result<T> {
     // The pid of this process, read before forking: the child compares it with its parent pid
     // to detect that the process died between `fork` and `prctl`.
     // SAFETY: getpid has no preconditions and cannot fail.
@@ -83,8 +94,11 @@ pub(crate) async fn spawn(mut command: Command) -> io::Result<JvmChild> {
         });
     }
     let (reply, response) = oneshot::channel();
+    let deliver: Deliver = Box::new(move |spawned: io::Result<Child>| {
+        drop(reply.send(spawned.map(own)));
+    });
     spawner()?
-        .send(SpawnRequest { command, reply })
+        .send(SpawnRequest { command, deliver })
         .map_err(|_| io::Error::other("the JVM spawner thread is gone"))?;
     response
         .await

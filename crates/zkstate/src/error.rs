@@ -1,14 +1,33 @@
 //! Errors, one enum per boundary: connecting, and working with a state; how ZooKeeper's errors
 //! map to them ([`Error::from_zookeeper`]), and the one helper that puts a deadline on a request
-//! ([`within`]).
+//! ([`within`]). The errors of a connection's URL and settings are in `error/config.rs`. This
+//! module imports nothing from the rest of the crate: every other module may use it.
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::connection::settings::SettingsError;
-use crate::connection::url::UrlError;
-pub use crate::store::codec::DecodeError;
+mod config;
+
+pub use self::config::{CredentialProblem, PathProblem, SettingsError, UrlError};
+
+/// Why a payload's bytes do not decode.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// A zstd frame that does not decompress: truncated or corrupt.
+    #[error("corrupt zstd frame: {0}")]
+    Frame(String),
+    /// A zstd frame that decompresses to more than the cap (a decompression bomb).
+    #[error("zstd frame decompresses to more than {limit} bytes")]
+    TooLarge {
+        /// The cap, in bytes.
+        limit: usize,
+    },
+    /// Not JSON, or not JSON of the state's type: serde_json's message, with line and column.
+    #[error("{0}")]
+    Json(String),
+}
 
 /// Errors from [`Connection`](crate::Connection).
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -89,6 +108,16 @@ pub enum Error {
         /// The node involved.
         path: String,
         /// How long we waited.
+        waited: Duration,
+    },
+    /// `update()`: another writer held the state's lock for the whole `lock_timeout`
+    /// ([`StateOptions::with_lock_timeout`](crate::StateOptions::with_lock_timeout)): ZooKeeper
+    /// answered, the lock was not free. Nothing was written.
+    #[error("lock {path} held by another writer for {waited:?}; nothing written")]
+    LockTimeout {
+        /// The lock directory (`<dir>/lock`).
+        path: String,
+        /// How long the update waited.
         waited: Duration,
     },
     /// `update()`: ZooKeeper holds another write than the one the update started from (someone
@@ -230,20 +259,78 @@ impl Error {
         }
     }
 
-    /// Whether retrying the same call later may succeed.
+    /// Whether retrying the same call later may succeed: a stale copy, a timeout, a lock held by
+    /// another writer, a stale write, and the ZooKeeper errors of an expired session, a dropped
+    /// link or a busy server (throttled, session moved, lock lost).
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Stale { .. } | Error::Timeout { .. } | Error::StaleWrite { .. } => true,
-            Error::ZooKeeper { source, .. } => matches!(
-                source,
-                zookeeper_client::Error::ConnectionLoss
-                    | zookeeper_client::Error::SessionExpired
-                    | zookeeper_client::Error::Throttled
-                    | zookeeper_client::Error::Timeout
-                    | zookeeper_client::Error::RuntimeInconsistent
-            ),
+            Error::Stale { .. }
+            | Error::Timeout { .. }
+            | Error::LockTimeout { .. }
+            | Error::StaleWrite { .. } => true,
+            Error::ZooKeeper { source, .. } => ZkFailure::of(source).is_transient(),
             _ => false,
         }
+    }
+}
+
+/// What a ZooKeeper client error says about the session and the request: the one classifier
+/// that the sync task, the writes, the marker resolution and [`Error::is_transient`] use.
+///
+/// | kind | client errors | the session | the request |
+/// |---|---|---|---|
+/// | `Expired` | `SessionExpired` | over; the connection opens the next one | not applied (a write's reply may be lost) |
+/// | `Ended` | `ClientClosed`, `AuthFailed`, `NoHosts` | over; no retry of it helps | not applied (likewise) |
+/// | `LinkDown` | `ConnectionLoss`, `Timeout` | the same session answers once reconnected | outcome unknown |
+/// | `Busy` | `Throttled`, `SessionMoved`, `RuntimeInconsistent` (the client's "lock lost") | usable | answered, not applied; a retry may succeed |
+/// | `Refused` | `NoNode`, `NoAuth`, `BadVersion`, `NodeExists`, `NotEmpty`, `NoChildrenForEphemerals`, `InvalidAcl`, `QuotaExceeded`, `NotReadOnly`, `BadArguments`, `MarshallingError`, `Unimplemented` | usable | answered, not applied; a retry gets the same answer |
+/// | `Other` | anything else (unexpected codes, custom errors) | unknown | unknown |
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ZkFailure {
+    Expired,
+    Ended,
+    LinkDown,
+    Busy,
+    Refused,
+    Other,
+}
+
+impl ZkFailure {
+    /// The row of the table above for `err`.
+    pub(crate) fn of(err: &zookeeper_client::Error) -> ZkFailure {
+        use zookeeper_client::Error::*;
+        match err {
+            SessionExpired => ZkFailure::Expired,
+            ClientClosed | AuthFailed | NoHosts => ZkFailure::Ended,
+            ConnectionLoss | Timeout => ZkFailure::LinkDown,
+            Throttled | SessionMoved | RuntimeInconsistent => ZkFailure::Busy,
+            NoNode
+            | NoAuth
+            | BadVersion
+            | NodeExists
+            | NotEmpty
+            | NoChildrenForEphemerals
+            | InvalidAcl
+            | QuotaExceeded
+            | NotReadOnly
+            | BadArguments(_)
+            | MarshallingError
+            | Unimplemented => ZkFailure::Refused,
+            _ => ZkFailure::Other,
+        }
+    }
+
+    /// The session can serve no request again.
+    pub(crate) fn is_session_over(self) -> bool {
+        matches!(self, ZkFailure::Expired | ZkFailure::Ended)
+    }
+
+    /// Sending the request again, in this session or the connection's next one, may succeed.
+    pub(crate) fn is_transient(self) -> bool {
+        matches!(
+            self,
+            ZkFailure::Expired | ZkFailure::LinkDown | ZkFailure::Busy
+        )
     }
 }
 

@@ -22,7 +22,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::error::{DecodeError, Error};
+use crate::error::{DecodeError, Error, ZkFailure};
 
 /// `zkstate_updates_total` and `zkstate_update_duration_seconds`.
 pub(crate) fn update_done(dir: &str, outcome: &'static str, took: Duration) {
@@ -37,20 +37,16 @@ pub(crate) fn outcome_of(err: &Error) -> &'static str {
     match err {
         Error::StaleWrite { .. } => "stale_write",
         Error::UpdatePanicked { .. } => "panicked",
-        Error::Timeout { op, .. } if *op == "acquiring lock" => "lock_timeout",
+        Error::LockTimeout { .. } => "lock_timeout",
         Error::Timeout { .. } => "timeout",
         Error::PermissionDenied { .. } => "permission_denied",
         Error::OutcomeUnknown { .. } => "outcome_unknown",
         Error::PayloadTooLarge { .. } => "too_large",
         Error::InvalidVersion { .. } | Error::Encode { .. } => "invalid",
         Error::Closed { .. } => "closed",
-        Error::ZooKeeper {
-            source:
-                zookeeper_client::Error::ConnectionLoss
-                | zookeeper_client::Error::SessionExpired
-                | zookeeper_client::Error::RuntimeInconsistent,
-            ..
-        } => "not_applied",
+        // An update's error means "not applied" (only `OutcomeUnknown` does not): these are
+        // the ones a retry may get past.
+        Error::ZooKeeper { source, .. } if ZkFailure::of(source).is_transient() => "not_applied",
         _ => "error",
     }
 }
@@ -157,24 +153,17 @@ pub(crate) fn marker_reaped(dir: &str) {
     metrics::counter!("zkstate_markers_reaped_total", "dir" => dir.to_string()).increment(1);
 }
 
-/// `zkstate_connection_state`.
-pub(crate) fn connection_state(servers: &str, state: crate::ConnectionState) {
-    use crate::ConnectionState::*;
-    for candidate in [Connected, Suspended, Lost, Closed, AuthFailed] {
-        let value = if candidate == state { 1.0 } else { 0.0 };
-        metrics::gauge!("zkstate_connection_state", "servers" => servers.to_string(), "state" => state_label(candidate))
-            .set(value);
-    }
-}
+/// The `state` labels of `zkstate_connection_state`, one per connection state (the connection
+/// gives each state its label).
+pub(crate) const CONNECTION_STATES: [&str; 5] =
+    ["connected", "suspended", "lost", "closed", "auth_failed"];
 
-fn state_label(state: crate::ConnectionState) -> &'static str {
-    use crate::ConnectionState::*;
-    match state {
-        Connected => "connected",
-        Suspended => "suspended",
-        Lost => "lost",
-        Closed => "closed",
-        AuthFailed => "auth_failed",
+/// `zkstate_connection_state`: 1 for `state` (one of [`CONNECTION_STATES`]), 0 for the others.
+pub(crate) fn connection_state(servers: &str, state: &'static str) {
+    for candidate in CONNECTION_STATES {
+        let value = if candidate == state { 1.0 } else { 0.0 };
+        metrics::gauge!("zkstate_connection_state", "servers" => servers.to_string(), "state" => candidate)
+            .set(value);
     }
 }
 

@@ -92,7 +92,8 @@ impl StateOptions {
         self
     }
 
-    /// How long an update waits for the write lock. Default 30 s.
+    /// How long an update waits for the write lock before it fails with
+    /// [`Error::LockTimeout`](crate::Error::LockTimeout). Default 30 s.
     #[must_use]
     pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
         self.lock_timeout = timeout;

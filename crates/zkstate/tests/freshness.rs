@@ -37,8 +37,9 @@ async fn freshness_says_what_the_copy_holds_when_and_in_which_session_it_was_ver
     );
 }
 
-/// The case: `with_max_staleness(3 s)` with the default check used to fail 22 of 51 reads
-/// on a healthy server. The check now runs at least every third of `max_staleness`.
+/// A `max_staleness` shorter than the default check interval (`with_max_staleness(3 s)`): the
+/// periodic check runs at least every third of `max_staleness`, so that reads on a healthy
+/// server never find the copy stale.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_max_staleness_never_reports_stale_on_a_healthy_connection() {
     let server = shared_server().await;

@@ -184,7 +184,8 @@ async fn update_and_replace_at_keep_unknown_fields_and_the_documented_conflict_r
     )
     .await
     .expect("old");
-    // The case: a glob pushed by a version that knows only `globs`.
+    // The rolling-upgrade case: a version that knows only `globs` pushes a glob; the fields it
+    // does not know must come through its update unchanged.
     old.update(|s| s.globs.push("rsync*".into()))
         .await
         .expect("update");

@@ -10,8 +10,7 @@ use anyhow::Result;
 use zkstate::ZkState;
 
 use super::deliver::{self, last_delivery};
-use super::size::flush_committed_log;
-use crate::common::{progress, Env, RawPaths};
+use crate::common::{flush_committed_log, progress, Env, RawPaths};
 use crate::payload::{bump, records_of_size, Records};
 use crate::report::{Measure, Report, Row, Target};
 use crate::stats::{format_nanos, Summary};

@@ -11,8 +11,7 @@ use zkstate_testing::FaultProxy;
 use zookeeper_client::Client;
 
 use super::deliver::{self, last_delivery};
-use super::size::flush_committed_log;
-use crate::common::{progress, Env, RawPaths};
+use crate::common::{flush_committed_log, progress, Env, RawPaths};
 use crate::payload::{bump, records_of_size, Records};
 use crate::report::{Measure, Report, Row};
 use crate::stats::{format_bytes, format_nanos, format_ratio, Summary};

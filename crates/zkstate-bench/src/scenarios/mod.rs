@@ -1,5 +1,5 @@
-//! The scenarios of the issue, one module each (7 has its memory part in `memory` and its
-//! busy reader in `busy_read`).
+//! The benchmark scenarios, one module each, numbered as in BENCHMARKS.md (7 has its memory
+//! part in `memory` and its busy reader in `busy_read`).
 
 pub mod busy_read;
 pub mod compression;

@@ -14,7 +14,7 @@ use zkstate::ZkState;
 use super::deliver::{self, last_delivery};
 use super::propagation::raw_write;
 use super::{busy_read, memory};
-use crate::common::{interleaved, progress, Env, Pace, RawPaths};
+use crate::common::{flush_committed_log, interleaved, progress, Env, Pace, RawPaths};
 use crate::payload::{as_written, bump, records_of_size, Records};
 use crate::report::{Measure, Report, Row, Target};
 use crate::stats::{format_bytes, format_nanos, Summary};
@@ -139,20 +139,6 @@ fn breakdown(size: usize, iterations: usize) -> Result<String> {
 
 /// Payloads from this size on are followed by small writes, see [`flush_committed_log`].
 const LARGE: usize = 512 * 1024;
-
-/// ZooKeeper keeps its last 500 transactions in memory (`commitLogCount`), each several times
-/// over: 500 writes of 900 KB do not fit the test server's heap (zkstate-testing runs it with
-/// `-Xmx256m`) and it dies of `OutOfMemoryError`. After each large write (untimed, like a pause),
-/// a dozen tiny pipelined writes push older transactions out, so that at most ~40 large ones
-/// are held at any time.
-pub(super) async fn flush_committed_log(
-    writer: &zookeeper_client::Client,
-    path: &str,
-) -> Result<()> {
-    let writes = (0..12).map(|_| writer.set_data(path, b"x", None));
-    futures::future::try_join_all(writes).await?;
-    Ok(())
-}
 
 /// End to end: a raw `set_data` of the changed payload until B delivers it.
 async fn end_to_end(

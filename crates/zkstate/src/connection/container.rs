@@ -106,7 +106,7 @@ impl Shared {
             generation,
             "zookeeper connection state"
         );
-        crate::metrics::connection_state(&self.target.servers, state);
+        crate::metrics::connection_state(&self.target.servers, state.metric_label());
         if new_session {
             crate::metrics::new_session(&self.target.servers);
         }

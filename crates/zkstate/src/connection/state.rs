@@ -39,6 +39,18 @@ impl ConnectionState {
     pub fn is_connected(self) -> bool {
         self == ConnectionState::Connected
     }
+
+    /// The `state` label of the `zkstate_connection_state` gauge: one of
+    /// [`metrics::CONNECTION_STATES`](crate::metrics::CONNECTION_STATES).
+    pub(crate) fn metric_label(self) -> &'static str {
+        match self {
+            ConnectionState::Connected => "connected",
+            ConnectionState::Suspended => "suspended",
+            ConnectionState::Lost => "lost",
+            ConnectionState::Closed => "closed",
+            ConnectionState::AuthFailed => "auth_failed",
+        }
+    }
 }
 
 impl fmt::Display for ConnectionState {
@@ -64,4 +76,25 @@ pub struct ConnectionEvent {
     pub new_session: bool,
     /// How many sessions this container has opened so far (1 for the first).
     pub generation: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ConnectionState::*;
+    use crate::metrics::CONNECTION_STATES;
+
+    #[test]
+    fn every_state_has_its_own_metric_label() {
+        let labels = [Connected, Suspended, Lost, Closed, AuthFailed].map(|s| s.metric_label());
+        for label in labels {
+            assert!(
+                CONNECTION_STATES.contains(&label),
+                "{label} is not a gauge label"
+            );
+        }
+        let mut distinct = labels.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), CONNECTION_STATES.len(), "{labels:?}");
+    }
 }

@@ -27,8 +27,7 @@ use std::path::{Path, PathBuf};
 
 use zookeeper_client::TlsOptions;
 
-use super::settings::SettingsError;
-use crate::error::ConnectError;
+use crate::error::{ConnectError, SettingsError};
 
 /// The environment variable with the path of the CA certificates (PEM) that sign the servers'
 /// certificates. Setting it turns TLS on.

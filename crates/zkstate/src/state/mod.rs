@@ -433,7 +433,8 @@ where
     /// version, or the payload deleted and re-created): the copy is refreshed, so a retry works;
     /// [`update_latest`](Self::update_latest) never fails this way because of other zkstate
     /// writers; [`Error::UpdatePanicked`] when the closure panicked; [`Error::PayloadTooLarge`],
-    /// [`Error::Encode`]; [`Error::Timeout`] when the lock or ZooKeeper could not be had in time;
+    /// [`Error::Encode`]; [`Error::LockTimeout`] when another writer held the lock for the
+    /// whole lock timeout; [`Error::Timeout`] when ZooKeeper did not answer in time;
     /// [`Error::PermissionDenied`]; [`Error::OutcomeUnknown`]; [`Error::Closed`].
     ///
     /// # Cancellation safety

@@ -2,29 +2,7 @@
 
 use std::fmt;
 
-use super::SettingsError;
-
-/// What is wrong with a credential. Never carries the credential itself.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum CredentialProblem {
-    /// There is no `:` between user and password.
-    MissingColon,
-    /// The user part is empty.
-    EmptyUser,
-    /// The user given to [`Credential::new`] contains `:`, which the digest scheme cannot carry.
-    ColonInUser,
-}
-
-impl fmt::Display for CredentialProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CredentialProblem::MissingColon => f.write_str("expected `user:password`"),
-            CredentialProblem::EmptyUser => f.write_str("the user is empty"),
-            CredentialProblem::ColonInUser => f.write_str("the user contains ':'"),
-        }
-    }
-}
+use crate::error::{CredentialProblem, SettingsError};
 
 /// A digest credential, `user:password`, sent as `digest` auth when a session opens.
 ///

@@ -23,7 +23,8 @@
 //! ```
 //!
 //! The parts: `credential.rs` (digest credentials), `sources.rs` (the `[zookeeper]` section,
-//! TOML and the environment), `target.rs` (resolving the servers and base path to use).
+//! TOML and the environment, and the checks of the values read from them), `target.rs`
+//! (resolving the servers and base path to use).
 
 mod credential;
 mod sources;
@@ -31,109 +32,17 @@ mod target;
 
 use std::time::Duration;
 
-pub use self::credential::{Credential, CredentialProblem};
+pub use self::credential::Credential;
 pub use self::sources::{env_var, ZookeeperSection, ENV_ACL, ENV_AUTH, ENV_PATH, ENV_SERVERS};
 pub use self::target::Target;
 use super::acl::AclPolicy;
 use super::tls::TlsSettings;
-use super::url::UrlError;
+pub use crate::error::{CredentialProblem, SettingsError};
 
 const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The client sends session timeouts as an `i32` of milliseconds.
 const MAX_TIMEOUT_MS: u64 = i32::MAX as u64;
-
-/// Errors from reading or resolving settings. Each names where the bad value came from.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SettingsError {
-    /// No source gave any servers.
-    #[error("no zookeeper servers: give a URL with servers, `servers=` in [zookeeper], or {ENV_SERVERS}")]
-    NoServers,
-    /// A server list is invalid.
-    #[error("bad servers in {origin}: {source}")]
-    Servers {
-        /// Where the list came from (`ZOOKEEPER_SERVERS`, `[zookeeper] servers`, ...).
-        origin: String,
-        /// What is wrong with it.
-        #[source]
-        source: UrlError,
-    },
-    /// A server list has a chroot (`h1:2181/app`); the base path belongs in `path`.
-    #[error(
-        "servers in {origin} (`{servers}`) contain a path; put the base path in `path` instead"
-    )]
-    ServersWithPath {
-        /// Where the list came from.
-        origin: String,
-        /// The list as given.
-        servers: String,
-    },
-    /// A base path is invalid.
-    #[error("bad path in {origin}: {source}")]
-    Path {
-        /// Where the path came from (`ZOOKEEPER_PATH`, `[zookeeper] path`, ...).
-        origin: String,
-        /// What is wrong with it.
-        #[source]
-        source: UrlError,
-    },
-    /// A credential is invalid. The message never includes the credential.
-    #[error("bad credential in {origin}: {problem}")]
-    Credential {
-        /// Where the credential came from (`ZOOKEEPER_AUTH`, `[zookeeper] auth`, ...).
-        origin: String,
-        /// What is wrong with it.
-        problem: CredentialProblem,
-    },
-    /// A timeout is zero or does not fit the protocol's 32-bit milliseconds.
-    #[error("bad {key} = {value}: expected 1 to {MAX_TIMEOUT_MS} milliseconds")]
-    Timeout {
-        /// The key, e.g. `[zookeeper] session_timeout_ms`.
-        key: String,
-        /// The value given.
-        value: u64,
-    },
-    /// The TOML is not valid, or its `[zookeeper]` table does not fit [`ZookeeperSection`].
-    #[error("bad toml in {origin}: {message}")]
-    Toml {
-        /// The file, or `toml text` for a string.
-        origin: String,
-        /// The parser's message, with line and column.
-        message: String,
-    },
-    /// A settings file could not be read.
-    #[error("cannot read {path}: {message}")]
-    Io {
-        /// The file.
-        path: String,
-        /// The system's message.
-        message: String,
-    },
-    /// An ACL policy name is unknown, or a policy that names the creator has no credential.
-    #[error("bad acl policy in {origin}: {problem}")]
-    Acl {
-        /// Where the policy came from (`ZOOKEEPER_ACL`, `[zookeeper] acl`, ...).
-        origin: String,
-        /// What is wrong with it.
-        problem: String,
-    },
-    /// The TLS files of one source do not fit together (a certificate without its key, or a
-    /// certificate without a CA), or a path is empty.
-    #[error("bad tls settings in {origin}: {problem}")]
-    Tls {
-        /// The key or variable at fault (`[zookeeper] tls_cert`, `ZOOKEEPER_TLS_KEY`, ...).
-        origin: String,
-        /// What is wrong.
-        problem: String,
-    },
-    /// An environment variable is set but is not valid Unicode.
-    #[error("environment variable {name} is not valid unicode")]
-    NotUnicode {
-        /// The variable.
-        name: String,
-    },
-}
 
 /// How to connect: servers, base path, timeouts and credentials.
 ///

@@ -1,14 +1,16 @@
 //! Where settings come from: the `[zookeeper]` configuration section (TOML or any serde
-//! source) and the environment.
+//! source) and the environment; and the checks of a server list or base path read from one
+//! ([`normalise_servers`], [`base_path`]), which [`Target::resolve`](super::Target::resolve)
+//! applies to the values it takes from settings and the environment too.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::target::{base_path, normalise_servers};
 use super::{Credential, Settings, SettingsError, MAX_TIMEOUT_MS};
 use crate::connection::acl::AclPolicy;
 use crate::connection::tls::{TlsSettings, ENV_TLS_CA, ENV_TLS_CERT, ENV_TLS_KEY};
+use crate::connection::url::{join_servers, parse_servers, validate_path, UrlError};
 
 /// The environment variable with the default connect string.
 pub const ENV_SERVERS: &str = "ZOOKEEPER_SERVERS";
@@ -171,6 +173,45 @@ impl Settings {
             tls,
             ..Settings::default()
         })
+    }
+}
+
+/// Parses a server list from a setting into a normalised connect string.
+pub(super) fn normalise_servers(servers: &str, origin: &str) -> Result<String, SettingsError> {
+    if servers.contains('/') {
+        return Err(SettingsError::ServersWithPath {
+            origin: origin.to_string(),
+            servers: servers.to_string(),
+        });
+    }
+    let addrs = parse_servers(servers).map_err(|source| SettingsError::Servers {
+        origin: origin.to_string(),
+        source,
+    })?;
+    Ok(join_servers(&addrs))
+}
+
+/// Validates a base path from a setting; a relative one (asab's `path=myfolder`) is rooted.
+pub(super) fn base_path(path: &str, origin: &str) -> Result<String, SettingsError> {
+    let rooted = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    };
+    match validate_path(&rooted) {
+        Ok(()) => Ok(rooted),
+        // Report the path as the user wrote it, not with the '/' we added.
+        Err(UrlError::BadPath { problem, .. }) => Err(SettingsError::Path {
+            origin: origin.to_string(),
+            source: UrlError::BadPath {
+                path: path.to_string(),
+                problem,
+            },
+        }),
+        Err(source) => Err(SettingsError::Path {
+            origin: origin.to_string(),
+            source,
+        }),
     }
 }
 

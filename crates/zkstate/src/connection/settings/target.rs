@@ -1,11 +1,9 @@
 //! Resolving where a connection goes: the servers and the base path, from a URL, settings and the
 //! environment.
 
-use super::sources::{ENV_PATH, ENV_SERVERS};
+use super::sources::{base_path, normalise_servers, ENV_PATH, ENV_SERVERS};
 use super::{Settings, SettingsError};
-use crate::connection::url::{
-    join_path, join_servers, parse_servers, validate_path, UrlError, ZkPath, ZkUrl,
-};
+use crate::connection::url::{join_path, ZkPath, ZkUrl};
 
 /// Where a connection goes: resolved from a URL and settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,44 +59,5 @@ impl Target {
             ZkPath::Unspecified => base()?,
         };
         Ok(Target { servers, path })
-    }
-}
-
-/// Parses a server list from a setting into a normalised connect string.
-pub(super) fn normalise_servers(servers: &str, origin: &str) -> Result<String, SettingsError> {
-    if servers.contains('/') {
-        return Err(SettingsError::ServersWithPath {
-            origin: origin.to_string(),
-            servers: servers.to_string(),
-        });
-    }
-    let addrs = parse_servers(servers).map_err(|source| SettingsError::Servers {
-        origin: origin.to_string(),
-        source,
-    })?;
-    Ok(join_servers(&addrs))
-}
-
-/// Validates a base path from a setting; a relative one (asab's `path=myfolder`) is rooted.
-pub(super) fn base_path(path: &str, origin: &str) -> Result<String, SettingsError> {
-    let rooted = if path.starts_with('/') {
-        path.to_string()
-    } else {
-        format!("/{path}")
-    };
-    match validate_path(&rooted) {
-        Ok(()) => Ok(rooted),
-        // Report the path as the user wrote it, not with the '/' we added.
-        Err(UrlError::BadPath { problem, .. }) => Err(SettingsError::Path {
-            origin: origin.to_string(),
-            source: UrlError::BadPath {
-                path: path.to_string(),
-                problem,
-            },
-        }),
-        Err(source) => Err(SettingsError::Path {
-            origin: origin.to_string(),
-            source,
-        }),
     }
 }

@@ -34,114 +34,14 @@ use std::fmt;
 use std::net::Ipv6Addr;
 use std::str::FromStr;
 
+pub use crate::error::{PathProblem, UrlError};
+
 /// The port ZooKeeper listens on unless told otherwise.
 pub const DEFAULT_PORT: u16 = 2181;
 
 const SCHEME: &str = "zookeeper";
 /// The scheme of URLs that ask for TLS.
 const TLS_SCHEME: &str = "zookeeper+tls";
-
-/// Why a path was rejected.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum PathProblem {
-    /// The path is empty.
-    Empty,
-    /// An absolute path was required and this one does not start with `/`.
-    NotAbsolute,
-    /// A relative path was required and this one starts with `/`.
-    NotRelative,
-    /// Two consecutive slashes.
-    EmptyComponent,
-    /// A `.` or `..` component (ZooKeeper has no such thing).
-    DotComponent,
-    /// `zookeeper:` followed by a path that starts with neither `./` nor `/`.
-    NeedsDotSlash,
-    /// A slash at the end of a path other than the root.
-    TrailingSlash,
-    /// A character ZooKeeper does not allow in paths (control characters, NUL, U+007F–U+009F,
-    /// U+E000–U+F8FF, U+FFF0–U+FFFF).
-    ForbiddenCharacter(char),
-}
-
-impl fmt::Display for PathProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PathProblem::Empty => f.write_str("it is empty"),
-            PathProblem::NotAbsolute => f.write_str("it does not start with '/'"),
-            PathProblem::NotRelative => f.write_str("it starts with '/' but must be relative"),
-            PathProblem::EmptyComponent => f.write_str("it has an empty component ('//')"),
-            PathProblem::DotComponent => f.write_str("it has a '.' or '..' component"),
-            PathProblem::NeedsDotSlash => {
-                f.write_str("a relative path is written `zookeeper:./path`, an absolute one `zookeeper:///path`")
-            }
-            PathProblem::TrailingSlash => f.write_str("it ends with '/'"),
-            PathProblem::ForbiddenCharacter(c) => {
-                write!(f, "it contains the forbidden character U+{:04X}", u32::from(*c))
-            }
-        }
-    }
-}
-
-/// Errors from parsing a ZooKeeper URL, connect string or path.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum UrlError {
-    /// The input is empty.
-    #[error("empty zookeeper url")]
-    Empty,
-    /// The URL has a scheme other than `zookeeper` and `zookeeper+tls`.
-    #[error("unknown url scheme `{scheme}` (expected `zookeeper://` or `zookeeper+tls://`)")]
-    UnknownScheme {
-        /// The scheme found.
-        scheme: String,
-    },
-    /// A server entry has no host (`zookeeper://:2181`, `h1,,h2`, a trailing comma).
-    #[error("empty host at position {position} of server list `{servers}`")]
-    EmptyHost {
-        /// The whole server list.
-        servers: String,
-        /// The 1-based position of the empty entry.
-        position: usize,
-    },
-    /// A port is not a number from 1 to 65535.
-    #[error("bad port `{port}` for host `{host}` (expected 1 to 65535)")]
-    BadPort {
-        /// The host the port belongs to.
-        host: String,
-        /// The port as written.
-        port: String,
-    },
-    /// An IPv6 address is not bracketed, not closed, not valid, or followed by something
-    /// other than `:port`.
-    #[error("bad ipv6 address `{entry}`: {reason}")]
-    BadIpv6 {
-        /// The server entry as written.
-        entry: String,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// A host name has a character other than ASCII letters, digits, `-`, `.` and `_`.
-    #[error("bad host `{host}`: only letters, digits, '-', '.' and '_' are allowed")]
-    BadHost {
-        /// The host as written, with control characters escaped as `Debug` does.
-        host: String,
-    },
-    /// A path breaks ZooKeeper's path rules.
-    #[error("bad zookeeper path `{path}`: {problem}")]
-    BadPath {
-        /// The path as written, with control characters escaped as `Debug` does.
-        path: String,
-        /// What is wrong with it.
-        problem: PathProblem,
-    },
-    /// The URL has a query string or a fragment, which zookeeper URLs do not have.
-    #[error("zookeeper url `{input}` has a query string or fragment ('?' or '#')")]
-    QueryOrFragment {
-        /// The whole input.
-        input: String,
-    },
-}
 
 /// One server of a connect string: a host and a port.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
