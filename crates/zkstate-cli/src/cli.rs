@@ -1,28 +1,24 @@
 //! The command line: global options and subcommands (clap derive). Each subcommand's own
-//! arguments live beside its code in `commands/`.
+//! arguments live beside its code in `commands/`, the ones several share in `args.rs`. Nothing
+//! in `commands/` imports this file: `main` turns a parsed [`Cli`] into a command's run.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use crate::args::parse_seconds;
 use crate::commands::{edit, get, listeners, ls, patch, rm, rollout, serve, set, watch};
 
-/// The exit codes, as `--help` shows them. Keep in step with `exit.rs`.
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  success (also when the reader of stdout goes away: a broken pipe)
-  1  any other runtime error, among them the state's lock held by another writer for all of
-     --timeout (set, patch, edit; nothing was written)
-  2  usage error or invalid input (bad JSON: the message names line and column)
-  3  version conflict: ZooKeeper holds another version; nothing was written
-  4  not found: the state directory or path does not exist
-  5  ZooKeeper unreachable, or no answer, within --timeout
-  6  rollout incomplete: some live instance has not applied the version (rollout, and
-     --wait-rollout after the write was made)
-
-Every error is one line on stderr starting with `zkstate: `. Data goes to stdout, messages to
-stderr.";
+/// What `--help` shows after the options: the exit codes (from their table in `exit.rs`) and
+/// where output goes.
+fn after_help() -> String {
+    format!(
+        "{}\n\nEvery error is one line on stderr starting with `zkstate: `.\n\
+         Data goes to stdout, messages to stderr.",
+        crate::exit::help()
+    )
+}
 
 /// Read, write, patch, edit and watch zkstate states in Apache ZooKeeper.
 ///
@@ -30,7 +26,7 @@ stderr.";
 /// `listeners`, `lock` and `writers`. A relative DIR is resolved under the path of the --zk URL
 /// (or $ZOOKEEPER_PATH, else /); an absolute one is taken as it is.
 #[derive(Debug, Parser)]
-#[command(name = "zkstate", version, after_help = EXIT_CODES)]
+#[command(name = "zkstate", version, after_help = after_help())]
 pub struct Cli {
     /// ZooKeeper to use: `zookeeper://h1:2181,h2/base`, `zookeeper:///abs`, `zookeeper:./rel`
     /// or `h1:2181,h2/chroot`; `zookeeper+tls://h1:2281/base` for TLS (needs --tls-ca)
@@ -109,18 +105,6 @@ pub enum Command {
     Rm(rm::Args),
 }
 
-/// A positive, finite number of seconds (`10`, `0.5`).
-pub fn parse_seconds(text: &str) -> Result<Duration, String> {
-    let seconds: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
-    if !(seconds.is_finite() && seconds > 0.0) {
-        return Err(format!("`{text}`: expected a positive number of seconds"));
-    }
-    Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
-}
-
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
@@ -152,16 +136,6 @@ mod tests {
             }
         }
         assert!(missing.is_empty(), "without a doc line: {missing:?}");
-    }
-
-    #[test]
-    fn seconds_parse() {
-        assert_eq!(parse_seconds("10"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
-        assert!(parse_seconds("0").is_err());
-        assert!(parse_seconds("-1").is_err());
-        assert!(parse_seconds("inf").is_err());
-        assert!(parse_seconds("ten").is_err());
     }
 
     #[test]

@@ -1,14 +1,8 @@
 //! Exit codes, and how errors map to them.
 //!
-//! | code | meaning |
-//! |---|---|
-//! | 0 | success (a broken pipe on stdout counts as success) |
-//! | 1 | any other runtime error, among them the state's lock held by another writer for all of `--timeout` (nothing written) |
-//! | 2 | usage error or invalid input (bad JSON, a patch that does not apply, a missing `--yes`) |
-//! | 3 | version conflict: ZooKeeper holds another version than the one required; nothing written |
-//! | 4 | not found: the state directory (or path) does not exist |
-//! | 5 | ZooKeeper unreachable, or it did not answer, within `--timeout` |
-//! | 6 | rollout incomplete: some live instance has not applied the version (`rollout`, `--wait-rollout` when the wait timed out; the write itself was made) |
+//! The exit codes are written once, in the table below (`exit_codes!`: name, number, meaning):
+//! it declares [`Code`], whose numbers the mapping returns, and [`help`] renders the "Exit
+//! codes" section of `--help` from it.
 //!
 //! Commands return `anyhow::Error`s. [`Code::of`] walks the cause chain, outermost first, and
 //! takes the code of the first error it recognises: a [`Failure`] (a command's own verdict), a
@@ -16,23 +10,72 @@
 
 use std::io;
 
-/// What the process exits with. Scripts depend on these numbers: never renumber them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Code {
-    /// 0: success.
-    Success = 0,
-    /// 1: any other runtime error (among them a lock held by another writer past `--timeout`).
-    Failure = 1,
-    /// 2: usage error or invalid input.
-    Usage = 2,
-    /// 3: version conflict; nothing was written.
-    Conflict = 3,
-    /// 4: the state directory or path does not exist.
-    NotFound = 4,
-    /// 5: ZooKeeper unreachable, or no answer, within `--timeout`.
-    Unreachable = 5,
-    /// 6: some live instance has not applied the version (in time).
-    Incomplete = 6,
+/// Declares [`Code`] from the table: one row `Name = number: "meaning"` per code. The meaning
+/// is the variant's doc and its line under "Exit codes" in `--help`.
+macro_rules! exit_codes {
+    ($($name:ident = $number:literal: $meaning:literal,)+) => {
+        /// What the process exits with. Scripts depend on these numbers: never renumber them.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Code {
+            $(#[doc = $meaning] $name = $number,)+
+        }
+
+        impl Code {
+            /// Every code, in the table's order.
+            pub const ALL: &'static [Code] = &[$(Code::$name,)+];
+
+            /// What the code means, as `--help` says it.
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $(Code::$name => $meaning,)+
+                }
+            }
+        }
+    };
+}
+
+exit_codes! {
+    Success = 0: "success (also when the reader of stdout goes away: a broken pipe)",
+    Failure = 1: "any other runtime error, among them the state's lock held by another writer \
+        for all of --timeout (set, patch, edit; nothing was written)",
+    Usage = 2: "usage error or invalid input (bad JSON: the message names line and column; a \
+        patch that does not apply; rm without --yes)",
+    Conflict = 3: "version conflict: ZooKeeper holds another version; nothing was written",
+    NotFound = 4: "not found: the state directory or path does not exist",
+    Unreachable = 5: "ZooKeeper unreachable, or no answer, within --timeout",
+    Incomplete = 6: "rollout incomplete: some live instance has not applied the version \
+        (rollout, and --wait-rollout after the write was made)",
+}
+
+/// The width `--help` wraps the exit codes at.
+const HELP_WIDTH: usize = 95;
+
+/// The "Exit codes" section of `--help`: per row of the table a line `  N  meaning`, the meaning
+/// wrapped at [`HELP_WIDTH`] and continued under itself.
+pub fn help() -> String {
+    let mut out = String::from("Exit codes:");
+    for code in Code::ALL {
+        let mut line = format!("  {}  ", code.number());
+        let indent = line.len();
+        // Whether the line holds a word yet: a word longer than the width still gets one.
+        let mut started = false;
+        for word in code.meaning().split_whitespace() {
+            if started && line.len() + 1 + word.len() > HELP_WIDTH {
+                out.push('\n');
+                out.push_str(&line);
+                line = " ".repeat(indent);
+                started = false;
+            }
+            if started {
+                line.push(' ');
+            }
+            line.push_str(word);
+            started = true;
+        }
+        out.push('\n');
+        out.push_str(&line);
+    }
+    out
 }
 
 impl Code {
@@ -100,15 +143,11 @@ fn code_of_cause(cause: &(dyn std::error::Error + 'static)) -> Option<Code> {
     }
 }
 
-/// The library's name for waiting for a state's lock, in [`zkstate::Error::Timeout`] (its
-/// metrics count such a timeout as `lock_timeout` by the same name).
-const ACQUIRING_LOCK: &str = "acquiring lock";
-
 /// How long an update waited for the state's lock, when `err` says that another writer held it
 /// all that time (ZooKeeper answered; the lock was not free).
 pub fn lock_waited(err: &zkstate::Error) -> Option<std::time::Duration> {
     match err {
-        zkstate::Error::Timeout { op, waited, .. } if *op == ACQUIRING_LOCK => Some(*waited),
+        zkstate::Error::LockTimeout { waited, .. } => Some(*waited),
         _ => None,
     }
 }
@@ -217,6 +256,33 @@ mod tests {
     }
 
     #[test]
+    fn help_shows_every_code_in_order_wrapped_within_the_width() {
+        let help = help();
+        let mut lines = help.lines();
+        assert_eq!(lines.next(), Some("Exit codes:"));
+        // An entry is a line `  N  ...` and the lines indented under its meaning.
+        let mut entries: Vec<String> = Vec::new();
+        for line in lines {
+            assert!(
+                line.len() <= HELP_WIDTH,
+                "longer than {HELP_WIDTH}: {line:?}"
+            );
+            match (line.strip_prefix("     "), entries.last_mut()) {
+                (Some(more), Some(entry)) => {
+                    entry.push(' ');
+                    entry.push_str(more);
+                }
+                _ => entries.push(line.to_string()),
+            }
+        }
+        let expected: Vec<String> = Code::ALL
+            .iter()
+            .map(|code| format!("  {}  {}", code.number(), code.meaning()))
+            .collect();
+        assert_eq!(entries, expected);
+    }
+
+    #[test]
     fn state_errors_map_to_codes() {
         let stale = zkstate::Error::StaleWrite {
             path: "/a/payload".into(),
@@ -234,8 +300,7 @@ mod tests {
             waited: Duration::from_secs(1),
         };
         assert_eq!(Code::of_state_error(&timeout), Code::Unreachable);
-        let lock = zkstate::Error::Timeout {
-            op: "acquiring lock",
+        let lock = zkstate::Error::LockTimeout {
             path: "/a/lock".into(),
             waited: Duration::from_secs(2),
         };

@@ -1,22 +1,17 @@
 //! `zkstate`: read, write, patch, edit and watch zkstate states in Apache ZooKeeper.
 //!
-//! Layout: `cli.rs` (the command line), `commands/` (one module per subcommand, and what they
-//! share), `exit.rs` (exit codes and the mapping from library errors), `output.rs` (the line
-//! formats, pure and unit-tested). `main` only parses, runs and maps the outcome to an exit code.
+//! Layout, each file importing only those after it: `main.rs` (parses, dispatches to the
+//! subcommand, maps the outcome to an exit code), `cli.rs` (the command line), `commands/` (one
+//! module per subcommand, and in `commands/mod.rs` what they share), `args.rs` (argument types
+//! several commands share: seconds, `--wait-rollout`), `output.rs` (the line formats, pure and
+//! unit-tested), `exit.rs` (the exit codes and the mapping from library errors).
 //!
 //! # Exit codes
-//! | code | meaning |
-//! |---|---|
-//! | 0 | success; also when the reader of stdout goes away (a broken pipe) |
-//! | 1 | any other runtime error, among them the state's lock held by another writer for all of `--timeout` (`set`, `patch`, `edit`: nothing written) |
-//! | 2 | usage error or invalid input (bad JSON names line and column; a patch that does not apply; `rm` without `--yes`) |
-//! | 3 | version conflict (`set --if-version`, `edit`): nothing was written |
-//! | 4 | not found: the state directory or path does not exist |
-//! | 5 | ZooKeeper unreachable, or no answer, within `--timeout` |
-//! | 6 | rollout incomplete: some live instance has not applied the version (`rollout`; `--wait-rollout` after the write was made) |
-//!
-//! Every error is one line on stderr, `zkstate: ` and the cause chain joined with `": "`.
+//! The table is `exit_codes!` in `exit.rs`, written once: it declares [`exit::Code`] and the
+//! "Exit codes" section of `zkstate --help`. Every error is one line on stderr, `zkstate: ` and
+//! the cause chain joined with `": "`.
 
+mod args;
 mod cli;
 mod commands;
 mod exit;
@@ -27,10 +22,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use crate::cli::{Cli, Command};
+use crate::commands::{edit, get, listeners, ls, patch, rm, rollout, serve, set, watch, Global};
 use crate::exit::Code;
 
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // A usage error, as every error: one line on stderr.
         Err(err) if err.use_stderr() => {
@@ -48,7 +45,7 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .map_err(|err| anyhow::Error::new(err).context("cannot start the async runtime"))
-        .and_then(|runtime| runtime.block_on(commands::run(cli)));
+        .and_then(|runtime| runtime.block_on(run(cli)));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -59,5 +56,30 @@ fn main() -> ExitCode {
             }
             ExitCode::from(code.number())
         }
+    }
+}
+
+/// Runs the subcommand with the global options.
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let global = Global {
+        zk: cli.zk,
+        timeout: cli.timeout,
+        auth: cli.auth,
+        acl: cli.acl,
+        tls_ca: cli.tls_ca,
+        tls_cert: cli.tls_cert,
+        tls_key: cli.tls_key,
+    };
+    match cli.command {
+        Command::Get(args) => get::run(&global, args).await,
+        Command::Set(args) => set::run(&global, args).await,
+        Command::Patch(args) => patch::run(&global, args).await,
+        Command::Edit(args) => edit::run(&global, args).await,
+        Command::Watch(args) => watch::run(&global, args).await,
+        Command::Listeners(args) => listeners::run(&global, args).await,
+        Command::Ls(args) => ls::run(&global, args).await,
+        Command::Rm(args) => rm::run(&global, args).await,
+        Command::Rollout(args) => rollout::run(&global, args).await,
+        Command::Serve(args) => serve::run(&global, args).await,
     }
 }

@@ -154,12 +154,23 @@ async fn the_page_and_read_only_api_answer_with_every_documented_status() {
     wait_listeners(&zk, &dir, 1).await;
     let server = serve(&zk, &["--root", &root]).await;
 
-    // The page, from the binary.
+    // The page, from the binary; its scripts are ES modules, which a browser runs only when
+    // they are served as JavaScript.
     for (path, kind) in [
         ("/", "text/html"),
         ("/state?dir=%2Fa", "text/html"),
         ("/assets/app.css", "text/css"),
+        ("/assets/app.js", "text/javascript"),
+        ("/assets/index.js", "text/javascript"),
         ("/assets/state.js", "text/javascript"),
+        ("/assets/state-banners.js", "text/javascript"),
+        ("/assets/state-changes.js", "text/javascript"),
+        ("/assets/state-edit.js", "text/javascript"),
+        ("/assets/state-meta.js", "text/javascript"),
+        ("/assets/state-model.js", "text/javascript"),
+        ("/assets/state-stream.js", "text/javascript"),
+        ("/assets/state-token.js", "text/javascript"),
+        ("/assets/state-tree.js", "text/javascript"),
     ] {
         let reply = server.get(path).await;
         assert_eq!(reply.status, 200, "{path}");
@@ -441,7 +452,13 @@ async fn a_loopback_server_refuses_foreign_host_names_against_dns_rebinding() {
         format!("localhost:{}", port.wrapping_add(1)),
         "localhost".to_string(),
     ] {
-        for path in ["/", "/api/config", "/api/states", state.as_str()] {
+        for path in [
+            "/",
+            "/assets/state-edit.js",
+            "/api/config",
+            "/api/states",
+            state.as_str(),
+        ] {
             let reply = server
                 .request("GET", path, &[("host", &host)], Vec::new())
                 .await;

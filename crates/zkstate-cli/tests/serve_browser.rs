@@ -1,7 +1,8 @@
 //! `zkstate serve` in a real browser: Debian's headless Chromium driven through chromedriver
 //! (scripts/test.sh installs both when missing). The state page shows an outside change without
-//! a reload, edits through the page reach ZooKeeper, a conflicting edit shows the conflict, and a
-//! screenshot of the page is saved under target/.
+//! a reload, edits through the page reach ZooKeeper, invalid JSON shows the server's message
+//! with its line and column, a conflicting edit shows the conflict, the index lists the state,
+//! and a screenshot of the page is saved under target/.
 
 mod common;
 
@@ -241,6 +242,12 @@ async fn the_state_page_follows_changes_edits_and_shows_conflicts_in_a_real_brow
     let png = client.screenshot().await.expect("screenshot");
     std::fs::write(screenshot_path(), &png).expect("save the screenshot");
 
+    // The tree's buttons: "collapse all" folds `globs`, "default view" opens it again.
+    click(&client, "#collapse-all").await;
+    text_where(&client, "#value", |t| !t.contains("firefox*")).await;
+    click(&client, "#expand-default").await;
+    text_where(&client, "#value", |t| t.contains("firefox*")).await;
+
     // An edit through the page reaches ZooKeeper (the page asks for the token once).
     click(&client, "#edit").await;
     type_into_editor(
@@ -265,6 +272,29 @@ async fn the_state_page_follows_changes_edits_and_shows_conflicts_in_a_real_brow
     .await;
     let (stored, version) = payload(&zk, &dir).await;
     assert_eq!((stored["interval_s"].clone(), version), (json!(10), 2));
+
+    // Invalid JSON: the page sends it as it is and shows the server's 400, which names the line
+    // and column; the editor selects that place (the `,` where a value was expected).
+    text_where(&client, "#version", |t| t == "2").await;
+    click(&client, "#edit").await;
+    type_into_editor(&client, "{\n  \"interval_s\": ,\n  \"globs\": []\n}").await;
+    click(&client, "#save").await;
+    let error = text_where(&client, "#edit-error", |t| !t.is_empty()).await;
+    assert!(
+        error.starts_with("Not saved: invalid JSON in the request body at line 2, column 17"),
+        "{error}"
+    );
+    assert_eq!(
+        js(
+            &client,
+            "return document.getElementById('editor').selectionStart;"
+        )
+        .await,
+        json!(18),
+        "the editor selects the place of the error"
+    );
+    assert_eq!(payload(&zk, &dir).await.1, 2, "nothing written");
+    click(&client, "#cancel").await;
 
     // A conflicting edit: someone writes while the page edits version 2.
     text_where(&client, "#version", |t| t == "2").await;
@@ -294,6 +324,13 @@ async fn the_state_page_follows_changes_edits_and_shows_conflicts_in_a_real_brow
         (json!(30), 3),
         "nothing written"
     );
+
+    // The index page (its own module, and the helpers it shares with the state page) lists it.
+    client
+        .goto(&format!("{base}/"))
+        .await
+        .expect("open the index");
+    text_where(&client, "#states-body", |t| t.contains(&dir)).await;
 
     client.close().await.expect("close the browser");
     drop((a, b));

@@ -16,7 +16,8 @@ use serde_json::Value;
 use tempfile::NamedTempFile;
 use zkstate::ZkState;
 
-use super::{closing, info, open_existing, resolve_dir, Global, Source};
+use super::{closing, info, open_existing, resolve_dir, rollout, Global, Source};
+use crate::args::WaitRollout;
 use crate::exit::{fail, Code};
 
 /// Arguments of `zkstate edit`.
@@ -27,7 +28,7 @@ pub struct Args {
 
     /// Waiting for the fleet after the write
     #[command(flatten)]
-    pub rollout: super::rollout::WaitRollout,
+    pub rollout: WaitRollout,
 }
 
 /// Runs `zkstate edit`.
@@ -38,7 +39,7 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
             let state = open_existing(global, &conn, &dir, global.state_options()).await?;
             let written = closing(state, |state| edit(state, dir.clone())).await?;
             match written {
-                Some(version) => args.rollout.after_write(&conn, &dir, version).await,
+                Some(version) => rollout::after_write(&args.rollout, &conn, &dir, version).await,
                 None => Ok(()),
             }
         })

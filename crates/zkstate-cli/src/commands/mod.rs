@@ -1,5 +1,6 @@
 //! One module per subcommand, and what they share: connecting, resolving and checking a state
-//! directory, opening a state, reading JSON input, writing to stdout and stderr.
+//! directory, opening a state, reading JSON input, writing to stdout and stderr. The subcommands
+//! import from here; nothing here uses a subcommand (`main` dispatches to them).
 
 pub mod edit;
 pub mod get;
@@ -22,36 +23,10 @@ use serde_json::Value;
 use zkstate::{ConnectError, Connection, Settings, StateOptions, ZkState};
 use zookeeper_client::{Client, Stat};
 
-use crate::cli::{Cli, Command};
 use crate::exit::{fail, Code};
 
 /// The servers used when neither `--zk` nor `$ZOOKEEPER_SERVERS` names any.
 const DEFAULT_SERVERS: &str = "127.0.0.1:2181";
-
-/// Runs the command line.
-pub async fn run(cli: Cli) -> Result<()> {
-    let global = Global {
-        zk: cli.zk,
-        timeout: cli.timeout,
-        auth: cli.auth,
-        acl: cli.acl,
-        tls_ca: cli.tls_ca,
-        tls_cert: cli.tls_cert,
-        tls_key: cli.tls_key,
-    };
-    match cli.command {
-        Command::Get(args) => get::run(&global, args).await,
-        Command::Set(args) => set::run(&global, args).await,
-        Command::Patch(args) => patch::run(&global, args).await,
-        Command::Edit(args) => edit::run(&global, args).await,
-        Command::Watch(args) => watch::run(&global, args).await,
-        Command::Listeners(args) => listeners::run(&global, args).await,
-        Command::Ls(args) => ls::run(&global, args).await,
-        Command::Rm(args) => rm::run(&global, args).await,
-        Command::Rollout(args) => rollout::run(&global, args).await,
-        Command::Serve(args) => serve::run(&global, args).await,
-    }
-}
 
 /// The global options.
 #[derive(Clone, Debug)]

@@ -18,8 +18,9 @@ use serde_json::Value;
 use zkstate::{Change, TryUpdateError};
 
 use super::{
-    closing, info, open_existing, parse_json, print_line, read_input, resolve_dir, Global,
+    closing, info, open_existing, parse_json, print_line, read_input, resolve_dir, rollout, Global,
 };
+use crate::args::WaitRollout;
 use crate::exit::{fail, Code};
 use crate::output::{human_line, json_line};
 
@@ -32,7 +33,7 @@ pub struct Args {
 
     /// Waiting for the fleet after the write
     #[command(flatten)]
-    pub rollout: super::rollout::WaitRollout,
+    pub rollout: WaitRollout,
 
     /// A JSON merge patch (RFC 7396); `-` reads it from stdin
     #[arg(long, value_name = "JSON", group = "patch")]
@@ -85,7 +86,7 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
             let dir = resolve_dir(&conn, &args.dir)?;
             let state = open_existing(global, &conn, &dir, global.state_options()).await?;
             let written_dir = dir.clone();
-            let rollout = args.rollout.clone();
+            let wait = args.rollout.clone();
             let written = closing(state, |state| async move {
                 // The closure may run more than once (a writer that bypasses the lock makes the
                 // update start over): keep the changes of the last run, the one written.
@@ -138,7 +139,7 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
             })
             .await?;
             match written {
-                Some(version) => rollout.after_write(&conn, &written_dir, version).await,
+                Some(version) => rollout::after_write(&wait, &conn, &written_dir, version).await,
                 None => Ok(()),
             }
         })

@@ -16,6 +16,7 @@ use anyhow::Result;
 use serde_json::json;
 
 use super::{info, not_a_state, note, payload_path, print_line, resolve_dir, Global};
+use crate::args::WaitRollout;
 use crate::exit::{fail, Code};
 use crate::output::{rollout_line, ListenerRow};
 
@@ -150,67 +151,33 @@ fn rollout_error(dir: &str, err: zkstate::Error, doing: &str) -> anyhow::Error {
     }
 }
 
-/// `--wait-rollout [SECS]`, for the commands that write.
-#[derive(Clone, Debug, clap::Args)]
-pub struct WaitRollout {
-    /// After writing, wait until every live instance has applied the new version, at most SECS
-    /// (`--wait-rollout 30` or `--wait-rollout=30`; alone, last or before another flag: 60);
-    /// exit 6 if some has not (the write was made)
-    // No `require_equals`: with it, `set DIR --wait-rollout 60` took `60` as the JSON and wrote
-    // it. Now a value after the flag is always the timeout, and one that is not a number of
-    // seconds is a usage error that says how to write the flag.
-    #[arg(
-        long = "wait-rollout",
-        value_name = "SECS",
-        num_args = 0..=1,
-        default_missing_value = DEFAULT_WAIT,
-        value_parser = parse_wait
-    )]
-    pub wait_rollout: Option<std::time::Duration>,
-}
-
-/// What a bare `--wait-rollout` waits, in seconds.
-const DEFAULT_WAIT: &str = "60";
-
-/// The value of `--wait-rollout`: a number of seconds; anything else (a DIR or JSON written after
-/// the flag) is refused with how to write it.
-fn parse_wait(text: &str) -> std::result::Result<std::time::Duration, String> {
-    crate::cli::parse_seconds(text).map_err(|err| {
-        format!(
-            "{err}; --wait-rollout takes the seconds to wait right after it (`--wait-rollout 30` or \
-             `--wait-rollout=30`); for the default {DEFAULT_WAIT} s put it last or before another \
-             flag, not before DIR or JSON"
-        )
-    })
-}
-
-impl WaitRollout {
-    /// Waits for `version` of `dir` when the flag was given.
-    pub async fn after_write(
-        &self,
-        conn: &zkstate::Connection,
-        dir: &str,
-        version: i32,
-    ) -> Result<()> {
-        let Some(timeout) = self.wait_rollout else {
-            return Ok(());
-        };
-        match wait(conn, dir, Some(version), timeout).await? {
-            Ok(rollout) => {
-                warn_if_nobody(dir, &rollout);
-                info(&format!(
-                    "version {version} applied by {}/{} instances",
-                    rollout.applied, rollout.total
-                ));
-                Ok(())
-            }
-            Err(rollout) => Err(fail(
-                Code::Incomplete,
-                format!(
-                    "version {version} written, but the rollout is incomplete after {timeout:?}: {}",
-                    rollout_line(&rollout, SHOWN)
-                ),
-            )),
+/// After a write of `version` of `dir`: waits for the fleet when `--wait-rollout` was given,
+/// saying how many instances applied it on stderr; exit 6 when some has not in time (the write
+/// was made).
+pub async fn after_write(
+    flag: &WaitRollout,
+    conn: &zkstate::Connection,
+    dir: &str,
+    version: i32,
+) -> Result<()> {
+    let Some(timeout) = flag.wait_rollout else {
+        return Ok(());
+    };
+    match wait(conn, dir, Some(version), timeout).await? {
+        Ok(rollout) => {
+            warn_if_nobody(dir, &rollout);
+            info(&format!(
+                "version {version} applied by {}/{} instances",
+                rollout.applied, rollout.total
+            ));
+            Ok(())
         }
+        Err(rollout) => Err(fail(
+            Code::Incomplete,
+            format!(
+                "version {version} written, but the rollout is incomplete after {timeout:?}: {}",
+                rollout_line(&rollout, SHOWN)
+            ),
+        )),
     }
 }

@@ -22,8 +22,9 @@ use zkstate::ZkState;
 
 use super::{
     client, closing, existing_payload, info, open_existing, parse_json, payload_path, read_input,
-    resolve_dir, Global,
+    resolve_dir, rollout, Global,
 };
+use crate::args::WaitRollout;
 use crate::exit::{fail, Code};
 
 /// Arguments of `zkstate set`.
@@ -34,7 +35,7 @@ pub struct Args {
 
     /// Waiting for the fleet after the write
     #[command(flatten)]
-    pub rollout: super::rollout::WaitRollout,
+    pub rollout: WaitRollout,
 
     /// The new payload as JSON; `-` or absent reads it from stdin
     pub json: Option<String>,
@@ -93,7 +94,7 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
                     Ok(version)
                 })
                 .await?;
-                return args.rollout.after_write(&conn, &written_dir, written).await;
+                return rollout::after_write(&args.rollout, &conn, &written_dir, written).await;
             }
             // Opened with the new value as `initial`: over a payload that is not JSON the state
             // still opens (the value stands in), so `set` can repair it.
@@ -113,7 +114,7 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
                 Ok(version)
             })
             .await?;
-            args.rollout.after_write(&conn, &written_dir, written).await
+            rollout::after_write(&args.rollout, &conn, &written_dir, written).await
         })
         .await
 }

@@ -1,4 +1,6 @@
 //! The page's files, embedded in the binary: the page needs no network, no CDN and no build step.
+//! Its scripts are native ES modules (`<script type="module">`, `import ... from './x.js'`),
+//! which a browser runs only when served as JavaScript: every `.js` file is `text/javascript`.
 
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -22,14 +24,35 @@ pub const STATE: Asset = Asset {
     content_type: HTML,
 };
 
+/// The files under `/assets/`, by name: the style sheet, the helpers both pages import
+/// (`app.js`), the index page's script, and the state page's modules (`state.js` imports the
+/// others).
+const FILES: &[(&str, &str)] = &[
+    ("app.css", include_str!("assets/app.css")),
+    ("app.js", include_str!("assets/app.js")),
+    ("index.js", include_str!("assets/index.js")),
+    ("state.js", include_str!("assets/state.js")),
+    ("state-banners.js", include_str!("assets/state-banners.js")),
+    ("state-changes.js", include_str!("assets/state-changes.js")),
+    ("state-edit.js", include_str!("assets/state-edit.js")),
+    ("state-meta.js", include_str!("assets/state-meta.js")),
+    ("state-model.js", include_str!("assets/state-model.js")),
+    ("state-stream.js", include_str!("assets/state-stream.js")),
+    ("state-token.js", include_str!("assets/state-token.js")),
+    ("state-tree.js", include_str!("assets/state-tree.js")),
+];
+
 /// The files under `/assets/`.
 pub fn by_name(name: &str) -> Option<Asset> {
-    let (body, content_type) = match name {
-        "app.css" => (include_str!("assets/app.css"), CSS),
-        "app.js" => (include_str!("assets/app.js"), JS),
-        "index.js" => (include_str!("assets/index.js"), JS),
-        "state.js" => (include_str!("assets/state.js"), JS),
-        _ => return None,
+    let body = FILES
+        .iter()
+        .find_map(|(file, body)| (*file == name).then_some(*body))?;
+    let content_type = if name.ends_with(".css") {
+        CSS
+    } else if name.ends_with(".js") {
+        JS
+    } else {
+        return None;
     };
     Some(Asset { body, content_type })
 }
@@ -45,5 +68,66 @@ impl IntoResponse for Asset {
             self.body,
         )
             .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The modules a page or script names: `src="/assets/x.js"` and `from './x.js'`.
+    fn named_scripts(text: &str) -> Vec<String> {
+        let mut names = Vec::new();
+        for (open, close) in [("src=\"/assets/", '"'), ("from './", '\'')] {
+            for (at, _) in text.match_indices(open) {
+                let rest = &text[at + open.len()..];
+                if let Some(end) = rest.find(close) {
+                    names.push(rest[..end].to_string());
+                }
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn every_script_a_page_or_module_imports_is_served_as_javascript() {
+        let mut texts = vec![("index.html", INDEX.body), ("state.html", STATE.body)];
+        texts.extend(FILES.iter().filter(|(name, _)| name.ends_with(".js")));
+        for (from, text) in texts {
+            for name in named_scripts(text) {
+                match by_name(&name) {
+                    Some(asset) => assert_eq!(asset.content_type, JS, "{name}, from {from}"),
+                    None => panic!("{from} imports {name}, which is not served"),
+                }
+            }
+        }
+        // The scan finds what it looks for.
+        assert!(named_scripts(STATE.body).contains(&"state.js".to_string()));
+    }
+
+    #[test]
+    fn the_pages_load_their_scripts_as_modules() {
+        for page in [INDEX.body, STATE.body] {
+            for line in page.lines().filter(|l| l.contains("<script")) {
+                assert!(line.contains(r#"type="module""#), "{line}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_served_module_is_imported_by_some_page() {
+        let mut used: Vec<String> = Vec::new();
+        for text in [INDEX.body, STATE.body]
+            .into_iter()
+            .chain(FILES.iter().map(|(_, body)| *body))
+        {
+            used.extend(named_scripts(text));
+        }
+        for (name, _) in FILES.iter().filter(|(name, _)| name.ends_with(".js")) {
+            assert!(
+                used.iter().any(|u| u == name),
+                "{name} is served but nothing imports it"
+            );
+        }
     }
 }

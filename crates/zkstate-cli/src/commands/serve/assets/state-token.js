@@ -1,0 +1,45 @@
+// zkstate serve, state page: the write token, asked for once and kept in this tab's session
+// storage (never in local storage, never in the URL).
+
+import { $, setText } from './app.js';
+
+const TOKEN_KEY = 'zkstate-token';
+
+/** Asks for the token in a dialog; resolves to it (kept for this tab), or null when cancelled. */
+export function askToken(message) {
+  const dlg = $('token-dialog');
+  const input = $('token');
+  setText('token-message', message || 'Writing needs the token given to zkstate serve.');
+  input.value = '';
+  dlg.returnValue = '';
+  return new Promise((resolve) => {
+    dlg.addEventListener('close', () => {
+      const t = input.value.trim();
+      input.value = '';
+      if (dlg.returnValue === 'ok' && t) {
+        try {
+          sessionStorage.setItem(TOKEN_KEY, t);
+        } catch (e) { /* storage disabled: ask again next time */ }
+        resolve(t);
+      } else resolve(null);
+    }, { once: true });
+    dlg.showModal();
+    input.focus();
+  });
+}
+
+/** The token given earlier in this tab, if any. */
+export function storedToken() {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY);
+  } catch (e) {
+    return null;
+  }
+}
+
+/** Forgets the token (the server refused it). */
+export function forgetToken() {
+  try {
+    sessionStorage.removeItem(TOKEN_KEY);
+  } catch (e) { /* ignore */ }
+}
