@@ -27,6 +27,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 use zookeeper_client::{Client, CreateMode, MultiWriteResult};
 
+use super::resolve::{
+    self, Action, Announced, Fenced, Input, Outcome, Request, Resolution, Unknown,
+};
 use crate::connection::Connection;
 use crate::error::Error;
 use crate::layout::Layout;
@@ -160,7 +163,9 @@ impl WriterState {
     }
 
     /// Finds out whether the write that set the marker to `token` (at `version`) landed: through
-    /// the write's own session while it lives, else through the container's next session.
+    /// the write's own session while it lives, else through the container's next session. The
+    /// decisions are [`Resolution::step`]'s; this makes its requests, each within what is left of
+    /// `deadline` (and at most 10 s).
     ///
     /// # Errors
     /// [`Error::OutcomeUnknown`] when the marker vanished, nothing could be learned within
@@ -173,111 +178,85 @@ impl WriterState {
         write: Pending<'_>,
         deadline: Duration,
     ) -> Result<Resolved, Error> {
-        let Pending {
-            layout,
-            id,
-            token,
-            version,
-        } = write;
-        let path = layout.writer(id);
-        let alive = layout.writer_alive(id);
         let until = Instant::now() + deadline;
-        let unknown = |reason: &str| Error::OutcomeUnknown {
-            path: layout.payload.clone(),
-            reason: reason.to_string(),
-        };
+        let mut resolution = Resolution::new(write.version, self.alive_in);
+        let mut action = Action::FindSession { pause: false };
+        let mut client = own.clone();
         loop {
             let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(unknown(&format!(
-                    "no zookeeper session could read the commit marker {path} within {deadline:?}"
-                )));
-            }
             let step = left.min(Duration::from_secs(10));
-            // The write's own session first, while it lives: it answers even after the container
-            // was closed. Once it is over, a new session of the container.
-            let client = if !own.state().is_terminated() {
-                own.clone()
-            } else {
-                match conn.wait_connected(step).await {
-                    Ok(client) => client,
-                    // No session left to ask.
-                    Err(crate::ConnectError::Closed) => {
-                        return Err(unknown(&format!(
-                        "the connection was closed before the commit marker {path} could be read"
-                    )))
-                    }
-                    Err(_) => continue,
-                }
-            };
-            if self.alive_in != Some(client.session_id().0) {
-                // Say that we live before reading, so that the reaper leaves the marker alone.
-                let ephemeral = CreateMode::Ephemeral.with_acls(layout.acls());
-                match tokio::time::timeout(step, client.create(&alive, b"", &ephemeral)).await {
-                    Ok(Ok(_)) => self.alive_in = Some(client.session_id().0),
-                    Ok(Err(zookeeper_client::Error::NodeExists)) => {
-                        if let Ok(Ok(true)) =
-                            tokio::time::timeout(step, replace_presence(&client, &alive)).await
-                        {
-                            self.alive_in = Some(client.session_id().0);
-                        }
-                    }
-                    Ok(Err(zookeeper_client::Error::NoNode)) => {
-                        self.forget();
-                        return Err(unknown(&format!("its commit marker {path} was removed")));
-                    }
-                    Ok(Err(err)) if !is_transient(&err) => {
-                        return Err(unknown(&format!("creating {alive}: {err}")))
-                    }
-                    Ok(Err(_)) | Err(_) => {
+            let input = match action.clone() {
+                Action::FindSession { pause: wait } => {
+                    if wait {
                         pause().await;
-                        continue;
+                    }
+                    match find_session(own, conn, left, step).await {
+                        Ok(found) => {
+                            client = found;
+                            Input::Session(client.session_id().0)
+                        }
+                        Err(input) => input,
                     }
                 }
-            }
-            let sync = client.sync(&path);
-            let read = client.get_data(&path);
-            let outcome = tokio::time::timeout(step, async { (sync.await, read.await) }).await;
-            let (data, stat) = match outcome {
-                Ok((_, Ok(found))) => found,
-                Ok((_, Err(zookeeper_client::Error::NoNode))) => {
-                    self.forget();
-                    return Err(unknown(&format!("its commit marker {path} was removed")));
+                Action::Announce => announce(&client, &write, step).await,
+                Action::Read => read(&client, &write, step).await,
+                Action::Fence => fence(&client, &write, step).await,
+                Action::Finish(outcome) => {
+                    self.alive_in = resolution.alive_in;
+                    return self.finish(outcome, &write, deadline);
                 }
-                Ok((_, Err(err))) if !is_transient(&err) => {
-                    return Err(unknown(&format!("reading {path}: {err}")))
-                }
-                Ok((_, Err(err))) => {
-                    tracing::debug!(%path, error = %err, "resolving a write: marker read failed; retrying");
-                    pause().await;
-                    continue;
-                }
-                Err(_) => continue,
             };
-            if data == token {
-                self.marker_version = Some(stat.version);
-                return Ok(Resolved::Landed);
-            }
-            if stat.version != version {
-                self.marker_version = Some(stat.version);
-                return Ok(Resolved::NotApplied);
-            }
-            let fence = client.set_data(&path, b"{\"fenced\":true}", Some(version));
-            match tokio::time::timeout(step, fence).await {
-                Ok(Ok(stat)) => {
-                    self.marker_version = Some(stat.version);
-                    return Ok(Resolved::NotApplied);
+            // Every input answers the action just taken, so the machine always has a next one.
+            match resolution.step(input) {
+                Some(next) => action = next,
+                None => {
+                    return Err(outcome_unknown(
+                        &write,
+                        "the resolution lost its way".into(),
+                    ));
                 }
-                Ok(Err(err))
-                    if !is_transient(&err)
-                        && !matches!(err, zookeeper_client::Error::BadVersion) =>
-                {
-                    return Err(unknown(&format!("fencing {path}: {err}")))
-                }
-                // Our write landed meanwhile, or the fence's own reply was lost: read again.
-                Ok(Err(_)) | Err(_) => continue,
             }
         }
+    }
+
+    /// What a finished resolution means for the write and for what we know of the marker.
+    fn finish(
+        &mut self,
+        outcome: Outcome,
+        write: &Pending<'_>,
+        deadline: Duration,
+    ) -> Result<Resolved, Error> {
+        let path = write.layout.writer(write.id);
+        let alive = write.layout.writer_alive(write.id);
+        let reason = match outcome {
+            Outcome::Landed { marker_version } => {
+                self.marker_version = Some(marker_version);
+                return Ok(Resolved::Landed);
+            }
+            Outcome::NotApplied { marker_version } => {
+                self.marker_version = Some(marker_version);
+                return Ok(Resolved::NotApplied);
+            }
+            Outcome::Unknown(Unknown::Removed) => {
+                self.forget();
+                format!("its commit marker {path} was removed")
+            }
+            Outcome::Unknown(Unknown::Deadline) => format!(
+                "no zookeeper session could read the commit marker {path} within {deadline:?}"
+            ),
+            Outcome::Unknown(Unknown::Closed) => {
+                format!("the connection was closed before the commit marker {path} could be read")
+            }
+            Outcome::Unknown(Unknown::Failed(request, err)) => {
+                let (op, node) = match request {
+                    Request::Announce => ("creating", &alive),
+                    Request::Read => ("reading", &path),
+                    Request::Fence => ("fencing", &path),
+                };
+                format!("{op} {node}: {err}")
+            }
+        };
+        Err(outcome_unknown(write, reason))
     }
 
     /// Removes the marker and its `alive` child (at close), whatever their versions: only this
@@ -315,17 +294,85 @@ impl WriterState {
     }
 }
 
-/// Whether a failed request may succeed when sent again (the link dropped or the request timed
-/// out), as opposed to an answer that will not change (no permission, say).
-fn is_transient(err: &zookeeper_client::Error) -> bool {
-    matches!(
-        err,
-        zookeeper_client::Error::ConnectionLoss
-            | zookeeper_client::Error::Timeout
-            | zookeeper_client::Error::Throttled
-            | zookeeper_client::Error::SessionExpired
-            | zookeeper_client::Error::SessionMoved
-    )
+fn outcome_unknown(write: &Pending<'_>, reason: String) -> Error {
+    Error::OutcomeUnknown {
+        path: write.layout.payload.clone(),
+        reason,
+    }
+}
+
+/// The write's own session while it lives (it answers even after the container was closed), else
+/// the container's next one, waiting at most `step`.
+async fn find_session(
+    own: &Client,
+    conn: &Connection,
+    left: Duration,
+    step: Duration,
+) -> Result<Client, Input> {
+    if left.is_zero() {
+        return Err(Input::Deadline);
+    }
+    if !own.state().is_terminated() {
+        return Ok(own.clone());
+    }
+    match conn.wait_connected(step).await {
+        Ok(client) => Ok(client),
+        Err(crate::ConnectError::Closed) => Err(Input::Closed),
+        Err(_) => Err(Input::NoSession),
+    }
+}
+
+/// Creates `alive` in `client`'s session, replacing one left by an earlier session of ours.
+async fn announce(client: &Client, write: &Pending<'_>, step: Duration) -> Input {
+    let alive = write.layout.writer_alive(write.id);
+    let ephemeral = CreateMode::Ephemeral.with_acls(write.layout.acls());
+    let created = tokio::time::timeout(step, client.create(&alive, b"", &ephemeral)).await;
+    Input::Announced(match created {
+        Ok(Ok(_)) => Announced::Created,
+        Ok(Err(zookeeper_client::Error::NodeExists)) => {
+            let replaced = tokio::time::timeout(step, replace_presence(client, &alive)).await;
+            Announced::Exists {
+                replaced: matches!(replaced, Ok(Ok(true))),
+            }
+        }
+        Ok(Err(zookeeper_client::Error::NoNode)) => Announced::NoNode,
+        Ok(Err(err)) => Announced::Failed(err),
+        Err(_) => Announced::TimedOut,
+    })
+}
+
+/// Syncs and reads the marker: whether it holds the lost write's token.
+async fn read(client: &Client, write: &Pending<'_>, step: Duration) -> Input {
+    let path = write.layout.writer(write.id);
+    let sync = client.sync(&path);
+    let read = client.get_data(&path);
+    let outcome = tokio::time::timeout(step, async { (sync.await, read.await) }).await;
+    Input::Read(match outcome {
+        Ok((_, Ok((data, stat)))) => resolve::Read::Marker {
+            ours: data == write.token,
+            version: stat.version,
+        },
+        Ok((_, Err(zookeeper_client::Error::NoNode))) => resolve::Read::NoNode,
+        Ok((_, Err(err))) => {
+            tracing::debug!(%path, error = %err, "resolving a write: marker read failed");
+            resolve::Read::Failed(err)
+        }
+        Err(_) => resolve::Read::TimedOut,
+    })
+}
+
+/// Sets the marker to a fence at the version the lost write expected.
+async fn fence(client: &Client, write: &Pending<'_>, step: Duration) -> Input {
+    let path = write.layout.writer(write.id);
+    let fence = client.set_data(&path, b"{\"fenced\":true}", Some(write.version));
+    Input::Fenced(match tokio::time::timeout(step, fence).await {
+        Ok(Ok(stat)) => Fenced::Set {
+            version: stat.version,
+        },
+        Ok(Err(zookeeper_client::Error::BadVersion)) => Fenced::BadVersion,
+        Ok(Err(err)) => Fenced::Failed(err),
+        Err(_) => Fenced::TimedOut,
+    })
 }
 
 /// The pause between two attempts of a resolution after a failed request.
