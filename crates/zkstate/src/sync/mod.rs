@@ -17,7 +17,7 @@ pub(crate) mod records;
 mod recovery;
 mod staleness;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -38,7 +38,7 @@ use self::records::{Records, Work};
 use self::recovery::{Action, Armed, Event, Fetched, Input, Phase, Read, Recovery, Stated};
 pub(crate) use self::staleness::watch_staleness;
 use crate::connection::{ConnectionState, SessionSlot};
-use crate::error::Error;
+use crate::error::{Error, ZkFailure};
 use crate::layout::Layout;
 use crate::listeners;
 use crate::options::LEAVE_TIMEOUT;
@@ -50,15 +50,13 @@ const RETRY_PAUSE: Duration = Duration::from_millis(100);
 type BoxFuture<O> = Pin<Box<dyn Future<Output = O> + Send>>;
 
 /// Errors after which the session cannot serve any request again.
-pub(crate) fn is_session_over(err: &zookeeper_client::Error) -> bool {
-    use zookeeper_client::Error::*;
-    matches!(err, SessionExpired | ClientClosed | AuthFailed | NoHosts)
+fn is_session_over(err: &zookeeper_client::Error) -> bool {
+    ZkFailure::of(err).is_session_over()
 }
 
 /// Errors of a dropped link: the same session answers again once reconnected.
 fn is_link_down(err: &zookeeper_client::Error) -> bool {
-    use zookeeper_client::Error::*;
-    matches!(err, ConnectionLoss | Timeout)
+    ZkFailure::of(err) == ZkFailure::LinkDown
 }
 
 pub(crate) fn jittered((min, max): (Duration, Duration)) -> Duration {
@@ -82,10 +80,7 @@ async fn maybe<O>(slot: &mut Option<BoxFuture<O>>) -> O {
 
 /// A read's raw result.
 enum ReadDone {
-    Fetch(
-        u64,
-        Result<(Vec<u8>, zookeeper_client::Stat), zookeeper_client::Error>,
-    ),
+    Fetch(Result<(Vec<u8>, zookeeper_client::Stat), zookeeper_client::Error>),
     Stat(Result<Option<zookeeper_client::Stat>, zookeeper_client::Error>),
 }
 
@@ -106,9 +101,13 @@ pub(crate) struct Task<T> {
     reading: Option<BoxFuture<ReadDone>>,
     /// Record registrations, deletions and reports: they never hold up the loop.
     side: FuturesUnordered<BoxFuture<()>>,
-    /// Handles waiting for a fetch that starts after they asked: the fetch number they need.
-    waiters: Vec<(u64, oneshot::Sender<Result<Stamp, Error>>)>,
-    fetches: u64,
+    /// Handles waiting for a fetch that starts after they asked, oldest first; the step says
+    /// how many of them a fetch answers (`Action::Answer`).
+    waiters: VecDeque<oneshot::Sender<Result<Stamp, Error>>>,
+    /// The outcome of the last fetch, for its askers.
+    fetched: Option<Result<Stamp, Error>>,
+    /// The reason of a resync the step announced for the fetch it starts next.
+    resync: Option<crate::metrics::Resync>,
     /// Why the fetch in flight was started.
     fetch_origin: crate::metrics::Applied,
     /// The `zkstate.resync` span of the fetch in flight, when it is a resync.
@@ -157,8 +156,9 @@ where
             arming: None,
             reading: None,
             side: FuturesUnordered::new(),
-            waiters: Vec::new(),
-            fetches: 0,
+            waiters: VecDeque::new(),
+            fetched: None,
+            resync: None,
             fetch_origin: crate::metrics::Applied::Remote,
             fetch_span: None,
             tick,
@@ -241,7 +241,7 @@ where
                     None
                 }
                 store::Request::Refresh(done) => {
-                    self.waiters.push((self.fetches + 1, done));
+                    self.waiters.push_back(done);
                     Some(Input::RefreshAsked)
                 }
             },
@@ -356,29 +356,24 @@ where
                     }
                     self.arm(jittered((RETRY_PAUSE, 2 * RETRY_PAUSE)));
                 }
+                Action::Resync(reason) => {
+                    crate::metrics::resync(&self.layout.dir, reason);
+                    self.resync = Some(reason);
+                }
                 Action::Read(read) => {
                     if read == Read::Fetch {
-                        use crate::metrics::{resync, Applied, Resync};
-                        let reason = match input {
-                            Input::Armed(_) => Some(Resync::Session),
-                            Input::Event(Event::Reconnected) => Some(Resync::Reconnect),
-                            Input::Stated(Stated::Moved) => Some(Resync::Drift),
-                            _ => None,
-                        };
-                        if let Some(reason) = reason {
-                            resync(&self.layout.dir, reason);
-                        }
+                        let reason = self.resync.take();
                         self.fetch_span = reason.map(|reason| {
                             tracing::info_span!("zkstate.resync", dir = %self.layout.dir, ?reason, version = tracing::field::Empty)
                         });
-                        self.fetch_origin = if reason.is_some() {
-                            Applied::Resync
-                        } else {
-                            Applied::Remote
+                        self.fetch_origin = match reason {
+                            Some(_) => crate::metrics::Applied::Resync,
+                            None => crate::metrics::Applied::Remote,
                         };
                     }
                     self.start_read(read)
                 }
+                Action::Answer(n) => self.answer(n),
                 Action::MarkVerified => {
                     let session = self.session.as_ref().map_or(0, |(c, _)| c.session_id().0);
                     self.writer.mark_verified(session);
@@ -449,9 +444,7 @@ where
         let payload = self.layout.payload.clone();
         self.reading = Some(match read {
             Read::Fetch => {
-                self.fetches += 1;
-                let number = self.fetches;
-                Box::pin(async move { ReadDone::Fetch(number, client.get_data(&payload).await) })
+                Box::pin(async move { ReadDone::Fetch(client.get_data(&payload).await) })
             }
             Read::Stat => {
                 Box::pin(async move { ReadDone::Stat(client.check_stat(&payload).await) })
@@ -459,10 +452,10 @@ where
         });
     }
 
-    /// Folds a read's result into the copy and answers the handles waiting for it.
+    /// Folds a read's result into the copy, and keeps a fetch's outcome for its askers.
     async fn read_done(&mut self, done: ReadDone) -> Input {
         match done {
-            ReadDone::Fetch(number, Ok((data, stat))) => {
+            ReadDone::Fetch(Ok((data, stat))) => {
                 use tracing::Instrument;
                 let span = self.fetch_span.take().unwrap_or_else(tracing::Span::none);
                 span.record("version", stat.version);
@@ -479,30 +472,29 @@ where
                 if fetched == Fetched::Applied {
                     self.schedule_report();
                 }
-                self.answer(number, answer);
+                self.fetched = Some(answer);
                 Input::Fetched(fetched)
             }
-            ReadDone::Fetch(number, Err(zookeeper_client::Error::NoNode)) => {
+            ReadDone::Fetch(Err(zookeeper_client::Error::NoNode)) => {
                 // The fault itself is set by the step's `ReportMissing`.
                 let missing = Error::Missing {
                     path: self.layout.payload.clone(),
                 };
-                self.answer(number, Err(missing));
+                self.fetched = Some(Err(missing));
                 Input::Fetched(Fetched::Missing)
             }
-            ReadDone::Fetch(_, Err(err)) if is_session_over(&err) => {
+            ReadDone::Fetch(Err(err)) if is_session_over(&err) => {
                 Input::Fetched(Fetched::SessionOver)
             }
-            ReadDone::Fetch(number, Err(err)) => {
+            ReadDone::Fetch(Err(err)) if is_link_down(&err) => {
                 tracing::debug!(dir = %self.layout.dir, error = %err, "reading the payload failed");
-                if !is_link_down(&err) {
-                    // Not a dropped link (permissions, say): waiting would not help them.
-                    self.answer(
-                        number,
-                        Err(Error::from_zookeeper("reading", &self.layout.payload, err)),
-                    );
-                }
                 Input::Fetched(Fetched::Transient)
+            }
+            ReadDone::Fetch(Err(err)) => {
+                tracing::debug!(dir = %self.layout.dir, error = %err, "reading the payload failed");
+                let failed = Error::from_zookeeper("reading", &self.layout.payload, err);
+                self.fetched = Some(Err(failed));
+                Input::Fetched(Fetched::Failed)
             }
             ReadDone::Stat(Ok(Some(stat))) => {
                 let same = self.writer.accounts_for(stat.mzxid);
@@ -517,16 +509,14 @@ where
         }
     }
 
-    /// Answers every handle whose fetch is `number` or earlier.
-    fn answer(&mut self, number: u64, answer: Result<Stamp, Error>) {
-        let mut i = 0;
-        while i < self.waiters.len() {
-            if self.waiters[i].0 <= number {
-                let (_, done) = self.waiters.swap_remove(i);
-                let _ = done.send(answer.clone());
-            } else {
-                i += 1;
-            }
+    /// Answers the `n` oldest askers with the last fetch's outcome.
+    fn answer(&mut self, n: u32) {
+        let Some(answer) = self.fetched.take() else {
+            return;
+        };
+        let n = (n as usize).min(self.waiters.len());
+        for done in self.waiters.drain(..n) {
+            let _ = done.send(answer.clone());
         }
     }
 

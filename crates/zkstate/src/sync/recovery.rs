@@ -15,10 +15,10 @@
 //! |---|---|---|---|
 //! | any | `Close` | `Closed` | `Stop` |
 //! | `Waiting` | `SessionUp` | `Arming` | `Arm` |
-//! | `Arming` | `Armed(Ok)` | `Live`, fetching | `Fetch` (the re-read after arming: changes made while this instance had no watch arrive as a diff) |
+//! | `Arming` | `Armed(Ok)` | `Live`, fetching | `Resync(Session)`, `Fetch` (the re-read after arming: changes made while this instance had no watch arrive as a diff) |
 //! | `Arming` | `Armed(Transient)` | `Arming` | `RetryArm` (after a pause, same session) |
 //! | `Arming`, `Live` | `Armed(SessionOver)`, `SessionOver`, `Event(SessionEnded)`, a read's `SessionOver` | `Waiting` | `WaitForSession` (the next session) |
-//! | `Live` | `Event(Reconnected)` | `Live` | `Fetch` (persistent watches can lose events across a reconnection, ZOOKEEPER-4698) |
+//! | `Live` | `Event(Reconnected)` | `Live` | `Resync(Reconnect)`, `Fetch` (persistent watches can lose events across a reconnection, ZOOKEEPER-4698; owed, and no resync, if a read is in flight) |
 //! | `Live` | `Event(DataChanged)`, an acknowledged local write's echo expected | `Live` | `Stat` (most likely the echo: the copy already holds it) |
 //! | `Live` | `Event(DataChanged)`, a local write in flight | `Live`, event held | none until the write is acknowledged (then `Stat`) or abandoned (then `Fetch`) |
 //! | `Live` | `Event(DataChanged)`, otherwise | `Live` | `Fetch` |
@@ -26,13 +26,19 @@
 //! | `Live` | `Event(Deleted)` | `Live`, payload gone | `ReportMissing` |
 //! | `Live` | `Tick` | `Live` | `Stat` (the periodic check) unless a read is in flight |
 //! | `Live` | `RefreshAsked` | `Live` | `Fetch` (owed if a read is in flight: the answer must come from a read that started after the ask) |
-//! | `Live` | `Fetched(Applied \| Current)` | `Live` | `MarkVerified`; `Register` if the payload had been gone (it was re-created: the records come back); the owed read |
-//! | `Live` | `Fetched(Bad)` | `Live` | `MarkVerified` (ZooKeeper's payload is known: it does not decode, and `read()` says so rather than `Stale`; the writer reports the fault); the owed read |
-//! | `Live` | `Fetched(Missing)`, `Stated(Missing)` | `Live`, payload gone | `ReportMissing`, then `MarkVerified` (known: there is no payload, and `read()` says `Missing`) |
-//! | `Live` | `Fetched(Transient)`, `Stated(Transient)` | `Live` | the owed read (else the next reconnection or tick reads again) |
+//! | `Live` | `Fetched(Applied \| Current)` | `Live` | `MarkVerified`; `Register` if the payload had been gone (it was re-created: the records come back); `Answer`; the owed read |
+//! | `Live` | `Fetched(Bad)` | `Live` | `MarkVerified` (ZooKeeper's payload is known: it does not decode, and `read()` says so rather than `Stale`; the writer reports the fault); `Answer`; the owed read |
+//! | `Live` | `Fetched(Missing)`, `Stated(Missing)` | `Live`, payload gone | `ReportMissing`, then `MarkVerified` (known: there is no payload, and `read()` says `Missing`); `Answer` after a fetch; the owed read |
+//! | `Live` | `Fetched(Failed)` (the server refused the read: permissions, say) | `Live` | `Answer` (waiting would not help the askers); the owed read |
+//! | `Live` | `Fetched(Transient)`, `Stated(Transient)` | `Live` | the owed read (else the next reconnection or tick reads again); the askers wait for a later fetch |
 //! | `Live` | `Stated(Same)` | `Live` | `MarkVerified`; the owed read |
-//! | `Live` | `Stated(Moved)` | `Live` | `Fetch` |
+//! | `Live` | `Stated(Moved)` | `Live` | `Resync(Drift)`, `Fetch` |
 //! | `Waiting`, `Arming` | anything else | unchanged | none (reads of an old session are dropped; the next arming fetches anyway) |
+//!
+//! Refreshes are counted in every phase but `Closed` (`RefreshAsked`): each is answered by the
+//! first fetch that starts after it and ends with an answer (`Answer(n)`: the `n` oldest askers
+//! take that fetch's outcome). A fetch in flight when the session ends answers nobody: its askers
+//! wait for the next one (the arming fetch of the next session).
 //!
 //! Local writes are counted in every phase (`WriteStarted`, `WriteAcknowledged`,
 //! `WriteAbandoned`): an instance's own write comes back as a watch event, which is answered
@@ -94,6 +100,9 @@ pub(crate) enum Fetched {
     /// The payload does not decode (the writer reported the fault).
     Bad,
     Missing,
+    /// The server refused the read (permissions, say): the askers get its error.
+    Failed,
+    /// The link dropped: the same session reads again later.
     Transient,
     SessionOver,
 }
@@ -143,6 +152,10 @@ pub(crate) enum Action {
     RetryArm,
     /// Start this read.
     Read(Read),
+    /// The fetch that follows is a resync, for this reason (metrics and a span).
+    Resync(crate::metrics::Resync),
+    /// Answer the `n` oldest refresh askers with the outcome of the fetch that just ended.
+    Answer(u32),
     /// The copy equals ZooKeeper's as of now.
     MarkVerified,
     /// The payload is gone: report it (`read()` fails with `Missing`, subscribers get an error).
@@ -169,6 +182,10 @@ pub(crate) struct Recovery {
     pub(crate) echoes: u32,
     /// The payload was seen deleted: its re-creation brings the records back.
     pub(crate) payload_gone: bool,
+    /// Refreshes asked that no fetch started since covers.
+    pub(crate) asked: u32,
+    /// Refreshes that the fetch in flight answers (it started after they were asked).
+    pub(crate) covered: u32,
 }
 
 impl Default for Recovery {
@@ -181,6 +198,8 @@ impl Default for Recovery {
             held: 0,
             echoes: 0,
             payload_gone: false,
+            asked: 0,
+            covered: 0,
         }
     }
 }
@@ -204,7 +223,11 @@ impl Recovery {
             self.phase = Phase::Closed;
             self.reading = None;
             self.owed = None;
+            (self.asked, self.covered) = (0, 0);
             return (self, vec![Action::Stop]);
+        }
+        if input == Input::RefreshAsked && self.phase != Phase::Closed {
+            self.asked += 1;
         }
         match (self.phase, input) {
             (Phase::Closed, _) => {}
@@ -225,8 +248,7 @@ impl Recovery {
             }
             (Phase::Arming, Input::Armed(Armed::Ok)) => {
                 self.phase = Phase::Live;
-                self.reading = Some(Read::Fetch);
-                actions.push(Action::Read(Read::Fetch));
+                self.resync(crate::metrics::Resync::Session, &mut actions);
             }
             (Phase::Arming, Input::Armed(Armed::Transient)) => actions.push(Action::RetryArm),
             (Phase::Live, input) => self.live(input, &mut actions),
@@ -242,14 +264,41 @@ impl Recovery {
         self.owed = None;
         self.held = 0;
         self.echoes = 0;
+        self.uncover();
         self
     }
 
-    /// Starts `read`, or owes it when a read is in flight (a fetch covers a stat).
+    /// The fetch in flight will answer nobody: its askers wait for a later one.
+    fn uncover(&mut self) {
+        self.asked += std::mem::take(&mut self.covered);
+    }
+
+    /// A fetch ended with an answer for its askers.
+    fn answer(&mut self, actions: &mut Vec<Action>) {
+        let n = std::mem::take(&mut self.covered);
+        if n > 0 {
+            actions.push(Action::Answer(n));
+        }
+    }
+
+    /// Starts a fetch that is a resync (said first), or owes a plain one when a read is in
+    /// flight.
+    fn resync(&mut self, reason: crate::metrics::Resync, actions: &mut Vec<Action>) {
+        if self.reading.is_none() {
+            actions.push(Action::Resync(reason));
+        }
+        self.want(Read::Fetch, actions);
+    }
+
+    /// Starts `read`, or owes it when a read is in flight (a fetch covers a stat). A fetch that
+    /// starts covers every refresh asked before it.
     fn want(&mut self, read: Read, actions: &mut Vec<Action>) {
         match self.reading {
             None => {
                 self.reading = Some(read);
+                if read == Read::Fetch {
+                    self.covered += std::mem::take(&mut self.asked);
+                }
                 actions.push(Action::Read(read));
             }
             Some(_) => {
@@ -270,9 +319,10 @@ impl Recovery {
 
     fn live(&mut self, input: Input, actions: &mut Vec<Action>) {
         match input {
-            Input::Event(Event::Reconnected) | Input::Event(Event::Created) => {
-                self.want(Read::Fetch, actions)
+            Input::Event(Event::Reconnected) => {
+                self.resync(crate::metrics::Resync::Reconnect, actions)
             }
+            Input::Event(Event::Created) => self.want(Read::Fetch, actions),
             Input::Event(Event::Disconnected) => {}
             Input::Event(Event::Deleted) => {
                 self.payload_gone = true;
@@ -314,6 +364,7 @@ impl Recovery {
                 if std::mem::take(&mut self.payload_gone) {
                     actions.push(Action::Register);
                 }
+                self.answer(actions);
                 self.read_done(actions);
             }
             Input::Stated(Stated::Same) => {
@@ -323,21 +374,31 @@ impl Recovery {
             Input::Stated(Stated::Moved) => {
                 self.reading = None;
                 self.owed = None;
-                self.want(Read::Fetch, actions);
+                self.resync(crate::metrics::Resync::Drift, actions);
             }
             Input::Fetched(Fetched::Missing) | Input::Stated(Stated::Missing) => {
                 self.payload_gone = true;
                 actions.push(Action::ReportMissing);
                 actions.push(Action::MarkVerified);
+                if input == Input::Fetched(Fetched::Missing) {
+                    self.answer(actions);
+                }
                 self.read_done(actions);
             }
             Input::Fetched(Fetched::Bad) => {
                 actions.push(Action::MarkVerified);
+                self.answer(actions);
                 self.read_done(actions);
             }
-            Input::Fetched(Fetched::Transient) | Input::Stated(Stated::Transient) => {
+            Input::Fetched(Fetched::Failed) => {
+                self.answer(actions);
+                self.read_done(actions);
+            }
+            Input::Fetched(Fetched::Transient) => {
+                self.uncover();
                 self.read_done(actions)
             }
+            Input::Stated(Stated::Transient) => self.read_done(actions),
             // Already live in this session; the rest is handled before.
             Input::SessionUp
             | Input::Armed(_)
