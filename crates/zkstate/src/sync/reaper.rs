@@ -15,12 +15,88 @@
 //! instance that does.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::time::Duration;
 
-use tokio::time::Instant;
+use futures::stream::FuturesUnordered;
+use futures::StreamExt;
+use tokio::time::{Instant, Sleep};
 use zookeeper_client::Client;
 
+use super::future::{jittered, maybe, BoxFuture};
 use crate::layout::Layout;
+
+/// The reaper of one state: when to scan next, the scan in flight, the suspects, and the
+/// deletes it started. Owned by the state's sync task, which polls [`Reaper::next`].
+pub(crate) struct Reaper {
+    layout: Layout,
+    grace: Duration,
+    timer: Pin<Box<Sleep>>,
+    scanning: Option<BoxFuture<Option<HashMap<String, Seen>>>>,
+    suspects: HashMap<String, Suspect>,
+    deletes: FuturesUnordered<BoxFuture<()>>,
+}
+
+impl Reaper {
+    pub(crate) fn new(layout: Layout, grace: Duration) -> Reaper {
+        Reaper {
+            layout,
+            grace,
+            timer: Box::pin(tokio::time::sleep(next_scan(grace))),
+            scanning: None,
+            suspects: HashMap::new(),
+            deletes: FuturesUnordered::new(),
+        }
+    }
+
+    /// Waits for the reaper's next event and handles it: a scan due (started with `session`,
+    /// when the state is live in one), a scan's result judged, a delete done. Cancellation-safe.
+    pub(crate) async fn next(&mut self, session: Option<&Client>) {
+        tokio::select! {
+            () = &mut self.timer => {
+                self.timer.as_mut().reset(Instant::now() + next_scan(self.grace));
+                if let Some(client) = session {
+                    self.start_scan(client);
+                }
+            }
+            seen = maybe(&mut self.scanning) => self.judge(seen, session),
+            Some(()) = self.deletes.next(), if !self.deletes.is_empty() => {}
+        }
+    }
+
+    /// Scans the commit markers, unless a scan is in flight.
+    fn start_scan(&mut self, client: &Client) {
+        if self.scanning.is_some() {
+            return;
+        }
+        let (client, layout, limit) = (client.clone(), self.layout.clone(), self.grace / 3);
+        self.scanning = Some(Box::pin(async move {
+            match tokio::time::timeout(limit, scan(&client, &layout)).await {
+                Ok(Ok(seen)) => Some(seen),
+                Ok(Err(err)) => {
+                    tracing::debug!(dir = %layout.dir, error = %err, "cannot scan the commit markers");
+                    None
+                }
+                Err(_) => None,
+            }
+        }));
+    }
+
+    /// Judges a scan, and deletes what it condemned (without holding up the task).
+    fn judge(&mut self, seen: Option<HashMap<String, Seen>>, session: Option<&Client>) {
+        let Some(seen) = seen else {
+            return;
+        };
+        let (victims, suspects) = judge(&self.suspects, &seen, Instant::now(), self.grace);
+        self.suspects = suspects;
+        if let (false, Some(client)) = (victims.is_empty(), session) {
+            let (client, layout) = (client.clone(), self.layout.clone());
+            self.deletes.push(Box::pin(
+                async move { reap(&client, &layout, victims).await },
+            ));
+        }
+    }
+}
 
 /// A marker seen without a live writer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,7 +198,7 @@ pub(crate) async fn reap(client: &Client, layout: &Layout, victims: Vec<(String,
 
 /// The pause before the next scan: between a third and a half of the grace period.
 pub(crate) fn next_scan(grace: Duration) -> Duration {
-    super::jittered((grace / 3, grace / 2))
+    jittered((grace / 3, grace / 2))
 }
 
 #[cfg(test)]

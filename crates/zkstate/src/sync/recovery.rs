@@ -40,6 +40,9 @@
 //! take that fetch's outcome). A fetch in flight when the session ends answers nobody: its askers
 //! wait for the next one (the arming fetch of the next session).
 //!
+//! A payload that an update read under the lock and the writer applied (`Offered`) changes
+//! nothing here, in any phase: its write's watch event comes and is answered as any other.
+//!
 //! Local writes are counted in every phase (`WriteStarted`, `WriteAcknowledged`,
 //! `WriteAbandoned`): an instance's own write comes back as a watch event, which is answered
 //! with a stat instead of a download. The counts of expected and held echoes start over with
@@ -139,6 +142,9 @@ pub(crate) enum Input {
     WriteAbandoned,
     /// A handle asked for a fresh read (`c_read`, a write that found another version).
     RefreshAsked,
+    /// The writer applied a payload an update read under the lock (`Applied`, `Current`, or
+    /// `Bad` when it does not decode).
+    Offered(Fetched),
 }
 
 /// What the sync task does.
@@ -217,6 +223,8 @@ impl Recovery {
             Input::WriteAcknowledged | Input::WriteAbandoned => {
                 self.writes = self.writes.saturating_sub(1);
             }
+            // The write it came from is another writer's: its watch event is answered as usual.
+            Input::Offered(_) => return (self, actions),
             _ => {}
         }
         if input == Input::Close {
@@ -404,6 +412,7 @@ impl Recovery {
             | Input::Armed(_)
             | Input::WriteStarted
             | Input::Close
+            | Input::Offered(_)
             | Input::SessionOver
             | Input::Event(Event::SessionEnded)
             | Input::Fetched(Fetched::SessionOver)

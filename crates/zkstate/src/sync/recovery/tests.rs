@@ -401,6 +401,16 @@ fn waiting_and_arming_drop_reads_and_events_of_an_old_session() {
 }
 
 #[test]
+fn an_offered_payload_changes_nothing_in_any_phase() {
+    for fetched in [Fetched::Applied, Fetched::Current, Fetched::Bad] {
+        for start in [Recovery::default(), live(), reading(Read::Fetch)] {
+            let (next, actions) = start.step(Input::Offered(fetched));
+            assert_eq!((next, actions), (start, vec![]));
+        }
+    }
+}
+
+#[test]
 fn writes_are_counted_in_every_phase() {
     for phase in [Phase::Waiting, Phase::Arming, Phase::Live] {
         let start = Recovery {
@@ -474,6 +484,7 @@ mod property {
                 Input::RefreshAsked,
                 Input::RefreshAsked,
                 Input::WriteStarted,
+                Input::Offered(Fetched::Applied),
             ];
             if self.writes > 0 {
                 can.extend([Input::WriteAcknowledged, Input::WriteAbandoned]);
