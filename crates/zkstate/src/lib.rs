@@ -64,14 +64,20 @@
 //!
 //! ```text
 //! state/       ZkState (the handle), the shared core per connection, fleet views (rollout)
-//!   ├─ sync/   the task that owns the store's Writer: recovery (a pure step), records,
-//!   │          reports, the reaper of dead writers' markers; the staleness watchdog
-//!   ├─ write/  lock (Curator's layout, pipelined), commit markers, the update transaction
-//!   └─ connection/  URLs, settings, the session container
-//! store/       the local copy: Writer (one, not Clone) and Store (readers), codec, the JSON it
-//!              keeps (a small payload's text, else its tree), change stream
-//! diff/        diff, apply, merge (pure)
-//! layout.rs, listeners.rs, options.rs, metrics.rs, error.rs
+//!   ├─ sync/   the task that owns the store's Writer: recovery (a pure step), the machines it
+//!   │          drives (the remote watch, members' records, reports, the reaper of dead
+//!   │          writers' markers); the staleness watchdog
+//!   ├─ write/  the update: decide.rs (pure decisions), steps.rs (the I/O of each step),
+//!   │          closure.rs, resolve.rs (the lost-reply resolver machine), lock.rs (Curator's
+//!   │          layout, pipelined), marker.rs (commit markers)
+//!   └─ connection/  URLs, settings, TLS, the session container (acl.rs re-exports AclPolicy)
+//! store/       the local copy: writer.rs (Writer: one, not Clone), reader.rs (Store: readers),
+//!              inbox.rs (Request, and Feed: the capability to ask the writer), snapshot.rs,
+//!              bound.rs (staleness), shared.rs, codec.rs, json.rs (what the copy keeps: a small
+//!              payload's text, else its tree), copy.rs (where its work runs), changes.rs
+//! diff/        diff (walk.rs), apply, merge, the text fast path (pure)
+//! layout.rs (node names, AclPolicy), listeners.rs, options.rs (Compression), metrics.rs,
+//! error.rs and error/config.rs: leaf files, which import nothing of the crate but error.rs
 //! ```
 //!
 //! A remote change: the persistent watch's event → `sync::recovery::Recovery::step` →

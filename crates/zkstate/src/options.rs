@@ -1,16 +1,53 @@
-//! Per-state options.
+//! Per-state options, and how a state stores what it writes ([`Compression`]).
 
 use std::time::Duration;
-
-use crate::store::codec::{Compression, DEFAULT_MAX_DECOMPRESSED};
 
 /// ZooKeeper's default `jute.maxbuffer` (1 MiB) less room for the request's framing and path.
 pub const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024 - 8 * 1024;
 
-/// The periodic check's bounds when nothing asks for a tighter one.
+/// The default cap on a decompressed payload: 64 MiB.
+pub const DEFAULT_MAX_DECOMPRESSED: usize = 64 * 1024 * 1024;
+
+/// How an instance stores the payloads it writes. Every instance reads both forms whatever it
+/// writes. The default, [`Keep`](Compression::Keep), writes plain JSON unless the payload is a
+/// zstd frame now: a state is plain JSON until someone chooses to compress it, and an instance
+/// with default options can update a compressed state (whose JSON may not fit plain).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Compression {
+    /// Plain UTF-8 JSON: readable by zkCli.sh, kazoo, Curator.
+    None,
+    /// JSON in a zstd frame at this level (1 to 22; 3 is zstd's default). For states that are
+    /// large, or larger than ZooKeeper's 1 MB node limit as JSON: other clients need zstd to
+    /// read them.
+    Zstd {
+        /// The zstd compression level.
+        level: i32,
+    },
+    /// Whatever the payload is stored as now: zstd (at level 3) if it is a zstd frame, plain
+    /// JSON otherwise, and for a new state. The default.
+    #[default]
+    Keep,
+}
+
+impl Compression {
+    /// zstd at its default level, 3.
+    pub const ZSTD: Compression = Compression::Zstd { level: 3 };
+
+    /// What to write with, given whether the payload now is a zstd frame.
+    pub(crate) fn for_payload(self, compressed: bool) -> Compression {
+        match self {
+            Compression::Keep if compressed => Compression::ZSTD,
+            Compression::Keep => Compression::None,
+            other => other,
+        }
+    }
+}
+
 /// How long leaving (close, drop) tries to delete an instance's nodes before it gives up: its
 /// listener record then goes with its session, its commit marker with the reaper.
 pub(crate) const LEAVE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The periodic check's bounds when nothing asks for a tighter one.
 const DEFAULT_CHECK: (Duration, Duration) = (Duration::from_secs(3), Duration::from_secs(7));
 
 /// Options of a [`ZkState`](crate::ZkState). `Default` plus `with_*` setters; each setter states
@@ -143,7 +180,7 @@ impl StateOptions {
     /// instance reads both, whatever it writes; other ZooKeeper clients need zstd to read a
     /// compressed payload.
     #[must_use]
-    pub fn with_compression(mut self, compression: crate::Compression) -> Self {
+    pub fn with_compression(mut self, compression: Compression) -> Self {
         self.compression = compression;
         self
     }

@@ -15,7 +15,7 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use zookeeper_client::{Client, SessionState, TlsOptions};
+use zookeeper_client::{Client, SessionState, StateWatcher, TlsOptions};
 
 use super::settings::{Settings, Target};
 use super::state::{ConnectionEvent, ConnectionState};
@@ -492,82 +492,200 @@ async fn supervise(shared: Arc<Shared>, cancel: CancellationToken) {
     if shared.broken.is_some() {
         // Unusable TLS files: nothing to connect with, until closed.
         cancel.cancelled().await;
-        shared.publish(ConnectionState::Closed, None, false, generation);
-        return;
+    } else {
+        keep_sessions(&shared, &cancel, &mut generation).await;
     }
-    let mut backoff = BACKOFF_MIN;
-    'sessions: loop {
-        let opened = tokio::select! {
-            _ = cancel.cancelled() => break 'sessions,
-            opened = open_session(&shared) => opened,
+    shared.publish(ConnectionState::Closed, None, false, generation);
+}
+
+/// Opens a session, reports its states until it ends, and opens the next, until cancelled.
+/// `generation` counts the sessions opened.
+async fn keep_sessions(shared: &Shared, cancel: &CancellationToken, generation: &mut u64) {
+    loop {
+        let Some(client) = open_with_backoff(shared, cancel, *generation).await else {
+            return;
         };
-        let client = match opened {
-            Ok(client) => client,
-            Err(err) => {
-                if err == zookeeper_client::Error::AuthFailed {
-                    shared.publish(ConnectionState::AuthFailed, None, false, generation);
-                } else {
-                    tracing::debug!(servers = %shared.target.servers, tls = shared.tls.is_some(), error = %err, "zookeeper session not opened; retrying");
-                }
-                tokio::select! {
-                    _ = cancel.cancelled() => break 'sessions,
-                    _ = tokio::time::sleep(jitter(backoff)) => {},
-                }
-                backoff = (backoff * 2).min(BACKOFF_MAX);
-                continue;
-            }
-        };
-        backoff = BACKOFF_MIN;
-        generation += 1;
-        shared.publish(ConnectionState::Connected, Some(&client), true, generation);
-        let mut watcher = client.state_watcher();
-        let mut last = ConnectionState::Connected;
+        *generation += 1;
+        shared.publish(ConnectionState::Connected, Some(&client), true, *generation);
+        let watcher = client.state_watcher();
         // The watcher counts the state at its creation as seen: a session that expired between
         // connect and here would otherwise never be reported.
         if client.state().is_terminated() {
-            shared.publish(ConnectionState::Lost, None, false, generation);
-            continue 'sessions;
+            shared.publish(ConnectionState::Lost, None, false, *generation);
+            continue;
         }
-        loop {
-            let session_state = tokio::select! {
-                _ = cancel.cancelled() => break 'sessions,
-                state = watcher.changed() => state,
-            };
-            match session_state {
-                SessionState::Disconnected => {
-                    last = ConnectionState::Suspended;
-                    shared.publish(last, Some(&client), false, generation);
-                }
-                SessionState::SyncConnected | SessionState::ConnectedReadOnly => {
-                    // The watcher keeps only the latest state: Connected after Connected means a
-                    // disconnection happened in between.
-                    if last == ConnectionState::Connected {
-                        shared.publish(
-                            ConnectionState::Suspended,
-                            Some(&client),
-                            false,
-                            generation,
-                        );
-                    }
-                    last = ConnectionState::Connected;
-                    shared.publish(last, Some(&client), false, generation);
-                }
-                SessionState::AuthFailed => {
-                    shared.publish(ConnectionState::AuthFailed, None, false, generation);
-                    break;
-                }
-                // Expired, or closed under us: either way this session is over.
-                _ => {
-                    shared.publish(ConnectionState::Lost, None, false, generation);
-                    break;
-                }
-            }
+        if follow_session(shared, cancel, &client, watcher, *generation)
+            .await
+            .is_none()
+        {
+            return;
         }
         // A new session right away: the old one is gone, dependants wait for the new one.
-        tokio::select! {
-            _ = cancel.cancelled() => break 'sessions,
-            _ = tokio::time::sleep(jitter(BACKOFF_MIN)) => {},
+        if unless_cancelled(cancel, tokio::time::sleep(jitter(BACKOFF_MIN)))
+            .await
+            .is_none()
+        {
+            return;
         }
     }
-    shared.publish(ConnectionState::Closed, None, false, generation);
+}
+
+/// `future`'s output, or `None` when `cancel` fires first.
+async fn unless_cancelled<F: std::future::Future>(
+    cancel: &CancellationToken,
+    future: F,
+) -> Option<F::Output> {
+    tokio::select! {
+        _ = cancel.cancelled() => None,
+        output = future => Some(output),
+    }
+}
+
+/// Opens a session, again after a jittered backoff that doubles from [`BACKOFF_MIN`] to
+/// [`BACKOFF_MAX`]; `None` when cancelled. A rejection of the credentials is reported as
+/// [`ConnectionState::AuthFailed`] (of the last session's `generation`), and retried too.
+async fn open_with_backoff(
+    shared: &Shared,
+    cancel: &CancellationToken,
+    generation: u64,
+) -> Option<Client> {
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        match unless_cancelled(cancel, open_session(shared)).await? {
+            Ok(client) => return Some(client),
+            Err(zookeeper_client::Error::AuthFailed) => {
+                shared.publish(ConnectionState::AuthFailed, None, false, generation);
+            }
+            Err(err) => {
+                tracing::debug!(servers = %shared.target.servers, tls = shared.tls.is_some(), error = %err, "zookeeper session not opened; retrying");
+            }
+        }
+        unless_cancelled(cancel, tokio::time::sleep(jitter(backoff))).await?;
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+/// Reports the states of one session until it is over (`Some`) or the container is cancelled
+/// (`None`).
+async fn follow_session(
+    shared: &Shared,
+    cancel: &CancellationToken,
+    client: &Client,
+    mut watcher: StateWatcher,
+    generation: u64,
+) -> Option<()> {
+    let mut last = ConnectionState::Connected;
+    loop {
+        let session_state = unless_cancelled(cancel, watcher.changed()).await?;
+        match react(last, session_state) {
+            Reaction::Report(states) => {
+                for &state in states {
+                    shared.publish(state, Some(client), false, generation);
+                    last = state;
+                }
+            }
+            Reaction::End(state) => {
+                shared.publish(state, None, false, generation);
+                return Some(());
+            }
+        }
+    }
+}
+
+/// What the container reports when its session's state changes.
+#[derive(Debug, PartialEq, Eq)]
+enum Reaction {
+    /// These states, in order, with the session's client: the session goes on.
+    Report(&'static [ConnectionState]),
+    /// This state, without a client: the session is over.
+    End(ConnectionState),
+}
+
+/// The container's reaction to a new session state, given the state it reported `last`:
+///
+/// | Session state                       | Last reported | Reaction                        |
+/// |-------------------------------------|---------------|---------------------------------|
+/// | `Disconnected`                      | any           | report `Suspended`              |
+/// | `SyncConnected`, `ConnectedReadOnly`| `Connected`   | report `Suspended`, `Connected` |
+/// | `SyncConnected`, `ConnectedReadOnly`| other         | report `Connected`              |
+/// | `AuthFailed`                        | any           | end with `AuthFailed`           |
+/// | `Expired`, `Closed`                 | any           | end with `Lost`                 |
+///
+/// The watcher keeps only the latest state: Connected after Connected means a disconnection
+/// happened in between. Expired, or closed under us: either way this session is over.
+fn react(last: ConnectionState, session_state: SessionState) -> Reaction {
+    match session_state {
+        SessionState::Disconnected => Reaction::Report(&[ConnectionState::Suspended]),
+        SessionState::SyncConnected | SessionState::ConnectedReadOnly
+            if last == ConnectionState::Connected =>
+        {
+            Reaction::Report(&[ConnectionState::Suspended, ConnectionState::Connected])
+        }
+        SessionState::SyncConnected | SessionState::ConnectedReadOnly => {
+            Reaction::Report(&[ConnectionState::Connected])
+        }
+        SessionState::AuthFailed => Reaction::End(ConnectionState::AuthFailed),
+        SessionState::Expired | SessionState::Closed => Reaction::End(ConnectionState::Lost),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ANY: [ConnectionState; 4] = [
+        ConnectionState::Connected,
+        ConnectionState::Suspended,
+        ConnectionState::Lost,
+        ConnectionState::AuthFailed,
+    ];
+
+    #[test]
+    fn a_disconnection_suspends() {
+        for last in ANY {
+            assert_eq!(
+                react(last, SessionState::Disconnected),
+                Reaction::Report(&[ConnectionState::Suspended])
+            );
+        }
+    }
+
+    #[test]
+    fn connected_after_connected_reports_the_suspension_in_between() {
+        for state in [SessionState::SyncConnected, SessionState::ConnectedReadOnly] {
+            assert_eq!(
+                react(ConnectionState::Connected, state),
+                Reaction::Report(&[ConnectionState::Suspended, ConnectionState::Connected])
+            );
+        }
+    }
+
+    #[test]
+    fn a_reconnection_after_a_suspension_reports_connected() {
+        for state in [SessionState::SyncConnected, SessionState::ConnectedReadOnly] {
+            assert_eq!(
+                react(ConnectionState::Suspended, state),
+                Reaction::Report(&[ConnectionState::Connected])
+            );
+        }
+    }
+
+    #[test]
+    fn failed_authentication_ends_the_session() {
+        for last in ANY {
+            assert_eq!(
+                react(last, SessionState::AuthFailed),
+                Reaction::End(ConnectionState::AuthFailed)
+            );
+        }
+    }
+
+    #[test]
+    fn an_expired_or_closed_session_is_lost() {
+        for last in ANY {
+            for state in [SessionState::Expired, SessionState::Closed] {
+                assert_eq!(react(last, state), Reaction::End(ConnectionState::Lost));
+            }
+        }
+    }
 }

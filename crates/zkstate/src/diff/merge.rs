@@ -28,7 +28,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{deep_clone, equal_within, EQUALITY_DEPTH};
+use super::value::{deep_clone, equal_within, EQUALITY_DEPTH};
 
 /// How deep the merge recurses; below this depth the closure's value is taken whole. Payloads
 /// decoded from ZooKeeper nest at most 128 levels (serde_json's limit), so this is reached only

@@ -1,7 +1,9 @@
 //! Unit and property tests of the diff engine.
+use super::value::{deep_clone, drop_iteratively, scalars_equal};
 use super::*;
 use proptest::prelude::*;
 use serde_json::json;
+use serde_json::Map;
 
 fn kp(segments: &[PathSegment]) -> KeyPath {
     segments.iter().cloned().collect()

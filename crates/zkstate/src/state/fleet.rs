@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures::future::select_all;
 use futures::StreamExt;
 use tokio::time::Instant;
-use zookeeper_client::{Client, Stat};
+use zookeeper_client::{Client, OneshotWatcher, Stat};
 
 use super::core::connected;
 use crate::connection::Connection;
@@ -197,6 +197,13 @@ struct Watching {
     wake: Option<Wake>,
 }
 
+/// A wake that completes when `watcher` fires.
+fn wake_on(watcher: OneshotWatcher) -> Wake {
+    Box::pin(async move {
+        watcher.changed().await;
+    })
+}
+
 impl Watching {
     /// Reads the records with watches; `Some` when they differ from the last ones.
     async fn read(&mut self) -> Result<Option<Vec<Listener>>, Error> {
@@ -213,45 +220,14 @@ impl Watching {
             Ok((children, _, watcher)) => (children, watcher),
             // No listeners node (yet): wait for it.
             Err(Error::Missing { .. }) => {
-                let (_, watcher) = within(
-                    "watching",
-                    &layout.listeners,
-                    self.timeout,
-                    client.check_and_watch_stat(&layout.listeners),
-                )
-                .await?;
-                self.wake = Some(Box::pin(async move {
-                    watcher.changed().await;
-                }));
+                self.wake = Some(wait_for_dir(&client, layout, self.timeout).await?);
                 return Ok(self.changed(Vec::new()));
             }
             Err(err) => return Err(err),
         };
-        let reads: Vec<_> = children
-            .iter()
-            .map(|child| client.get_and_watch_data(&layout.listener(child)))
-            .collect();
-        let mut wakes: Vec<Wake> = vec![Box::pin(async move {
-            dir_watch.changed().await;
-        })];
-        let mut listeners = Vec::with_capacity(children.len());
-        for (child, read) in children.iter().zip(reads) {
-            match within("reading", &layout.listener(child), self.timeout, read).await {
-                Ok((data, _, watcher)) => {
-                    listeners.push(Listener::parse(child, &data));
-                    wakes.push(Box::pin(async move {
-                        watcher.changed().await;
-                    }));
-                }
-                // Gone since the listing: the listing's watch fires.
-                Err(Error::Missing { .. }) => {}
-                Err(err) => return Err(err),
-            }
-        }
-        listeners.sort_by(|a, b| a.id.cmp(&b.id));
-        self.wake = Some(Box::pin(async move {
-            select_all(wakes).await;
-        }));
+        let (listeners, wake) =
+            read_records(&client, layout, self.timeout, &children, dir_watch).await?;
+        self.wake = Some(wake);
         Ok(self.changed(listeners))
     }
 
@@ -262,6 +238,51 @@ impl Watching {
         self.last = Some(listeners.clone());
         Some(listeners)
     }
+}
+
+/// A wake for the creation of the listeners directory.
+async fn wait_for_dir(client: &Client, layout: &Layout, timeout: Duration) -> Result<Wake, Error> {
+    let (_, watcher) = within(
+        "watching",
+        &layout.listeners,
+        timeout,
+        client.check_and_watch_stat(&layout.listeners),
+    )
+    .await?;
+    Ok(wake_on(watcher))
+}
+
+/// Reads the records of `children` (pipelined) with watches: the records, sorted by id, and
+/// a wake for the first change of any of them or of the listing (`dir_watch`).
+async fn read_records(
+    client: &Client,
+    layout: &Layout,
+    timeout: Duration,
+    children: &[String],
+    dir_watch: OneshotWatcher,
+) -> Result<(Vec<Listener>, Wake), Error> {
+    let reads: Vec<_> = children
+        .iter()
+        .map(|child| client.get_and_watch_data(&layout.listener(child)))
+        .collect();
+    let mut wakes = vec![wake_on(dir_watch)];
+    let mut listeners = Vec::with_capacity(children.len());
+    for (child, read) in children.iter().zip(reads) {
+        match within("reading", &layout.listener(child), timeout, read).await {
+            Ok((data, _, watcher)) => {
+                listeners.push(Listener::parse(child, &data));
+                wakes.push(wake_on(watcher));
+            }
+            // Gone since the listing: the listing's watch fires.
+            Err(Error::Missing { .. }) => {}
+            Err(err) => return Err(err),
+        }
+    }
+    listeners.sort_by(|a, b| a.id.cmp(&b.id));
+    let wake: Wake = Box::pin(async move {
+        select_all(wakes).await;
+    });
+    Ok((listeners, wake))
 }
 
 /// How often the payload is checked again while waiting for a rollout (a one-shot watch on it
@@ -296,58 +317,83 @@ pub(crate) async fn wait_rollout(
     let deadline = Instant::now() + timeout;
     let step = timeout.max(Duration::from_millis(1));
     let client = connected(conn, layout, step).await?;
-    let payload = &layout.payload;
-    let stat = within("reading", payload, step, client.check_stat(payload)).await?;
-    let Some(stat) = stat else {
-        return Err(Error::Missing {
-            path: payload.clone(),
-        });
-    };
+    let stat = payload_stat(&client, layout, step).await?;
     let target = version.unwrap_or(stat.version);
     let listeners = watch_listeners(conn, &layout.dir)?;
     tokio::pin!(listeners);
     let mut current: Option<Vec<Listener>> = None;
     loop {
         if let Some(records) = &current {
-            let stat = within("reading", payload, step, client.check_stat(payload)).await?;
-            let Some(stat) = stat else {
-                return Err(Error::Missing {
-                    path: payload.clone(),
-                });
-            };
+            let stat = payload_stat(&client, layout, step).await?;
             let rollout = Rollout::of(&stat, target, records.clone());
             progress(&rollout);
             if rollout.is_complete() {
                 return Ok(rollout);
             }
         }
-        let next = tokio::time::timeout_at(deadline, async {
-            tokio::select! {
-                item = listeners.next() => Some(item),
-                () = tokio::time::sleep(RECHECK) => None,
-            }
-        })
-        .await;
-        match next {
-            Err(_) => {
+        match next_wake(&mut listeners, deadline).await {
+            RolloutWake::TimedOut => {
                 return Err(Error::Timeout {
                     op: "waiting for the rollout of",
                     path: layout.listeners.clone(),
                     waited: timeout,
                 });
             }
-            Ok(Some(Some(Ok(records)))) => current = Some(records),
-            Ok(Some(Some(Err(err)))) => {
+            RolloutWake::Records(records) => current = Some(records),
+            RolloutWake::ReadFailed(err) => {
                 tracing::debug!(dir = %layout.dir, error = %err, "reading the listener records failed; again");
             }
-            Ok(Some(None)) => {
+            RolloutWake::Closed => {
                 return Err(Error::Closed {
                     dir: layout.dir.clone(),
                 })
             }
-            // Check the payload again.
-            Ok(None) => {}
+            RolloutWake::Recheck => {}
         }
+    }
+}
+
+/// The payload's stat; [`Error::Missing`] naming the payload when there is none.
+async fn payload_stat(client: &Client, layout: &Layout, timeout: Duration) -> Result<Stat, Error> {
+    let payload = &layout.payload;
+    let stat = within("reading", payload, timeout, client.check_stat(payload)).await?;
+    stat.ok_or_else(|| Error::Missing {
+        path: payload.clone(),
+    })
+}
+
+/// What ends a wait of [`wait_rollout`] for the next records.
+enum RolloutWake {
+    /// The deadline passed.
+    TimedOut,
+    /// The records changed.
+    Records(Vec<Listener>),
+    /// Reading them failed (the stream tries again).
+    ReadFailed(Error),
+    /// The connection was closed.
+    Closed,
+    /// [`RECHECK`] passed: check the payload again.
+    Recheck,
+}
+
+/// Waits for the next records of `listeners`, at most [`RECHECK`] and never past `deadline`.
+async fn next_wake<S>(listeners: &mut S, deadline: Instant) -> RolloutWake
+where
+    S: futures::Stream<Item = Result<Vec<Listener>, Error>> + Unpin,
+{
+    let next = tokio::time::timeout_at(deadline, async {
+        tokio::select! {
+            item = listeners.next() => Some(item),
+            () = tokio::time::sleep(RECHECK) => None,
+        }
+    })
+    .await;
+    match next {
+        Err(_) => RolloutWake::TimedOut,
+        Ok(Some(Some(Ok(records)))) => RolloutWake::Records(records),
+        Ok(Some(Some(Err(err)))) => RolloutWake::ReadFailed(err),
+        Ok(Some(None)) => RolloutWake::Closed,
+        Ok(None) => RolloutWake::Recheck,
     }
 }
 

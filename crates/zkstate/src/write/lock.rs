@@ -139,6 +139,13 @@ enum Standing<'a> {
     Gone,
 }
 
+/// Where our node stands in a listing of the lock directory, by Curator's rule:
+///
+/// | Our node in the listing          | Standing                          |
+/// |----------------------------------|-----------------------------------|
+/// | absent                           | `Gone`                            |
+/// | the lowest sequence              | `Holds`                           |
+/// | any other                        | `After` the node just before ours |
 fn standing<'a>(children: &'a [String], ours: &str) -> Standing<'a> {
     let nodes = in_order(children);
     match nodes.iter().position(|(_, name)| *name == ours) {
@@ -146,6 +153,45 @@ fn standing<'a>(children: &'a [String], ours: &str) -> Standing<'a> {
         Some(0) => Standing::Holds,
         Some(i) => Standing::After(nodes[i - 1].1),
     }
+}
+
+/// What a contender does after the answer to its create (`T`: the node's sequence number).
+#[derive(Debug, PartialEq, Eq)]
+enum AfterCreate<T> {
+    /// The node exists: its name holds this sequence number.
+    Created(T),
+    /// The lock directory is gone: make it, then create again.
+    MakeDir,
+    /// The create may have landed: look for our node by its uuid.
+    Find,
+    Fail(zookeeper_client::Error),
+}
+
+/// The decision on the answer to a contender's create:
+///
+/// | The create's answer      | Next                                             |
+/// |--------------------------|--------------------------------------------------|
+/// | `Ok(sequence)`           | `Created(sequence)`                              |
+/// | `NoNode`                 | `MakeDir`                                        |
+/// | `ConnectionLoss`         | `Find`                                           |
+/// | any other error          | `Fail` with it                                   |
+fn after_create<T>(created: Result<T, zookeeper_client::Error>) -> AfterCreate<T> {
+    match created {
+        Ok(sequence) => AfterCreate::Created(sequence),
+        Err(zookeeper_client::Error::NoNode) => AfterCreate::MakeDir,
+        Err(zookeeper_client::Error::ConnectionLoss) => AfterCreate::Find,
+        Err(err) => AfterCreate::Fail(err),
+    }
+}
+
+/// A contender's node as created: its name, and what the create's round trip brought along.
+struct Created {
+    /// `_c_<uuid>-lock-<sequence>`, without the directory.
+    name: String,
+    /// The lock directory's listing.
+    children: Vec<String>,
+    /// The payload's stat (`None`: no payload).
+    payload: Option<Stat>,
 }
 
 /// Takes the lock of `layout`, as Curator's `InterProcessMutex` would. No deadline: the caller
@@ -162,109 +208,158 @@ pub(crate) async fn acquire(
     fetch_after_wait: bool,
 ) -> Result<Lock, zookeeper_client::Error> {
     let marker = format!("_c_{}-", uuid::Uuid::new_v4());
-    let prefix = format!("{}/{marker}{LOCK_NAME}", layout.lock);
-    let options = CreateMode::EphemeralSequential.with_acls(layout.acls());
     let mut contending = Contending {
         client: client.clone(),
         dir: layout.lock.clone(),
         marker: marker.clone(),
         armed: true,
     };
-    // Create, list and stat in one round trip (served in this order).
-    let (created, listed, stat) = loop {
-        let create = client.create(&prefix, data, &options);
-        let list = client.list_children(&layout.lock);
-        let stat = client.check_stat(&layout.payload);
-        let (created, listed, stat) = futures::join!(create, list, stat);
-        match created {
-            Err(zookeeper_client::Error::NoNode) => {
-                // The lock directory is gone (an outside actor removed it): make it again, but
-                // not its parents: a state removed under a live handle (`zkstate rm`) is not
-                // brought back by its next update (`NoNode` then reaches the caller).
-                let dirs = CreateMode::Persistent.with_acls(layout.acls());
-                match client.create(&layout.lock, b"", &dirs).await {
-                    Ok(_) | Err(zookeeper_client::Error::NodeExists) => continue,
-                    Err(err) => return Err(err),
-                }
-            }
-            Err(zookeeper_client::Error::ConnectionLoss) => {
-                // The create may have landed: our uuid finds it (the listing and the stat travel
-                // together).
-                let list = client.list_children(&layout.lock);
-                let stat = client.check_stat(&layout.payload);
-                let (children, stat) = futures::join!(list, stat);
-                let children = children?;
-                match children.iter().find(|c| c.starts_with(&marker)) {
-                    Some(name) => {
-                        let name = name.clone();
-                        break (name, children, stat?);
-                    }
-                    None => continue,
-                }
-            }
-            Err(err) => return Err(err),
-            Ok((_, sequence)) => {
-                let name = format!("{marker}{LOCK_NAME}{sequence}");
-                break (name, listed?, stat?);
-            }
-        }
-    };
+    let created = create(client, layout, &marker, data).await?;
     // From here on the node's name is known: a drop deletes it through the `Lock`.
     contending.armed = false;
     let mut lock = Lock {
         client: client.clone(),
-        path: format!("{}/{created}", layout.lock),
-        payload: stat,
+        path: format!("{}/{}", layout.lock, created.name),
+        payload: created.payload,
         fetched: None,
         released: false,
     };
-    let mut children = listed;
+    let mut children = created.children;
     loop {
-        match standing(&children, &created) {
+        match standing(&children, &created.name) {
             Standing::Holds => return Ok(lock),
             Standing::Gone => {
                 lock.released = true;
                 return Err(zookeeper_client::Error::RuntimeInconsistent);
             }
             Standing::After(predecessor) => {
-                let path = format!("{}/{predecessor}", layout.lock);
-                tracing::debug!(lock = %lock.path, %predecessor, "waiting for the lock");
-                match client.get_and_watch_data(&path).await {
-                    Ok((_, _, watcher)) => {
-                        watcher.changed().await;
-                    }
-                    // Gone already: list again.
-                    Err(zookeeper_client::Error::NoNode) => {}
-                    Err(err) => return Err(err),
-                }
+                wait_for(client, layout, &lock.path, predecessor).await?;
             }
         }
-        // The previous holder most likely just wrote the payload: with small payloads, read it
-        // in the same round trip, so that the update need not wait for this instance's own
-        // watch to bring it.
+        children = list_again(client, layout, &mut lock, fetch_after_wait).await?;
+    }
+}
+
+/// Creates the contender's node named by `marker`: the create, the listing and the stat in one
+/// round trip (served in this order), again until the node is known to exist.
+async fn create(
+    client: &Client,
+    layout: &Layout,
+    marker: &str,
+    data: &[u8],
+) -> Result<Created, zookeeper_client::Error> {
+    let prefix = format!("{}/{marker}{LOCK_NAME}", layout.lock);
+    let options = CreateMode::EphemeralSequential.with_acls(layout.acls());
+    loop {
+        let create = client.create(&prefix, data, &options);
         let list = client.list_children(&layout.lock);
-        if fetch_after_wait {
-            let read = client.get_data(&layout.payload);
-            let (listed, read) = futures::join!(list, read);
-            children = listed?;
-            match read {
-                Ok((data, stat)) => {
-                    lock.payload = Some(stat);
-                    lock.fetched = Some(data);
-                }
-                Err(zookeeper_client::Error::NoNode) => {
-                    lock.payload = None;
-                    lock.fetched = None;
-                }
-                Err(err) => return Err(err),
+        let stat = client.check_stat(&layout.payload);
+        let (created, listed, stat) = futures::join!(create, list, stat);
+        match after_create(created.map(|(_, sequence)| sequence)) {
+            AfterCreate::Created(sequence) => {
+                return Ok(Created {
+                    name: format!("{marker}{LOCK_NAME}{sequence}"),
+                    children: listed?,
+                    payload: stat?,
+                });
             }
-        } else {
-            let stat = client.check_stat(&layout.payload);
-            let (listed, stat) = futures::join!(list, stat);
-            children = listed?;
-            lock.payload = stat?;
+            AfterCreate::MakeDir => make_lock_dir(client, layout).await?,
+            AfterCreate::Find => {
+                if let Some(created) = find(client, layout, marker).await? {
+                    return Ok(created);
+                }
+            }
+            AfterCreate::Fail(err) => return Err(err),
         }
     }
+}
+
+/// Makes the lock directory again (an outside actor removed it), but not its parents: a state
+/// removed under a live handle (`zkstate rm`) is not brought back by its next update (`NoNode`
+/// then reaches the caller).
+async fn make_lock_dir(client: &Client, layout: &Layout) -> Result<(), zookeeper_client::Error> {
+    let dirs = CreateMode::Persistent.with_acls(layout.acls());
+    match client.create(&layout.lock, b"", &dirs).await {
+        Ok(_) | Err(zookeeper_client::Error::NodeExists) => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+/// Looks for the node of the contender named by `marker` after a create whose answer was lost:
+/// our uuid finds it (the listing and the stat travel together). `None`: the create did not land.
+async fn find(
+    client: &Client,
+    layout: &Layout,
+    marker: &str,
+) -> Result<Option<Created>, zookeeper_client::Error> {
+    let list = client.list_children(&layout.lock);
+    let stat = client.check_stat(&layout.payload);
+    let (children, stat) = futures::join!(list, stat);
+    let children = children?;
+    match children.iter().find(|c| c.starts_with(marker)) {
+        Some(name) => Ok(Some(Created {
+            name: name.clone(),
+            children,
+            payload: stat?,
+        })),
+        None => Ok(None),
+    }
+}
+
+/// Waits until the node just before ours (`lock`), `predecessor`, changes or goes.
+async fn wait_for(
+    client: &Client,
+    layout: &Layout,
+    lock: &str,
+    predecessor: &str,
+) -> Result<(), zookeeper_client::Error> {
+    let path = format!("{}/{predecessor}", layout.lock);
+    tracing::debug!(%lock, %predecessor, "waiting for the lock");
+    match client.get_and_watch_data(&path).await {
+        Ok((_, _, watcher)) => {
+            watcher.changed().await;
+            Ok(())
+        }
+        // Gone already: list again.
+        Err(zookeeper_client::Error::NoNode) => Ok(()),
+        Err(err) => Err(err),
+    }
+}
+
+/// Lists the lock directory after a wait, and records in `lock` what the payload is now.
+///
+/// The previous holder most likely just wrote the payload: with small payloads
+/// (`fetch_after_wait`), read it in the same round trip, so that the update need not wait for
+/// this instance's own watch to bring it.
+async fn list_again(
+    client: &Client,
+    layout: &Layout,
+    lock: &mut Lock,
+    fetch_after_wait: bool,
+) -> Result<Vec<String>, zookeeper_client::Error> {
+    let list = client.list_children(&layout.lock);
+    if !fetch_after_wait {
+        let stat = client.check_stat(&layout.payload);
+        let (listed, stat) = futures::join!(list, stat);
+        let children = listed?;
+        lock.payload = stat?;
+        return Ok(children);
+    }
+    let read = client.get_data(&layout.payload);
+    let (listed, read) = futures::join!(list, read);
+    let children = listed?;
+    match read {
+        Ok((data, stat)) => {
+            lock.payload = Some(stat);
+            lock.fetched = Some(data);
+        }
+        Err(zookeeper_client::Error::NoNode) => {
+            lock.payload = None;
+            lock.fetched = None;
+        }
+        Err(err) => return Err(err),
+    }
+    Ok(children)
 }
 
 #[cfg(test)]
@@ -309,5 +404,36 @@ mod tests {
         );
         assert_eq!(sequence("_c_1-lock-0000000007"), Some(7));
         assert_eq!(sequence("nothing"), None);
+    }
+
+    #[test]
+    fn a_created_node_is_known_by_its_sequence() {
+        assert_eq!(after_create::<u64>(Ok(7)), AfterCreate::Created(7));
+    }
+
+    #[test]
+    fn a_missing_lock_directory_is_made_again() {
+        let answer = Err(zookeeper_client::Error::NoNode);
+        assert_eq!(after_create::<u64>(answer), AfterCreate::MakeDir);
+    }
+
+    #[test]
+    fn a_create_whose_answer_was_lost_is_looked_for() {
+        let answer = Err(zookeeper_client::Error::ConnectionLoss);
+        assert_eq!(after_create::<u64>(answer), AfterCreate::Find);
+    }
+
+    #[test]
+    fn any_other_error_of_the_create_fails_the_acquisition() {
+        for err in [
+            zookeeper_client::Error::SessionExpired,
+            zookeeper_client::Error::NoAuth,
+            zookeeper_client::Error::NoChildrenForEphemerals,
+        ] {
+            assert_eq!(
+                after_create::<u64>(Err(err.clone())),
+                AfterCreate::Fail(err)
+            );
+        }
     }
 }

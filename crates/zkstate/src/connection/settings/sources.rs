@@ -7,10 +7,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{Credential, Settings, SettingsError, MAX_TIMEOUT_MS};
+use super::credential::Credential;
+use super::values::{Settings, MAX_TIMEOUT_MS};
 use crate::connection::acl::AclPolicy;
 use crate::connection::tls::{TlsSettings, ENV_TLS_CA, ENV_TLS_CERT, ENV_TLS_KEY};
 use crate::connection::url::{join_servers, parse_servers, validate_path, UrlError};
+use crate::error::SettingsError;
 
 /// The environment variable with the default connect string.
 pub const ENV_SERVERS: &str = "ZOOKEEPER_SERVERS";

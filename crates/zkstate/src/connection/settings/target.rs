@@ -2,8 +2,9 @@
 //! environment.
 
 use super::sources::{base_path, normalise_servers, ENV_PATH, ENV_SERVERS};
-use super::{Settings, SettingsError};
+use super::values::Settings;
 use crate::connection::url::{join_path, ZkPath, ZkUrl};
+use crate::error::SettingsError;
 
 /// Where a connection goes: resolved from a URL and settings.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,7 +4,8 @@ use std::fmt;
 use std::time::Duration;
 
 use super::*;
-use crate::connection::tls::{ENV_TLS_CA, ENV_TLS_CERT, ENV_TLS_KEY};
+use crate::connection::acl::AclPolicy;
+use crate::connection::tls::{TlsSettings, ENV_TLS_CA, ENV_TLS_CERT, ENV_TLS_KEY};
 use crate::connection::url::{PathProblem, UrlError, ZkUrl};
 use proptest::prelude::*;
 

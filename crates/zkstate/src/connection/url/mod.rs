@@ -121,66 +121,22 @@ impl ZkUrl {
         }
         // What comes before a `://` that follows a path or a port (`h1/a://b`) is no scheme.
         if let Some((scheme, rest)) = input.split_once("://").filter(|(s, _)| is_scheme(s)) {
-            let tls = if scheme.eq_ignore_ascii_case(SCHEME) {
-                false
-            } else if scheme.eq_ignore_ascii_case(TLS_SCHEME) {
-                true
-            } else {
-                return Err(UrlError::UnknownScheme {
-                    scheme: scheme.to_string(),
-                });
-            };
+            let tls = scheme_is_tls(scheme)?;
             let url = parse_authority_and_path(rest, true)?;
             return Ok(ZkUrl { tls, ..url });
         }
+        let path_only = |path, tls| ZkUrl {
+            servers: None,
+            path,
+            tls,
+        };
         if let Some(rest) = strip_prefix_ignore_case(input, "zookeeper+tls:") {
-            // Only the path forms: `zookeeper+tls` cannot be a host name (it has a '+').
-            let path = match rest.strip_prefix("./") {
-                Some(rel) => {
-                    check_relative(rel)?;
-                    ZkPath::Relative(rel.to_string())
-                }
-                None if rest.starts_with('/') => {
-                    validate_path(rest)?;
-                    ZkPath::Absolute(rest.to_string())
-                }
-                None if rest.is_empty() || rest == "." => {
-                    return Err(bad_path(rest, PathProblem::Empty))
-                }
-                None => return Err(bad_path(rest, PathProblem::NeedsDotSlash)),
-            };
-            return Ok(ZkUrl {
-                servers: None,
-                path,
-                tls: true,
-            });
+            return Ok(path_only(tls_scheme_path(rest)?, true));
         }
         if let Some(rest) = strip_prefix_ignore_case(input, "zookeeper:") {
-            if let Some(rel) = rest.strip_prefix("./") {
-                check_relative(rel)?;
-                return Ok(ZkUrl {
-                    servers: None,
-                    path: ZkPath::Relative(rel.to_string()),
-                    tls: false,
-                });
+            if let Some(path) = scheme_path(rest)? {
+                return Ok(path_only(path, false));
             }
-            if rest == "." {
-                return Err(bad_path(rest, PathProblem::Empty));
-            }
-            if rest.starts_with('/') {
-                validate_path(rest)?;
-                return Ok(ZkUrl {
-                    servers: None,
-                    path: ZkPath::Absolute(rest.to_string()),
-                    tls: false,
-                });
-            }
-            // A port starts with a digit; a letter or dot means a relative path without `./`,
-            // which is more helpfully reported as such than as a bad port of host `zookeeper`.
-            if rest.starts_with(|c: char| c.is_alphabetic() || c == '.') {
-                return Err(bad_path(rest, PathProblem::NeedsDotSlash));
-            }
-            // Otherwise `zookeeper` is a host name, as in `zookeeper:2181`.
         }
         // Without `://` there is no scheme: `mailto:x` is host `mailto` with a bad port, just as
         // `h1:abc` is, since the two cannot be told apart.
@@ -328,25 +284,77 @@ fn parse_authority_and_path(text: &str, is_url: bool) -> Result<ZkUrl, UrlError>
     })
 }
 
+/// Whether a URL's scheme (`scheme://`) asks for TLS.
+fn scheme_is_tls(scheme: &str) -> Result<bool, UrlError> {
+    if scheme.eq_ignore_ascii_case(SCHEME) {
+        Ok(false)
+    } else if scheme.eq_ignore_ascii_case(TLS_SCHEME) {
+        Ok(true)
+    } else {
+        Err(UrlError::UnknownScheme {
+            scheme: scheme.to_string(),
+        })
+    }
+}
+
+/// The path after `zookeeper+tls:`. Only the path forms: `zookeeper+tls` cannot be a host name
+/// (it has a '+'). The first row that matches applies; paths are validated.
+///
+/// | After `zookeeper+tls:` | Path                   |
+/// |------------------------|------------------------|
+/// | `./rel`                | `Relative("rel")`      |
+/// | `/abs`                 | `Absolute("/abs")`     |
+/// | nothing, `.`           | error: `Empty`         |
+/// | anything else          | error: `NeedsDotSlash` |
+fn tls_scheme_path(rest: &str) -> Result<ZkPath, UrlError> {
+    match rest.strip_prefix("./") {
+        Some(rel) => {
+            check_relative(rel)?;
+            Ok(ZkPath::Relative(rel.to_string()))
+        }
+        None if rest.starts_with('/') => {
+            validate_path(rest)?;
+            Ok(ZkPath::Absolute(rest.to_string()))
+        }
+        None if rest.is_empty() || rest == "." => Err(bad_path(rest, PathProblem::Empty)),
+        None => Err(bad_path(rest, PathProblem::NeedsDotSlash)),
+    }
+}
+
+/// The path after `zookeeper:`, or `None` when `zookeeper` is a host name, as in
+/// `zookeeper:2181`. The first row that matches applies; paths are validated.
+///
+/// | After `zookeeper:`         | Path                                  |
+/// |----------------------------|---------------------------------------|
+/// | `./rel`                    | `Relative("rel")`                     |
+/// | `.`                        | error: `Empty`                        |
+/// | `/abs`                     | `Absolute("/abs")`                    |
+/// | a letter or `.` first      | error: `NeedsDotSlash`                |
+/// | anything else (`2181`)     | `None`: a host `zookeeper` and a port |
+///
+/// A port starts with a digit; a letter or dot means a relative path without `./`, which is
+/// more helpfully reported as such than as a bad port of host `zookeeper`.
+fn scheme_path(rest: &str) -> Result<Option<ZkPath>, UrlError> {
+    if let Some(rel) = rest.strip_prefix("./") {
+        check_relative(rel)?;
+        return Ok(Some(ZkPath::Relative(rel.to_string())));
+    }
+    if rest == "." {
+        return Err(bad_path(rest, PathProblem::Empty));
+    }
+    if rest.starts_with('/') {
+        validate_path(rest)?;
+        return Ok(Some(ZkPath::Absolute(rest.to_string())));
+    }
+    if rest.starts_with(|c: char| c.is_alphabetic() || c == '.') {
+        return Err(bad_path(rest, PathProblem::NeedsDotSlash));
+    }
+    Ok(None)
+}
+
 fn parse_server(list: &str, position: usize, entry: &str) -> Result<ServerAddr, UrlError> {
     if let Some(inner) = entry.strip_prefix('[') {
-        let bad = |reason| UrlError::BadIpv6 {
-            entry: entry.to_string(),
-            reason,
-        };
-        let (addr, after) = inner.split_once(']').ok_or_else(|| bad("missing ']'"))?;
-        let addr: Ipv6Addr = addr.parse().map_err(|_| bad("not a valid ipv6 address"))?;
-        let port = match after {
-            "" => DEFAULT_PORT,
-            _ => match after.strip_prefix(':') {
-                Some(port) => parse_port(&format!("[{addr}]"), port)?,
-                None => return Err(bad("expected ':port' after ']'")),
-            },
-        };
-        return Ok(ServerAddr {
-            host: Host::Ipv6(addr),
-            port,
-        });
+        return parse_bracketed(entry, inner);
     }
     if entry.contains(']') {
         return Err(UrlError::BadIpv6 {
@@ -354,22 +362,7 @@ fn parse_server(list: &str, position: usize, entry: &str) -> Result<ServerAddr, 
             reason: "missing '['",
         });
     }
-    let (host, port) = match entry.split_once(':') {
-        // Several colons and nothing but hex digits: an IPv6 address someone forgot to bracket.
-        Some((_, port))
-            if port.contains(':')
-                && entry
-                    .chars()
-                    .all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '.')) =>
-        {
-            return Err(UrlError::BadIpv6 {
-                entry: entry.to_string(),
-                reason: "ipv6 addresses must be written in brackets, as [::1]:2181",
-            });
-        }
-        Some((host, port)) => (host, Some(port)),
-        None => (entry, None),
-    };
+    let (host, port) = split_host_port(entry)?;
     if host.is_empty() {
         return Err(UrlError::EmptyHost {
             servers: list.to_string(),
@@ -392,6 +385,47 @@ fn parse_server(list: &str, position: usize, entry: &str) -> Result<ServerAddr, 
         host: Host::Name(host.to_string()),
         port,
     })
+}
+
+/// A bracketed IPv6 server, `[addr]` or `[addr]:port`; `inner` is `entry` after its `[`.
+fn parse_bracketed(entry: &str, inner: &str) -> Result<ServerAddr, UrlError> {
+    let bad = |reason| UrlError::BadIpv6 {
+        entry: entry.to_string(),
+        reason,
+    };
+    let (addr, after) = inner.split_once(']').ok_or_else(|| bad("missing ']'"))?;
+    let addr: Ipv6Addr = addr.parse().map_err(|_| bad("not a valid ipv6 address"))?;
+    let port = match after {
+        "" => DEFAULT_PORT,
+        _ => match after.strip_prefix(':') {
+            Some(port) => parse_port(&format!("[{addr}]"), port)?,
+            None => return Err(bad("expected ':port' after ']'")),
+        },
+    };
+    Ok(ServerAddr {
+        host: Host::Ipv6(addr),
+        port,
+    })
+}
+
+/// Splits an unbracketed server at its first colon: the host, and the port if one is written.
+fn split_host_port(entry: &str) -> Result<(&str, Option<&str>), UrlError> {
+    match entry.split_once(':') {
+        // Several colons and nothing but hex digits: an IPv6 address someone forgot to bracket.
+        Some((_, port))
+            if port.contains(':')
+                && entry
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() || matches!(c, ':' | '.')) =>
+        {
+            Err(UrlError::BadIpv6 {
+                entry: entry.to_string(),
+                reason: "ipv6 addresses must be written in brackets, as [::1]:2181",
+            })
+        }
+        Some((host, port)) => Ok((host, Some(port))),
+        None => Ok((entry, None)),
+    }
 }
 
 fn parse_port(host: &str, port: &str) -> Result<u16, UrlError> {

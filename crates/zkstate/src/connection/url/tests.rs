@@ -536,6 +536,51 @@ fn tls_display_round_trips() {
     }
 }
 
+fn problem(result: Result<impl std::fmt::Debug, UrlError>) -> PathProblem {
+    match result {
+        Err(UrlError::BadPath { problem, .. }) => problem,
+        other => panic!("expected a bad path, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_path_after_zookeeper_colon_row_by_row() {
+    let rel = |p: &str| Ok(Some(ZkPath::Relative(p.to_string())));
+    assert_eq!(scheme_path("./a/b"), rel("a/b"));
+    assert_eq!(problem(scheme_path(".")), PathProblem::Empty);
+    assert_eq!(scheme_path("/a"), Ok(Some(abs("/a"))));
+    assert_eq!(problem(scheme_path("/a/")), PathProblem::TrailingSlash);
+    assert_eq!(problem(scheme_path("etc/x")), PathProblem::NeedsDotSlash);
+    assert_eq!(problem(scheme_path(".x")), PathProblem::NeedsDotSlash);
+    assert_eq!(scheme_path("2181"), Ok(None));
+    assert_eq!(scheme_path(""), Ok(None));
+}
+
+#[test]
+fn the_path_after_zookeeper_tls_colon_row_by_row() {
+    assert_eq!(
+        tls_scheme_path("./a"),
+        Ok(ZkPath::Relative("a".to_string()))
+    );
+    assert_eq!(tls_scheme_path("/a"), Ok(abs("/a")));
+    assert_eq!(problem(tls_scheme_path("")), PathProblem::Empty);
+    assert_eq!(problem(tls_scheme_path(".")), PathProblem::Empty);
+    assert_eq!(problem(tls_scheme_path("2181")), PathProblem::NeedsDotSlash);
+    assert_eq!(problem(tls_scheme_path("etc")), PathProblem::NeedsDotSlash);
+}
+
+#[test]
+fn a_scheme_asks_for_tls_or_is_unknown() {
+    assert_eq!(scheme_is_tls("ZooKeeper"), Ok(false));
+    assert_eq!(scheme_is_tls("zookeeper+TLS"), Ok(true));
+    assert_eq!(
+        scheme_is_tls("http"),
+        Err(UrlError::UnknownScheme {
+            scheme: "http".to_string()
+        })
+    );
+}
+
 fn arb_host() -> impl Strategy<Value = String> {
     prop_oneof![
         "[a-zA-Z0-9_][a-zA-Z0-9._-]{0,12}",
