@@ -22,8 +22,8 @@ use crate::connection::{Connection, CoreKey};
 use crate::error::{within, Error};
 use crate::layout::Layout;
 use crate::options::StateOptions;
-use crate::store::codec::{self, DecodeError};
-use crate::store::{self, Json, Names, Snapshot, Stamp, Store};
+use crate::store::codec;
+use crate::store::{self, Feed, Json, Names, Snapshot, Stamp, Store};
 use crate::sync::records::Records;
 use crate::sync::{watch_staleness, Task};
 pub(crate) use crate::write::connected;
@@ -32,6 +32,9 @@ pub(crate) use crate::write::connected;
 pub(crate) struct Core<T> {
     pub(crate) layout: Layout,
     pub(crate) store: Store<T>,
+    /// The requests to the store's writer: only the write path and `c_read` use it, readers
+    /// use `store`.
+    pub(crate) feed: Feed<T>,
     pub(crate) conn: Option<Connection>,
     pub(crate) records: Arc<Records>,
     /// Instances open on this core.
@@ -125,15 +128,7 @@ where
     )
     .await?;
     let compressed = codec::is_compressed(&data);
-    let max = options.max_decompressed;
-    // What the copy keeps is made off the workers too: it copies a large text.
-    let decoded = store::off_worker_if(store::is_big(&data), move || {
-        codec::decode::<T>(&data, max).map(|(value, json, canonical)| {
-            (value, Json::fetched(Arc::new(json), &data, canonical))
-        })
-    })
-    .await
-    .unwrap_or_else(|| Err(DecodeError::Json("the payload's decoder panicked".into())));
+    let decoded = store::decode_fetched::<T>(data, options.max_decompressed).await;
     let (value, json, fault) = match (decoded, stand_in) {
         (Ok((value, json)), _) => (value, json, None),
         (Err(reason), stand_in) => {
@@ -188,6 +183,7 @@ where
     let first_mzxid = first.stamp.mzxid;
     let (mut writer, store) =
         store::new(names, options.event_buffer, options.max_decompressed, first);
+    let feed = writer.feed();
     writer.mark_verified(session);
     if let Some(fault) = fault {
         // The payload does not decode: `initial` stands in (with the payload's stamp, so that an
@@ -219,6 +215,7 @@ where
     let core = Arc::new(Core {
         layout,
         store,
+        feed,
         conn: conn.cloned(),
         records,
         // Its first instance, about to be made by the caller.

@@ -407,7 +407,7 @@ where
                 Ok(store.load())
             }
             Some(_) => {
-                within_state("reading", path, timeout, store.refresh()).await?;
+                within_state("reading", path, timeout, core.feed.refresh()).await?;
                 Ok(store.load())
             }
         }
@@ -572,6 +572,7 @@ where
             Some(conn) => {
                 let cx = write::Context {
                     store: &core.store,
+                    feed: &core.feed,
                     conn,
                     layout: &core.layout,
                     id: &inner.id,
@@ -588,7 +589,7 @@ where
                     }
                     .into())
                 }
-                _ => write::update_local(&core.store, &inner.id, f).await,
+                _ => write::update_local(&core.feed, &inner.id, f).await,
             },
         }
     }

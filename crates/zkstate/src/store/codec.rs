@@ -21,44 +21,7 @@ pub(crate) use super::json::is_compressed;
 use super::json::Json;
 pub(crate) use crate::error::DecodeError;
 
-/// The default cap on a decompressed payload: 64 MiB.
-pub const DEFAULT_MAX_DECOMPRESSED: usize = 64 * 1024 * 1024;
-
-/// How an instance stores the payloads it writes. Every instance reads both forms whatever it
-/// writes. The default, [`Keep`](Compression::Keep), writes plain JSON unless the payload is a
-/// zstd frame now: a state is plain JSON until someone chooses to compress it, and an instance
-/// with default options can update a compressed state (whose JSON may not fit plain).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Compression {
-    /// Plain UTF-8 JSON: readable by zkCli.sh, kazoo, Curator.
-    None,
-    /// JSON in a zstd frame at this level (1 to 22; 3 is zstd's default). For states that are
-    /// large, or larger than ZooKeeper's 1 MB node limit as JSON: other clients need zstd to
-    /// read them.
-    Zstd {
-        /// The zstd compression level.
-        level: i32,
-    },
-    /// Whatever the payload is stored as now: zstd (at level 3) if it is a zstd frame, plain
-    /// JSON otherwise, and for a new state. The default.
-    #[default]
-    Keep,
-}
-
-impl Compression {
-    /// zstd at its default level, 3.
-    pub const ZSTD: Compression = Compression::Zstd { level: 3 };
-
-    /// What to write with, given whether the payload now is a zstd frame.
-    pub(crate) fn for_payload(self, compressed: bool) -> Compression {
-        match self {
-            Compression::Keep if compressed => Compression::ZSTD,
-            Compression::Keep => Compression::None,
-            other => other,
-        }
-    }
-}
+pub use crate::options::{Compression, DEFAULT_MAX_DECOMPRESSED};
 
 /// The JSON text of a payload: the bytes themselves, or the decompressed frame.
 pub(crate) fn unframe(bytes: &[u8], max_decompressed: usize) -> Result<Cow<'_, [u8]>, DecodeError> {
@@ -120,7 +83,7 @@ pub(crate) struct Decoded<T> {
 }
 
 /// Decodes a payload and diffs it against `current`: what applying a fetched payload costs
-/// (the caller runs it on the blocking pool from [`BIG`](super::BIG) bytes on).
+/// (the caller runs it on the blocking pool from [`BIG`](super::copy::BIG) bytes on).
 ///
 /// When the copy holds canonical text and the new payload differs from it in one small part,
 /// the two texts are diffed as text and `T` is read from the new text (canonical too, as

@@ -46,13 +46,14 @@ pub(crate) struct Json {
     /// is canonical; `None` when only the tree is kept.
     text: Option<Box<[u8]>>,
     /// Whether `text` is canonical: exactly `serde_json::to_vec` of the tree (what zkstate
-    /// writes). The next change is then diffed as text ([`diff_texts`]), and `T` is read from
-    /// the text: canonical text has the tree's keys in the tree's order and no duplicate.
+    /// writes). The next change is then diffed as text
+    /// ([`diff_texts`](crate::diff::text::diff_texts)), and `T` is read from the text: canonical
+    /// text has the tree's keys in the tree's order and no duplicate.
     canonical: bool,
     /// The tree: kept from the start when it is at hand and parsing it again would cost more
     /// than keeping it (a payload of [`TEXT_BELOW`] bytes or more), else parsed from the text
     /// the first time [`Json::tree`] is asked for it (by a reader of
-    /// [`StateRef::json`](super::StateRef), a subscriber's [`ChangeBatch::value`](super::ChangeBatch::value),
+    /// [`StateRef::json`](super::StateRef), a subscriber's [`ChangeBatch::value`](super::changes::ChangeBatch::value),
     /// a lagging subscriber's snapshot); [`Json::to_tree`] keeps what it parses only for a large
     /// text.
     tree: OnceLock<Arc<Value>>,
@@ -98,7 +99,8 @@ impl Json {
         }
     }
 
-    /// Canonical text whose tree is not parsed yet: what [`diff_texts`] vouched for.
+    /// Canonical text whose tree is not parsed yet: what
+    /// [`diff_texts`](crate::diff::text::diff_texts) vouched for.
     pub(crate) fn canonical(text: Vec<u8>) -> Json {
         Json {
             text: Some(text.into_boxed_slice()),

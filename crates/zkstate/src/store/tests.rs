@@ -1,14 +1,21 @@
 //! The store without ZooKeeper: one writer, readers that never wait, changes in order.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
 use proptest::prelude::*;
 use serde_json::{json, Value};
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use super::changes::{Changes, Origin};
+use super::changes::{Changes, Origin, StateEvent};
+use super::codec::DecodeError;
+use super::copy::BIG;
+use super::inbox::Acknowledged;
 use super::*;
+use crate::diff;
+use crate::error::Error;
 use crate::metrics::Applied;
 
 fn stamp(version: i32, mzxid: i64) -> Stamp {
@@ -284,6 +291,7 @@ fn a_small_plain_payload_is_kept_as_text_a_large_one_with_its_tree_a_compressed_
 fn an_acknowledged_write_is_applied_once_and_answered() {
     runtime().block_on(async {
         let (writer, store) = store_of(json!({"n": 0}), 4);
+        let feed = writer.feed();
         let cancel = CancellationToken::new();
         let mut changes = Changes::new(
             store.subscribe_raw(),
@@ -299,8 +307,7 @@ fn an_acknowledged_write_is_applied_once_and_answered() {
                 }
             }
         });
-        store
-            .write_started()
+        feed.write_started()
             .acknowledge(
                 json!({"n": 1}),
                 json!({"n": 1}),
@@ -320,8 +327,7 @@ fn an_acknowledged_write_is_applied_once_and_answered() {
             other => panic!("expected a batch, got {other:?}"),
         }
         // Another instance's write on the same copy is remote to this subscriber.
-        store
-            .write_started()
+        feed.write_started()
             .acknowledge(
                 json!({"n": 2}),
                 json!({"n": 2}),
@@ -337,8 +343,7 @@ fn an_acknowledged_write_is_applied_once_and_answered() {
             other => panic!("expected a batch, got {other:?}"),
         }
         // A stale acknowledgement (the watch brought a newer write first) is answered, not applied.
-        store
-            .write_started()
+        feed.write_started()
             .acknowledge(
                 json!({"n": 9}),
                 json!({"n": 9}),
@@ -404,8 +409,9 @@ fn a_lagging_subscriber_restarts_from_a_shared_snapshot() {
 #[test]
 fn an_abandoned_write_tells_the_writer() {
     runtime().block_on(async {
-        let (mut writer, store) = store_of(json!(0), 2);
-        drop(store.write_started());
+        let (mut writer, _) = store_of(json!(0), 2);
+        let feed = writer.feed();
+        drop(feed.write_started());
         assert!(matches!(writer.next_request().await, Request::WriteStarted));
         assert!(matches!(
             writer.next_request().await,

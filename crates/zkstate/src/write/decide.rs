@@ -4,8 +4,18 @@
 
 use zookeeper_client::CheckWriteError;
 
-use super::Base;
 use crate::error::{Error, ZkFailure};
+
+/// Which base an update starts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Base {
+    /// The local copy; another write in ZooKeeper is a `StaleWrite`.
+    Local,
+    /// What ZooKeeper holds under the lock; only writers that bypass the lock make it retry.
+    Latest,
+    /// Exactly this payload version (compare-and-set); any other is a `StaleWrite`.
+    Exact(i32),
+}
 
 /// A payload write as the update knows it: its version and its incarnation (`czxid`; 0 when
 /// unknown, for a payload read back that does not decode).

@@ -65,10 +65,14 @@ pub(crate) enum Resolved {
 }
 
 impl WriterState {
+    /// The token of this writer's next write: who wrote it, in which session, its number, and a
+    /// random nonce, so that nobody can write the token before the write itself does (a marker
+    /// forged to look like a lost write's would otherwise make it resolve as landed).
     pub(crate) fn next_token(&mut self, id: &str, session: i64) -> Vec<u8> {
         self.counter += 1;
+        let nonce: u64 = rand::random();
         format!(
-            "{{\"writer\":\"{id}\",\"session\":\"{session:#x}\",\"write\":{}}}",
+            "{{\"writer\":\"{id}\",\"session\":\"{session:#x}\",\"write\":{},\"nonce\":\"{nonce:016x}\"}}",
             self.counter
         )
         .into_bytes()
@@ -405,4 +409,25 @@ pub(crate) fn committed_stats(
         _ => None,
     });
     Some((stats.next()?, stats.next()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_cannot_be_told_from_the_writer_session_and_count() {
+        let (mut a, mut b) = (WriterState::default(), WriterState::default());
+        let (first_a, first_b) = (a.next_token("w", 0x1f), b.next_token("w", 0x1f));
+        assert_ne!(
+            first_a, first_b,
+            "two writers' first tokens differ by their nonce"
+        );
+        let token: serde_json::Value = serde_json::from_slice(&first_a).expect("json");
+        assert_eq!(token["writer"], "w");
+        assert_eq!(token["session"], "0x1f");
+        assert_eq!(token["write"], 1);
+        assert_eq!(token["nonce"].as_str().map(str::len), Some(16));
+        assert_ne!(a.next_token("w", 0x1f), first_a);
+    }
 }

@@ -32,14 +32,14 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub(crate) use self::decide::Base;
+pub(crate) use self::steps::{connected, Context};
+
 use self::closure::run_closure;
 use self::marker::WriterState;
 use self::steps::Next;
-use crate::connection::Connection;
 use crate::error::{Error, TryUpdateError};
-use crate::layout::Layout;
-use crate::options::StateOptions;
-use crate::store::{Stamp, Store};
+use crate::store::{Feed, Stamp};
 
 /// How many attempts an update makes (an external writer bumped the version, the lock was lost,
 /// the reply was lost and the write did not land) before it gives up with the last error.
@@ -48,44 +48,6 @@ const MAX_ATTEMPTS: usize = 16;
 /// How many times one attempt chooses its base under the lock (each re-read of the payload is a
 /// new choice) before it calls the copy stale.
 const MAX_CHOICES: usize = 16;
-
-/// How long an update waits, holding the lock, for the local copy to catch up with a write that
-/// ZooKeeper already holds, before it calls the copy stale (`update`) or reads it (`update_latest`).
-const CATCH_UP: Duration = Duration::from_millis(100);
-
-/// Waits for a connected client, mapping the connection's errors to the state's.
-pub(crate) async fn connected(
-    conn: &Connection,
-    layout: &Layout,
-    timeout: Duration,
-) -> Result<zookeeper_client::Client, Error> {
-    conn.wait_connected(timeout).await.map_err(|err| match err {
-        crate::ConnectError::Closed => Error::Closed {
-            dir: layout.dir.clone(),
-        },
-        _ => Error::timeout("connecting for", &layout.dir, timeout),
-    })
-}
-
-/// Which base an update starts from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Base {
-    /// The local copy; another write in ZooKeeper is a `StaleWrite`.
-    Local,
-    /// What ZooKeeper holds under the lock; only writers that bypass the lock make it retry.
-    Latest,
-    /// Exactly this payload version (compare-and-set); any other is a `StaleWrite`.
-    Exact(i32),
-}
-
-/// What an update works with.
-pub(crate) struct Context<'a, T> {
-    pub(crate) store: &'a Store<T>,
-    pub(crate) conn: &'a Connection,
-    pub(crate) layout: &'a Layout,
-    pub(crate) id: &'a Arc<str>,
-    pub(crate) options: &'a StateOptions,
-}
 
 /// Runs an update; see the module documentation. One loop over [`Next`]: a new attempt takes
 /// the marker and the lock, chooses the base version under it (re-reading at most
@@ -164,7 +126,7 @@ fn expected<T>(cx: &Context<'_, T>, base: Base) -> i32 {
 /// An update of a local-only state ([`ZkState::empty`](crate::ZkState::empty)): same closure
 /// contract, no ZooKeeper; versions count up from 0.
 pub(crate) async fn update_local<T, E, F>(
-    store: &Store<T>,
+    feed: &Feed<T>,
     id: &Arc<str>,
     mut f: F,
 ) -> Result<i32, TryUpdateError<E>>
@@ -172,7 +134,8 @@ where
     T: Serialize + DeserializeOwned + Send + Sync + 'static,
     F: FnMut(&mut T) -> Result<(), E>,
 {
-    store.prepare_tree().await;
+    let store = feed.store();
+    store.parse_tree_off_workers().await;
     let snapshot = store.load();
     let (value, json, base_tree) = run_closure(&snapshot, store.payload_path(), &mut f)?;
     let stamp = snapshot.stamp();
@@ -182,8 +145,7 @@ where
         mzxid: stamp.mzxid.saturating_add(1),
         ..stamp
     };
-    store
-        .write_started()
+    feed.write_started()
         .acknowledge(value, json, next, None, id.clone(), base_tree)
         .await?;
     Ok(next.version)

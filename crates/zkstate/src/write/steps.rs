@@ -2,18 +2,52 @@
 //! hands what they answered to the decisions of [`super::decide`]. The loop over them is
 //! [`super::update`].
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use zookeeper_client::{CheckWriteError, Client, MultiWriteResult};
+use zookeeper_client::{CheckWriteError, CheckWriter, Client, MultiWriteResult, Stat};
 
 use super::closure::run_closure;
-use super::decide::{self, AfterCommit, Choice, Held, LockFailed, Seen};
+use super::decide::{self, AfterCommit, Base, Choice, Held, LockFailed, Seen};
 use super::lock::{self, Lock};
 use super::marker::{self, committed_stats, Resolved, WriterState};
-use super::{connected, Base, Context, CATCH_UP};
+use crate::connection::Connection;
 use crate::error::{within_state, Error, TryUpdateError};
+use crate::layout::Layout;
+use crate::options::StateOptions;
 use crate::store::codec;
-use crate::store::{InFlight, Stamp, StateRef, Store, VersionTree};
+use crate::store::{Feed, InFlight, Stamp, StateRef, Store, VersionTree};
+
+/// How long an update waits, holding the lock, for the local copy to catch up with a write that
+/// ZooKeeper already holds, before it calls the copy stale (`update`) or reads it (`update_latest`).
+const CATCH_UP: Duration = Duration::from_millis(100);
+
+/// Waits for a connected client, mapping the connection's errors to the state's.
+pub(crate) async fn connected(
+    conn: &Connection,
+    layout: &Layout,
+    timeout: Duration,
+) -> Result<zookeeper_client::Client, Error> {
+    conn.wait_connected(timeout).await.map_err(|err| match err {
+        crate::ConnectError::Closed => Error::Closed {
+            dir: layout.dir.clone(),
+        },
+        _ => Error::timeout("connecting for", &layout.dir, timeout),
+    })
+}
+
+/// What an update works with.
+pub(crate) struct Context<'a, T> {
+    pub(crate) store: &'a Store<T>,
+    /// What the update asks the store's writer through: refreshes, offers, its own write.
+    pub(crate) feed: &'a Feed<T>,
+    pub(crate) conn: &'a Connection,
+    pub(crate) layout: &'a Layout,
+    pub(crate) id: &'a Arc<str>,
+    pub(crate) options: &'a StateOptions,
+}
 
 /// Where an update is. The variants under the lock carry it: dropping one releases it.
 pub(super) enum Next<T, E> {
@@ -67,39 +101,11 @@ impl Held {
 /// The commit marker, then the lock (create, list and the payload's stat in one round trip);
 /// once held, gives the sync task the chance to bring a write the copy has not seen yet.
 pub(super) async fn lock<T, E>(cx: &Context<'_, T>, marker: &mut WriterState) -> Next<T, E> {
-    let Context {
-        store,
-        conn,
-        layout,
-        id,
-        options,
-    } = cx;
-    let client = match connected(conn, layout, options.request_timeout).await {
-        Ok(client) => client,
+    let (client, marker_version) = match with_marker(cx, marker).await {
+        Ok(found) => found,
         Err(err) => return err.into(),
     };
-    let ensure = marker.ensure_marker(&client, layout, id);
-    let path = layout.writer(id);
-    let marker_version =
-        match within_state("creating", &path, options.request_timeout, ensure).await {
-            Ok(version) => version,
-            Err(err) => return err.into(),
-        };
-    let asked = std::time::Instant::now();
-    // Reading the payload after a wait costs its size; small ones only.
-    let small = store.load().size() < crate::store::BIG;
-    let acquire = lock::acquire(&client, layout, id.as_bytes(), small);
-    let acquired = match tokio::time::timeout(options.lock_timeout, acquire).await {
-        Ok(acquired) => {
-            acquired.map_err(|e| Error::from_zookeeper("acquiring lock", &layout.lock, e))
-        }
-        Err(_) => Err(Error::LockTimeout {
-            path: layout.lock.clone(),
-            waited: options.lock_timeout,
-        }),
-    };
-    crate::metrics::lock_waited(&layout.dir, asked.elapsed());
-    let mut lock = match acquired {
+    let mut lock = match acquire(cx, &client).await {
         Ok(lock) => lock,
         Err(err) => match decide::after_lock_failure(&err) {
             LockFailed::StartOver => {
@@ -111,27 +117,12 @@ pub(super) async fn lock<T, E>(cx: &Context<'_, T>, marker: &mut WriterState) ->
             LockFailed::Fail => return err.into(),
         },
     };
-    tracing::debug!(lock = %lock.path(), waited = ?asked.elapsed(), "lock held");
     // What ZooKeeper held when the lock was granted.
     let Some(stat) = lock.payload else {
-        return Error::Missing {
-            path: layout.payload.clone(),
-        }
-        .into();
+        let path = cx.layout.payload.clone();
+        return Error::Missing { path }.into();
     };
-    // A newer write than the local copy holds, of the same incarnation, is most likely the
-    // previous holder's, whose watch event is on its way. Read with the lock, it is handed to the
-    // store's writer; else the sync task gets the time to apply it (one fetch) before the copy
-    // is called stale.
-    let local = store.stamp();
-    if stat.czxid == local.czxid && stat.mzxid > local.mzxid {
-        match lock.fetched.take() {
-            // A payload that does not decode is the store's fault now; the base choice deals
-            // with it.
-            Some(bytes) => drop(store.offer(bytes, Stamp::of(&stat)).await),
-            None => drop(store.caught_up(stat.mzxid, CATCH_UP).await),
-        }
-    }
+    catch_up(cx.feed, &mut lock, &stat).await;
     let held = Held {
         version: stat.version,
         czxid: stat.czxid,
@@ -148,6 +139,70 @@ pub(super) async fn lock<T, E>(cx: &Context<'_, T>, marker: &mut WriterState) ->
     }
 }
 
+/// A connected client, and this writer's commit marker's version in its session.
+async fn with_marker<T>(
+    cx: &Context<'_, T>,
+    marker: &mut WriterState,
+) -> Result<(Client, i32), Error> {
+    let Context {
+        conn,
+        layout,
+        id,
+        options,
+        ..
+    } = cx;
+    let client = connected(conn, layout, options.request_timeout).await?;
+    let ensure = marker.ensure_marker(&client, layout, id);
+    let path = layout.writer(id);
+    let version = within_state("creating", &path, options.request_timeout, ensure).await?;
+    Ok((client, version))
+}
+
+/// The lock, within the lock timeout.
+async fn acquire<T>(cx: &Context<'_, T>, client: &Client) -> Result<Lock, Error> {
+    let Context {
+        store,
+        layout,
+        id,
+        options,
+        ..
+    } = cx;
+    let asked = std::time::Instant::now();
+    let fetch_after_wait = store.load().fetch_with_lock();
+    let acquire = lock::acquire(client, layout, id.as_bytes(), fetch_after_wait);
+    let acquired = match tokio::time::timeout(options.lock_timeout, acquire).await {
+        Ok(acquired) => {
+            acquired.map_err(|e| Error::from_zookeeper("acquiring lock", &layout.lock, e))
+        }
+        Err(_) => Err(Error::LockTimeout {
+            path: layout.lock.clone(),
+            waited: options.lock_timeout,
+        }),
+    };
+    crate::metrics::lock_waited(&layout.dir, asked.elapsed());
+    if let Ok(lock) = &acquired {
+        tracing::debug!(lock = %lock.path(), waited = ?asked.elapsed(), "lock held");
+    }
+    acquired
+}
+
+/// A newer write than the local copy holds, of the same incarnation, is most likely the previous
+/// holder's, whose watch event is on its way. Read with the lock, it is handed to the store's
+/// writer; else the sync task gets the time to apply it (one fetch) before the copy is called
+/// stale.
+async fn catch_up<T>(feed: &Feed<T>, lock: &mut Lock, stat: &Stat) {
+    let local = feed.store().stamp();
+    if stat.czxid != local.czxid || stat.mzxid <= local.mzxid {
+        return;
+    }
+    match lock.fetched.take() {
+        // A payload that does not decode is the store's fault now; the base choice deals with
+        // it.
+        Some(bytes) => drop(feed.offer(bytes, Stamp::of(stat)).await),
+        None => drop(feed.store().caught_up(stat.mzxid, CATCH_UP).await),
+    }
+}
+
 /// The base choice ([`decide::choose_base`]) over the local copy as it is now, and the refresh it
 /// may ask for.
 pub(super) async fn choose<T, E>(
@@ -160,7 +215,7 @@ pub(super) async fn choose<T, E>(
 where
     T: DeserializeOwned + Send + Sync + 'static,
 {
-    cx.store.prepare_tree().await;
+    cx.store.parse_tree_off_workers().await;
     let snapshot = cx.store.load();
     let seen = Seen {
         held,
@@ -211,55 +266,114 @@ where
     T: Serialize + DeserializeOwned + Send + Sync + 'static,
     F: FnMut(&mut T) -> Result<(), E>,
 {
-    let Context {
-        store,
-        layout,
-        id,
-        options,
-        ..
-    } = cx;
-    let payload = &layout.payload;
-    let (value, json, base_tree) = match run_closure(&snapshot, payload, f) {
-        Ok(result) => result,
+    let written = match written(cx, snapshot, f) {
+        Ok(written) => written,
         Err(err) => return Next::Done(Err(err)),
     };
-    let compression = options.compression.for_payload(snapshot.is_compressed());
-    drop(snapshot);
-    let bytes = match encode(cx, &json, compression) {
-        Ok(bytes) => bytes,
+    let token = marker.next_token(cx.id, locked.client.session_id().0);
+    let txn = match transaction(cx, &locked, at, &token, &written.bytes) {
+        Ok(txn) => txn,
         Err(err) => return err.into(),
     };
-    let marker_path = layout.writer(id);
-    let token = marker.next_token(id, locked.client.session_id().0);
-    let txn = (|| {
-        let mut txn = locked.client.new_check_writer(locked.lock.path(), None)?;
-        txn.add_set_data(payload, &bytes, Some(at))?;
-        txn.add_set_data(&marker_path, &token, Some(locked.marker_version))?;
-        txn.add_delete(locked.lock.path(), None)?;
-        Ok(txn)
-    })();
-    let txn = match txn {
-        Ok(txn) => txn,
-        Err(err) => return Error::from_zookeeper("writing", payload, err).into(),
-    };
-    let in_flight = store.write_started();
-    let failure = match tokio::time::timeout(options.request_timeout, txn.commit()).await {
-        Ok(Ok(results)) => {
+    let in_flight = cx.feed.write_started();
+    let failure = match send(txn, cx.options.request_timeout).await {
+        Ok(results) => {
             // The commit deleted the lock node.
             locked.lock.released();
-            let written = Written {
-                value,
-                json,
-                bytes,
-                base_tree,
-            };
             return acknowledged(cx, marker, in_flight, results, (held, at), written).await;
         }
-        Ok(Err(failure)) => Some(failure),
-        Err(_) => None,
+        Err(failure) => failure,
     };
     drop(in_flight);
-    let source = || match &failure {
+    let failed = Failed {
+        locked,
+        at,
+        token,
+        failure,
+    };
+    after_failure(cx, marker, base, failed).await
+}
+
+/// The closure's result, encoded.
+fn written<T, E, F>(
+    cx: &Context<'_, T>,
+    snapshot: StateRef<T>,
+    f: &mut F,
+) -> Result<Written<T>, TryUpdateError<E>>
+where
+    T: Serialize + DeserializeOwned,
+    F: FnMut(&mut T) -> Result<(), E>,
+{
+    let (value, json, base_tree) = run_closure(&snapshot, &cx.layout.payload, f)?;
+    let compression = cx.options.compression.for_payload(snapshot.is_compressed());
+    drop(snapshot);
+    let bytes = encode(cx, &json, compression)?;
+    Ok(Written {
+        value,
+        json,
+        bytes,
+        base_tree,
+    })
+}
+
+/// The commit's transaction: check the lock, set the payload at `at`, set the marker to
+/// `token`, delete the lock.
+fn transaction<'c, T>(
+    cx: &Context<'_, T>,
+    locked: &'c Locked,
+    at: i32,
+    token: &[u8],
+    bytes: &[u8],
+) -> Result<CheckWriter<'c>, Error> {
+    let Context { layout, id, .. } = cx;
+    let build = || {
+        let mut txn = locked.client.new_check_writer(locked.lock.path(), None)?;
+        txn.add_set_data(&layout.payload, bytes, Some(at))?;
+        txn.add_set_data(&layout.writer(id), token, Some(locked.marker_version))?;
+        txn.add_delete(locked.lock.path(), None)?;
+        Ok(txn)
+    };
+    build().map_err(|e| Error::from_zookeeper("writing", &layout.payload, e))
+}
+
+/// Sends the commit; `Err(None)` when no answer came within `timeout`.
+async fn send(
+    txn: CheckWriter<'_>,
+    timeout: Duration,
+) -> Result<Vec<MultiWriteResult>, Option<CheckWriteError>> {
+    match tokio::time::timeout(timeout, txn.commit()).await {
+        Ok(result) => result.map_err(Some),
+        Err(_) => Err(None),
+    }
+}
+
+/// A commit that did not succeed: what it held and sent, and how it failed (`None`: no answer
+/// in time).
+struct Failed {
+    locked: Locked,
+    at: i32,
+    token: Vec<u8>,
+    failure: Option<CheckWriteError>,
+}
+
+/// The next step after a failed commit, by [`decide::after_commit`].
+async fn after_failure<T, E>(
+    cx: &Context<'_, T>,
+    marker: &mut WriterState,
+    base: Base,
+    failed: Failed,
+) -> Next<T, E>
+where
+    T: DeserializeOwned + Send + Sync + 'static,
+{
+    let Failed {
+        locked,
+        at,
+        token,
+        failure,
+    } = failed;
+    let layout = cx.layout;
+    let source = match &failure {
         Some(
             CheckWriteError::CheckFailed { source }
             | CheckWriteError::OperationFailed { source, .. }
@@ -267,16 +381,15 @@ where
         ) => source.clone(),
         None => zookeeper_client::Error::Timeout,
     };
+    let writing = |path: &str| Error::from_zookeeper("writing", path, source.clone());
     match decide::after_commit(failure.as_ref()) {
-        AfterCommit::LockLost => {
-            start_over(Error::from_zookeeper("writing", &layout.lock, source()))
-        }
+        AfterCommit::LockLost => start_over(writing(&layout.lock)),
         AfterCommit::MarkerMoved => {
             marker.forget();
-            start_over(Error::from_zookeeper("writing", &marker_path, source()))
+            start_over(writing(&layout.writer(cx.id)))
         }
-        AfterCommit::Busy => start_over(Error::from_zookeeper("writing", payload, source())),
-        AfterCommit::Refused => Error::from_zookeeper("writing", payload, source()).into(),
+        AfterCommit::Busy => start_over(writing(&layout.payload)),
+        AfterCommit::Refused => writing(&layout.payload).into(),
         AfterCommit::Bypassed => match refresh(cx).await {
             Err(err) => err.into(),
             Ok(held) => match decide::after_bypass(base, at) {
@@ -298,7 +411,7 @@ where
             drop(lock);
             let pending = marker::Pending {
                 layout,
-                id,
+                id: cx.id,
                 token: &token,
                 version: marker_version,
             };
@@ -446,7 +559,7 @@ fn bad_version<T>(store: &Store<T>) -> Option<i32> {
 /// does not decode is held at its version (its incarnation unknown: `czxid` 0).
 async fn refresh<T>(cx: &Context<'_, T>) -> Result<Held, Error> {
     let timeout = cx.options.request_timeout;
-    match within_state("reading", &cx.layout.payload, timeout, cx.store.refresh()).await {
+    match within_state("reading", &cx.layout.payload, timeout, cx.feed.refresh()).await {
         Ok(stamp) => Ok(Held::of_stamp(stamp)),
         Err(Error::Decode { version, .. }) => Ok(Held { version, czxid: 0 }),
         Err(err) => Err(err),
