@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Runs every check and test of zkstate against real ZooKeeper servers that the tests start
 # themselves on free loopback ports. Installs ZooKeeper, Chromium for the browser test of
-# `zkstate serve`, the rustfmt and clippy components and a C++ compiler for the fuzz targets,
-# first when they are missing.
+# `zkstate serve`, the rustfmt and clippy components, a C++ compiler for the fuzz targets and
+# python3 for the import check, first when they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-zookeeper.sh
 source scripts/ensure-chromium.sh
 source scripts/ensure-toolchain.sh
+source scripts/ensure-python.sh
 
 cargo fmt --all -- --check
+# Imports flow one way: no cycle between the files of any crate (see the script's doc).
+for src in crates/*/src examples/src; do
+  python3 scripts/import-cycles.py "$src"
+done
 cargo clippy --workspace --all-targets --locked -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 cargo test --workspace --locked
