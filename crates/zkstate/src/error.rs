@@ -24,6 +24,15 @@ pub enum DecodeError {
         /// The cap, in bytes.
         limit: usize,
     },
+    /// JSON with more values than the cap ([`StateOptions::with_max_values`](crate::StateOptions::with_max_values)):
+    /// refused before it is parsed, whatever its size in bytes.
+    #[error("payload holds {count} json values, more than the limit of {limit}")]
+    TooManyValues {
+        /// The cap.
+        limit: usize,
+        /// How many the payload holds.
+        count: usize,
+    },
     /// Not JSON, or not JSON of the state's type: serde_json's message, with line and column.
     #[error("{0}")]
     Json(String),
@@ -119,6 +128,15 @@ pub enum Error {
         path: String,
         /// How long the update waited.
         waited: Duration,
+    },
+    /// `update()`: a node ahead of this writer's in the lock queue is persistent, so no
+    /// session holds it and it would never be released: another client planted it (a
+    /// contender's node is always ephemeral). Nothing was written. Removing it repairs the state
+    /// ([`unlock`](crate::unlock), `zkstate unlock`).
+    #[error("lock node {path} is not held by a live session (a persistent node blocks every write); nothing written")]
+    LockNotHeld {
+        /// The persistent lock node.
+        path: String,
     },
     /// `update()`: ZooKeeper holds another write than the one the update started from (someone
     /// wrote it without zkstate's lock, this instance had not seen the last write yet, or the

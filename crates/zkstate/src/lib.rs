@@ -80,16 +80,19 @@
 //! error.rs and error/config.rs: leaf files, which import nothing of the crate but error.rs
 //! ```
 //!
-//! A remote change: the persistent watch's event → `sync::recovery::Recovery::step` →
-//! `Action::Read(Fetch)` → `Client::get_data` → `store::Writer::apply_fetched`
-//! (`store::codec::decode_and_diff`: decode → diff; then `publish`: send the batch → swap the
-//! copy; on the blocking pool for payloads of 64 KiB and more) → `Action::MarkVerified`.
+//! A remote change: the persistent watch's event (`sync::remote::Remote::next`) →
+//! `sync::recovery::Recovery::step` → `Action::Read(Fetch)` → `Client::get_data` →
+//! `store::Writer::apply_fetched` (`store::codec::decode_and_diff`: decode → diff; then
+//! `publish`: send the batch → swap the copy; on the blocking pool for payloads of 64 KiB and
+//! more, as `store::copy` decides) → `Action::MarkVerified`.
 //!
-//! An update: `ZkState::update` → `write::update` → `write::lock::acquire` (create, list and stat
-//! in one round trip) → the closure on a copy → `diff::merge` → `store::codec::encode` → one
-//! multi (check the lock, set the payload, set the marker, delete the lock) →
-//! `store::InFlight::acknowledge` → the sync task's `store::Writer::apply_acknowledged` (diff →
-//! publish → swap) → `Ok(version)`.
+//! An update: `ZkState::update` → `write::update` (one loop over `write::steps::Next`) →
+//! `steps::lock` (the commit marker, then `write::lock::acquire`: create, list and stat in one
+//! round trip) → `decide::choose_base` → the closure on a copy and `diff::merge` (`write::closure`)
+//! → `store::codec::encode` → one multi (check the lock, set the payload, set the marker, delete
+//! the lock; a failure classified by `decide::after_commit`, a lost reply resolved by
+//! `write::resolve`) → `store::InFlight::acknowledge` → the sync task's
+//! `store::Writer::apply_acknowledged` (diff → publish → swap) → `Ok(version)`.
 //!
 //! # Metrics
 //! See [`metrics`] for every series, its unit and its labels.
@@ -116,20 +119,20 @@ pub use self::connection::{
 pub use self::diff::{Change, KeyPath, PathSegment};
 pub use self::error::{within, ConnectError, DecodeError, Error, TryUpdateError};
 pub use self::listeners::Listener;
-pub use self::options::{StateOptions, DEFAULT_MAX_PAYLOAD};
+pub use self::options::{StateOptions, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_VALUES};
 pub use self::state::fleet::{list_listeners, rollout, wait_for_rollout, watch_listeners, Rollout};
-pub use self::state::{Freshness, WeakState, ZkState};
+pub use self::state::{unlock, Freshness, WeakState, ZkState};
 pub use self::store::changes::{ChangeBatch, Changes, Origin, StateEvent};
 pub use self::store::codec::{Compression, DEFAULT_MAX_DECOMPRESSED};
 pub use self::store::StateRef;
 
 /// Decodes a payload exactly as a state does (plain JSON or a zstd frame, then `T`), for tools
-/// and fuzzing. Decompression is capped at [`DEFAULT_MAX_DECOMPRESSED`].
+/// and fuzzing, with the default limits ([`DEFAULT_MAX_DECOMPRESSED`], [`DEFAULT_MAX_VALUES`]).
 ///
 /// # Errors
 /// A [`DecodeError`]: serde_json's message with line and column, or what is wrong with the frame.
 pub fn decode_payload<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
-    store::codec::decode::<T>(bytes, DEFAULT_MAX_DECOMPRESSED).map(|(value, ..)| value)
+    store::codec::decode::<T>(bytes, crate::options::Limits::default()).map(|(value, ..)| value)
 }
 
 /// Encodes a JSON value as a state with `compression` stores it, for tools.
@@ -182,7 +185,7 @@ pub mod bench {
         let decoded = crate::store::codec::decode_and_diff::<T>(
             &current.0,
             bytes,
-            crate::DEFAULT_MAX_DECOMPRESSED,
+            crate::options::Limits::default(),
         )?;
         Ok((decoded.value, Held(decoded.json), decoded.changes))
     }

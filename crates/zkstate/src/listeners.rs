@@ -31,6 +31,11 @@ pub struct Listener {
     /// When it reported, in milliseconds since the Unix epoch (its own clock).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reported_at_ms: Option<u64>,
+    /// The record's node is persistent: no live session holds it, so it is no instance (every
+    /// instance's record is ephemeral) but a node another client planted. Rollouts never count
+    /// it. Read from the node, never from its data.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub planted: bool,
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -52,6 +57,7 @@ impl Listener {
             applied_version: None,
             applied_mzxid: None,
             reported_at_ms: None,
+            planted: false,
         }
     }
 
@@ -70,6 +76,7 @@ impl Listener {
         match serde_json::from_slice::<Listener>(data) {
             Ok(mut listener) => {
                 listener.id = id.to_string();
+                listener.planted = false;
                 listener
             }
             Err(_) => Listener {
@@ -80,7 +87,16 @@ impl Listener {
                 applied_version: None,
                 applied_mzxid: None,
                 reported_at_ms: None,
+                planted: false,
             },
+        }
+    }
+
+    /// Reads the record of a node with this stat: planted when the node is persistent.
+    pub(crate) fn of_node(id: &str, data: &[u8], stat: &zookeeper_client::Stat) -> Listener {
+        Listener {
+            planted: stat.ephemeral_owner == 0,
+            ..Listener::parse(id, data)
         }
     }
 
@@ -142,7 +158,7 @@ pub(crate) async fn list(
     let mut listeners = Vec::with_capacity(children.len());
     for (child, read) in children.iter().zip(reads) {
         match read.await {
-            Ok((data, _)) => listeners.push(Listener::parse(child, &data)),
+            Ok((data, stat)) => listeners.push(Listener::of_node(child, &data, &stat)),
             // Gone between the listing and the read: that instance just left.
             Err(zookeeper_client::Error::NoNode) => {}
             Err(err) => return Err(err),

@@ -5,7 +5,7 @@
 //!
 //! | name | kind | unit | labels | what |
 //! |---|---|---|---|---|
-//! | `zkstate_updates_total` | counter | updates | `dir`, `outcome` | every `update`, `update_latest`, `try_update*` and `replace_at` call, by outcome: `ok`, `stale_write`, `aborted` (the closure refused), `panicked`, `timeout`, `lock_timeout`, `permission_denied`, `not_applied` (a lost reply resolved as not applied, or retries exhausted), `outcome_unknown`, `too_large`, `invalid`, `closed`, `error` |
+//! | `zkstate_updates_total` | counter | updates | `dir`, `outcome` | every `update`, `update_latest`, `try_update*` and `replace_at` call, by outcome: `ok`, `stale_write`, `aborted` (the closure refused), `panicked`, `timeout`, `lock_timeout`, `lock_not_held` (a persistent node planted in the lock queue), `permission_denied`, `not_applied` (a lost reply resolved as not applied, or retries exhausted), `outcome_unknown`, `too_large`, `invalid`, `closed`, `error` |
 //! | `zkstate_update_duration_seconds` | histogram | seconds | `dir` | the whole call, lock wait included |
 //! | `zkstate_lock_wait_seconds` | histogram | seconds | `dir` | from the lock request to the lock held |
 //! | `zkstate_changes_applied_total` | counter | batches | `dir`, `origin` | change batches applied to the local copy: `local` (this process's update), `remote` (seen through the watch or a check), `resync` (the read after a new session or a reconnection) |
@@ -13,7 +13,7 @@
 //! | `zkstate_last_verified_timestamp_seconds` | gauge | seconds since the Unix epoch | `dir` | when the local copy was last verified equal to ZooKeeper's; its staleness age is `time() - this` |
 //! | `zkstate_stale_total` | counter | events | `dir` | a handle's copy went stale (`read()` started failing with `Stale`) |
 //! | `zkstate_resyncs_total` | counter | reads | `dir`, `reason` | full re-reads of the payload: `session` (a new session), `reconnect`, `drift` (the periodic check found another write) |
-//! | `zkstate_payload_faults_total` | counter | faults | `dir`, `kind` | the payload went bad: `missing`, `json` (not JSON, or not of the type), `frame` (a bad zstd frame), `too_large` (a decompression bomb) |
+//! | `zkstate_payload_faults_total` | counter | faults | `dir`, `kind` | the payload went bad: `missing`, `json` (not JSON, or not of the type), `frame` (a bad zstd frame), `too_large` (a decompression bomb), `too_many_values` (more JSON values than `with_max_values` allows) |
 //! | `zkstate_lagged_total` | counter | events | `dir` | a subscriber fell behind its buffer and skipped to a snapshot |
 //! | `zkstate_records_written_total` | counter | writes | `dir` | listener record writes reporting what was applied |
 //! | `zkstate_markers_reaped_total` | counter | markers | `dir` | commit markers of gone writers removed by this process |
@@ -38,6 +38,7 @@ pub(crate) fn outcome_of(err: &Error) -> &'static str {
         Error::StaleWrite { .. } => "stale_write",
         Error::UpdatePanicked { .. } => "panicked",
         Error::LockTimeout { .. } => "lock_timeout",
+        Error::LockNotHeld { .. } => "lock_not_held",
         Error::Timeout { .. } => "timeout",
         Error::PermissionDenied { .. } => "permission_denied",
         Error::OutcomeUnknown { .. } => "outcome_unknown",
@@ -131,6 +132,10 @@ pub(crate) fn payload_fault(dir: &str, fault: &Error) {
             reason: DecodeError::TooLarge { .. },
             ..
         } => "too_large",
+        Error::Decode {
+            reason: DecodeError::TooManyValues { .. },
+            ..
+        } => "too_many_values",
         _ => "json",
     };
     metrics::counter!("zkstate_payload_faults_total", "dir" => dir.to_string(), "kind" => kind)

@@ -5,8 +5,33 @@ use std::time::Duration;
 /// ZooKeeper's default `jute.maxbuffer` (1 MiB) less room for the request's framing and path.
 pub const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024 - 8 * 1024;
 
-/// The default cap on a decompressed payload: 64 MiB.
-pub const DEFAULT_MAX_DECOMPRESSED: usize = 64 * 1024 * 1024;
+/// The default cap on a decompressed payload: 16 MiB. With [`DEFAULT_MAX_VALUES`], what a
+/// payload may cost an instance is bounded whatever its form (see [`Limits`]).
+pub const DEFAULT_MAX_DECOMPRESSED: usize = 16 * 1024 * 1024;
+
+/// The default cap on the JSON values of one payload: 1,048,576 (2^20). A value is a container,
+/// an array element or an object member. A plain payload (at most 1 MB, ZooKeeper's node limit)
+/// holds at most about 500,000; 900 KB of records about 70,000; a compressed 5 MB state of
+/// 50,000 records 400,000. Past the cap are frames of tiny values that expand to millions.
+pub const DEFAULT_MAX_VALUES: usize = 1 << 20;
+
+/// What one payload may cost before it is parsed: its decompressed size and its number of JSON
+/// values, both checked on the bytes before any tree or `T` is built. A payload over either is
+/// refused (a [`DecodeError`](crate::DecodeError)), and the copy keeps the last good value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Limits {
+    pub(crate) max_decompressed: usize,
+    pub(crate) max_values: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_decompressed: DEFAULT_MAX_DECOMPRESSED,
+            max_values: DEFAULT_MAX_VALUES,
+        }
+    }
+}
 
 /// How an instance stores the payloads it writes. Every instance reads both forms whatever it
 /// writes. The default, [`Keep`](Compression::Keep), writes plain JSON unless the payload is a
@@ -73,7 +98,7 @@ pub struct StateOptions {
     pub(crate) listener: bool,
     pub(crate) report_interval: Option<Duration>,
     pub(crate) compression: Compression,
-    pub(crate) max_decompressed: usize,
+    pub(crate) limits: Limits,
     pub(crate) marker_grace: Duration,
 }
 
@@ -89,7 +114,7 @@ impl Default for StateOptions {
             listener: true,
             report_interval: Some(Duration::from_secs(1)),
             compression: Compression::Keep,
-            max_decompressed: DEFAULT_MAX_DECOMPRESSED,
+            limits: Limits::default(),
             marker_grace: Duration::from_secs(600),
         }
     }
@@ -187,11 +212,22 @@ impl StateOptions {
 
     /// The largest payload a compressed frame may expand to (a bigger one is refused as a
     /// decompression bomb, [`DecodeError::TooLarge`](crate::DecodeError::TooLarge)). Default
-    /// 64 MiB. Instances of one state on one connection share their decoding when they ask for
-    /// the same cap.
+    /// [`DEFAULT_MAX_DECOMPRESSED`] (16 MiB). Instances of one state on one connection share
+    /// their decoding when they ask for the same limits.
     #[must_use]
     pub fn with_max_decompressed(mut self, bytes: usize) -> Self {
-        self.max_decompressed = bytes;
+        self.limits.max_decompressed = bytes;
+        self
+    }
+
+    /// The most JSON values (containers, array elements, object members) a payload may hold; a
+    /// payload with more is refused before it is parsed
+    /// ([`DecodeError::TooManyValues`](crate::DecodeError::TooManyValues)), so that no payload,
+    /// however small its bytes, can make every instance build a huge tree. Default
+    /// [`DEFAULT_MAX_VALUES`] (1,048,576).
+    #[must_use]
+    pub fn with_max_values(mut self, values: usize) -> Self {
+        self.limits.max_values = values;
         self
     }
 

@@ -43,7 +43,7 @@ pub(crate) struct CoreKey {
     pub(crate) dir: String,
     pub(crate) value_type: TypeId,
     pub(crate) event_buffer: usize,
-    pub(crate) max_decompressed: usize,
+    pub(crate) limits: crate::options::Limits,
     /// The reaper's grace period runs in the shared sync task.
     pub(crate) marker_grace: std::time::Duration,
 }

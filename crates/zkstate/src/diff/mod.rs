@@ -45,7 +45,20 @@ pub use self::path::{KeyPath, PathSegment};
 /// The changes that turn `old` into `new`, in an order that [`apply`] can replay; empty when the
 /// values are equal.
 pub fn diff(old: &Value, new: &Value) -> Vec<Change> {
-    walk::Walk::run(old, new)
+    walk::Walk::run(old, new, usize::MAX).unwrap_or_default()
+}
+
+/// [`diff`], or one root [`Change::Modified`] when there would be more than `limit` changes:
+/// the walk stops there, so a value that differs everywhere costs no more than `limit`
+/// changes' worth of memory.
+pub(crate) fn diff_at_most(old: &Value, new: &Value, limit: usize) -> Vec<Change> {
+    walk::Walk::run(old, new, limit).unwrap_or_else(|| {
+        vec![Change::Modified {
+            path: KeyPath::root(),
+            old: value::deep_clone(old),
+            new: value::deep_clone(new),
+        }]
+    })
 }
 
 #[cfg(test)]

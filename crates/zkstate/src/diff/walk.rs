@@ -52,8 +52,9 @@ pub(super) struct Walk<'a> {
 }
 
 impl<'a> Walk<'a> {
-    /// The changes that turn `old` into `new`, in the order [`diff`](super::diff) documents.
-    pub(super) fn run(old: &'a Value, new: &'a Value) -> Vec<Change> {
+    /// The changes that turn `old` into `new`, in the order [`diff`](super::diff) documents;
+    /// `None` as soon as there are more than `limit` of them.
+    pub(super) fn run(old: &'a Value, new: &'a Value, limit: usize) -> Option<Vec<Change>> {
         let mut walk = Walk {
             changes: Vec::new(),
             path: KeyPath::root(),
@@ -61,8 +62,11 @@ impl<'a> Walk<'a> {
         };
         while let Some(work) = walk.stack.pop() {
             walk.step(work);
+            if walk.changes.len() > limit {
+                return None;
+            }
         }
-        walk.changes
+        Some(walk.changes)
     }
 
     fn step(&mut self, work: Work<'a>) {

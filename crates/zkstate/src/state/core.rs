@@ -88,7 +88,7 @@ fn key<T: 'static>(layout: &Layout, options: &StateOptions) -> CoreKey {
         dir: layout.dir.clone(),
         value_type: TypeId::of::<T>(),
         event_buffer: options.event_buffer,
-        max_decompressed: options.max_decompressed,
+        limits: options.limits,
         marker_grace: options.marker_grace,
     }
 }
@@ -128,7 +128,7 @@ where
     )
     .await?;
     let compressed = codec::is_compressed(&data);
-    let decoded = store::decode_fetched::<T>(data, options.max_decompressed).await;
+    let decoded = store::decode_fetched::<T>(data, options.limits).await;
     let (value, json, fault) = match (decoded, stand_in) {
         (Ok((value, json)), _) => (value, json, None),
         (Err(reason), stand_in) => {
@@ -182,7 +182,7 @@ where
     };
     let first_mzxid = first.stamp.mzxid;
     let (mut writer, store) =
-        store::new(names, options.event_buffer, options.max_decompressed, first);
+        store::new(names, options.event_buffer, options.limits, first);
     let feed = writer.feed();
     writer.mark_verified(session);
     if let Some(fault) = fault {

@@ -26,7 +26,7 @@ pub struct Rollout {
     pub mzxid: i64,
     /// The version waited for ([`wait_for_rollout`]), or `version`.
     pub target: i32,
-    /// Live instances (listener records).
+    /// Live instances (listener records held by a session; planted records are not counted).
     pub total: usize,
     /// How many of them have applied `target` (or a later write of the same incarnation).
     pub applied: usize,
@@ -52,7 +52,10 @@ impl Rollout {
         }
     }
 
+    /// The rollout of `target` over the live instances among `listeners` (planted records, which
+    /// no session holds, are no instances and never counted).
     fn of(stat: &Stat, target: i32, listeners: Vec<Listener>) -> Rollout {
+        let listeners: Vec<Listener> = listeners.into_iter().filter(|l| !l.planted).collect();
         let total = listeners.len();
         // Any write of this incarnation has an mzxid at or after its czxid.
         let has_applied = |l: &Listener| {
@@ -269,8 +272,8 @@ async fn read_records(
     let mut listeners = Vec::with_capacity(children.len());
     for (child, read) in children.iter().zip(reads) {
         match within("reading", &layout.listener(child), timeout, read).await {
-            Ok((data, _, watcher)) => {
-                listeners.push(Listener::parse(child, &data));
+            Ok((data, stat, watcher)) => {
+                listeners.push(Listener::of_node(child, &data, &stat));
                 wakes.push(wake_on(watcher));
             }
             // Gone since the listing: the listing's watch fires.
@@ -457,5 +460,34 @@ mod tests {
             !ahead.is_complete(),
             "ZooKeeper does not hold version 17 yet"
         );
+    }
+
+    #[test]
+    fn a_planted_record_is_never_counted() {
+        let mut planted = listener("planted", None, None);
+        planted.planted = true;
+        let rollout = Rollout::of(
+            &stat(17, 500, 100),
+            17,
+            vec![listener("a", Some(17), Some(500)), planted],
+        );
+        assert_eq!((rollout.applied, rollout.total), (1, 1));
+        assert!(
+            rollout.is_complete(),
+            "a planted record cannot hold a rollout up"
+        );
+    }
+
+    #[test]
+    fn a_record_is_planted_when_its_node_is_persistent_whatever_its_data_says() {
+        let data = br#"{"id":"x","hostname":"h","pid":1,"started_at_ms":1,"planted":false}"#;
+        let persistent = stat(0, 1, 1);
+        assert!(Listener::of_node("x", data, &persistent).planted);
+        let ephemeral = Stat {
+            ephemeral_owner: 0x42,
+            ..persistent
+        };
+        let claims = br#"{"id":"x","planted":true}"#;
+        assert!(!Listener::of_node("x", claims, &ephemeral).planted);
     }
 }

@@ -4,6 +4,9 @@
 
 mod core;
 pub(crate) mod fleet;
+mod unlock;
+
+pub use self::unlock::unlock;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};

@@ -22,14 +22,72 @@ use super::json::Json;
 pub(crate) use crate::error::DecodeError;
 
 pub use crate::options::{Compression, DEFAULT_MAX_DECOMPRESSED};
+use crate::options::Limits;
+
+/// The most zstd window a frame may ask for (2^24 bytes, 16 MiB: the default decompression cap):
+/// a frame whose window is larger is refused before its window is allocated.
+const MAX_WINDOW_LOG: u32 = 24;
+
+/// How many JSON values `text` holds, counted on the bytes without parsing: the root, and every
+/// array element and object member (each container's commas, and one more for a non-empty
+/// container), strings skipped. It is the number of nodes serde_json would build for valid
+/// text; for invalid text, a count all the same (the parse then refuses it).
+pub(crate) fn count_values(text: &[u8]) -> usize {
+    let mut count = 1usize;
+    // Whether the innermost open container has seen a first element yet.
+    let mut empty = Vec::new();
+    let (mut in_string, mut escaped) = (false, false);
+    for &byte in text {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        if matches!(byte, b' ' | b'\n' | b'\r' | b'\t') {
+            continue;
+        }
+        if matches!(byte, b']' | b'}') {
+            empty.pop();
+            continue;
+        }
+        if let Some(first) = empty.last_mut().filter(|first| **first) {
+            *first = false;
+            count += 1;
+        }
+        match byte {
+            b'[' | b'{' => empty.push(true),
+            b',' => count += 1,
+            b'"' => in_string = true,
+            _ => {}
+        }
+    }
+    count
+}
+
+/// Refuses text with more values than `limits` allow.
+fn check_values(text: &[u8], limits: Limits) -> Result<(), DecodeError> {
+    let count = count_values(text);
+    if count > limits.max_values {
+        return Err(DecodeError::TooManyValues {
+            limit: limits.max_values,
+            count,
+        });
+    }
+    Ok(())
+}
 
 /// The JSON text of a payload: the bytes themselves, or the decompressed frame.
 pub(crate) fn unframe(bytes: &[u8], max_decompressed: usize) -> Result<Cow<'_, [u8]>, DecodeError> {
     if !is_compressed(bytes) {
         return Ok(Cow::Borrowed(bytes));
     }
-    let decoder =
-        zstd::stream::read::Decoder::new(bytes).map_err(|e| DecodeError::Frame(e.to_string()))?;
+    let frame = |e: std::io::Error| DecodeError::Frame(e.to_string());
+    let mut decoder = zstd::stream::read::Decoder::new(bytes).map_err(frame)?;
+    decoder.window_log_max(MAX_WINDOW_LOG).map_err(frame)?;
     let mut out = Vec::new();
     // One byte past the cap tells a frame at the cap from one beyond it.
     let cap = u64::try_from(max_decompressed)
@@ -57,9 +115,10 @@ pub(crate) fn unframe(bytes: &[u8], max_decompressed: usize) -> Result<Cow<'_, [
 /// twice.)
 pub(crate) fn decode<T: DeserializeOwned>(
     bytes: &[u8],
-    max_decompressed: usize,
+    limits: Limits,
 ) -> Result<(T, Value, bool), DecodeError> {
-    let text = unframe(bytes, max_decompressed)?;
+    let text = unframe(bytes, limits.max_decompressed)?;
+    check_values(&text, limits)?;
     let json: Value =
         serde_json::from_slice(&text).map_err(|e| DecodeError::Json(e.to_string()))?;
     let canonical = !is_compressed(bytes) && crate::diff::text::is_canonical(&json, &text);
@@ -71,6 +130,10 @@ pub(crate) fn decode<T: DeserializeOwned>(
     let value = value.map_err(|e| DecodeError::Json(e.to_string()))?;
     Ok((value, json, canonical))
 }
+
+/// The most changes one batch carries: a payload that differs from the copy in more places is
+/// one root [`Modified`](crate::Change::Modified) instead.
+pub(crate) const MAX_CHANGES: usize = 65_536;
 
 /// A payload decoded and diffed against the copy's JSON.
 pub(crate) struct Decoded<T> {
@@ -95,10 +158,12 @@ pub(crate) struct Decoded<T> {
 pub(crate) fn decode_and_diff<T: DeserializeOwned>(
     current: &Json,
     bytes: &[u8],
-    max_decompressed: usize,
+    limits: Limits,
 ) -> Result<Decoded<T>, DecodeError> {
     if let Some(old) = current.canonical_text().filter(|_| !is_compressed(bytes)) {
-        if let Some(changes) = crate::diff::text::diff_texts(old, bytes, super::json::TEXT_DEPTH) {
+        check_values(bytes, limits)?;
+        let changes = crate::diff::text::diff_texts(old, bytes, super::json::TEXT_DEPTH);
+        if let Some(changes) = changes.filter(|changes| changes.len() <= MAX_CHANGES) {
             let value =
                 serde_json::from_slice::<T>(bytes).map_err(|e| DecodeError::Json(e.to_string()))?;
             return Ok(Decoded {
@@ -109,8 +174,8 @@ pub(crate) fn decode_and_diff<T: DeserializeOwned>(
             });
         }
     }
-    let (value, tree, canonical) = decode::<T>(bytes, max_decompressed)?;
-    let changes = crate::diff::diff(&current.to_tree(), &tree);
+    let (value, tree, canonical) = decode::<T>(bytes, limits)?;
+    let changes = crate::diff::diff_at_most(&current.to_tree(), &tree, MAX_CHANGES);
     let tree = Arc::new(tree);
     Ok(Decoded {
         value,
@@ -134,6 +199,14 @@ pub(crate) fn encode(json: &Value, compression: Compression) -> Result<Vec<u8>, 
 
 #[cfg(test)]
 mod tests {
+    /// The default limits with this decompression cap.
+    fn cap(max_decompressed: usize) -> Limits {
+        Limits {
+            max_decompressed,
+            ..Limits::default()
+        }
+    }
+
     use serde::Deserialize;
     use serde_json::json;
 
@@ -144,7 +217,7 @@ mod tests {
         let value = json!({"globs": ["systemd*"], "interval_s": 5});
         let bytes = encode(&value, Compression::None).expect("encode");
         assert_eq!(bytes, serde_json::to_vec(&value).expect("json"));
-        let (decoded, json, canonical) = decode::<Value>(&bytes, 1024).expect("decode");
+        let (decoded, json, canonical) = decode::<Value>(&bytes, cap(1024)).expect("decode");
         assert!(canonical);
         assert_eq!(decoded, value);
         assert_eq!(json, value);
@@ -156,7 +229,7 @@ mod tests {
         let bytes = encode(&value, Compression::Zstd { level: 3 }).expect("encode");
         assert!(is_compressed(&bytes));
         assert!(bytes.len() < 1000, "compressed to {}", bytes.len());
-        let (decoded, _, canonical) = decode::<Value>(&bytes, 1 << 20).expect("decode");
+        let (decoded, _, canonical) = decode::<Value>(&bytes, cap(1 << 20)).expect("decode");
         assert!(!canonical, "a frame is not text");
         assert_eq!(decoded, value);
     }
@@ -166,7 +239,7 @@ mod tests {
         let value = json!({"big": "abcdefgh".repeat(1000)});
         let bytes = encode(&value, Compression::Zstd { level: 3 }).expect("encode");
         for cut in [4, 5, 10, bytes.len() / 2, bytes.len() - 1] {
-            match decode::<Value>(&bytes[..cut], 1 << 20) {
+            match decode::<Value>(&bytes[..cut], cap(1 << 20)) {
                 Err(DecodeError::Frame(_)) => {}
                 other => panic!("cut at {cut}: {other:?}"),
             }
@@ -176,7 +249,7 @@ mod tests {
             *byte ^= 0x5A;
         }
         assert!(matches!(
-            decode::<Value>(&corrupt, 1 << 20),
+            decode::<Value>(&corrupt, cap(1 << 20)),
             Err(DecodeError::Frame(_))
         ));
     }
@@ -188,7 +261,7 @@ mod tests {
         let bomb = zstd::bulk::compress(&zeros, 3).expect("compress");
         assert!(bomb.len() < 64 << 10);
         assert_eq!(
-            decode::<Value>(&bomb, 1 << 20),
+            decode::<Value>(&bomb, cap(1 << 20)),
             Err(DecodeError::TooLarge { limit: 1 << 20 })
         );
     }
@@ -215,11 +288,11 @@ mod tests {
         let from_tree = Halfway::deserialize(&tree).expect("tree");
         assert_ne!(from_text, from_tree, "the case this test is about");
 
-        let (opened, _, canonical) = decode::<Halfway>(&new, 1 << 20).expect("decode");
+        let (opened, _, canonical) = decode::<Halfway>(&new, cap(1 << 20)).expect("decode");
         assert!(canonical);
-        let (_, old_tree, _) = decode::<Value>(&old, 1 << 20).expect("decode");
+        let (_, old_tree, _) = decode::<Value>(&old, cap(1 << 20)).expect("decode");
         let current = Json::fetched(Arc::new(old_tree), &old, true);
-        let diffed = decode_and_diff::<Halfway>(&current, &new, 1 << 20).expect("diff");
+        let diffed = decode_and_diff::<Halfway>(&current, &new, cap(1 << 20)).expect("diff");
         assert!(diffed.tree.is_none(), "diffed as text");
         assert_eq!(opened, from_text);
         assert_eq!(diffed.value, from_text);
@@ -229,11 +302,11 @@ mod tests {
     #[test]
     fn wrong_magic_is_a_json_error() {
         assert!(matches!(
-            decode::<Value>(&[0x28, 0xB5, 0x2F, 0x00, 1, 2], 1024),
+            decode::<Value>(&[0x28, 0xB5, 0x2F, 0x00, 1, 2], cap(1024)),
             Err(DecodeError::Json(_))
         ));
         assert!(matches!(
-            decode::<Value>(b"\x00garbage", 1024),
+            decode::<Value>(b"\x00garbage", cap(1024)),
             Err(DecodeError::Json(_))
         ));
     }
@@ -245,5 +318,72 @@ mod tests {
         let json = Json::written(Arc::new(tree.clone()), Some(bytes.clone()));
         assert_eq!(json.canonical_text(), Some(&bytes[..]));
         assert_eq!(*json.to_tree(), tree);
+    }
+
+    /// The nodes serde_json builds for `value`: itself and, below it, every element and member.
+    fn nodes(value: &Value) -> usize {
+        1 + match value {
+            Value::Array(items) => items.iter().map(nodes).sum(),
+            Value::Object(map) => map.values().map(nodes).sum(),
+            _ => 0,
+        }
+    }
+
+    #[test]
+    fn values_are_counted_as_the_nodes_of_the_tree_strings_skipped() {
+        for text in [
+            "1",
+            "[]",
+            "{}",
+            "[1,2,3]",
+            r#"{"a":1,"b":[1,2],"c":{}}"#,
+            r#"["a,b]","c{[,"]"#,
+            r#"["a\"],",["x"]]"#,
+            " [ 1 , [ ] , { \"k\" : [ 2 ] } ] ",
+            "[[[[[[0]]]]]]",
+        ] {
+            let tree: Value = serde_json::from_str(text).expect(text);
+            assert_eq!(count_values(text.as_bytes()), nodes(&tree), "{text}");
+            let pretty = serde_json::to_vec_pretty(&tree).expect("pretty");
+            assert_eq!(count_values(&pretty), nodes(&tree), "{text}, pretty");
+        }
+    }
+
+    #[test]
+    fn a_payload_with_more_values_than_the_limit_is_refused_before_it_is_parsed() {
+        let limits = Limits {
+            max_values: 3,
+            ..Limits::default()
+        };
+        assert!(decode::<Value>(b"[0,0]", limits).is_ok());
+        assert_eq!(
+            decode::<Value>(b"[0,0,0]", limits).map(|_| ()),
+            Err(DecodeError::TooManyValues { limit: 3, count: 4 })
+        );
+        // Inside a frame, counted on the decompressed text.
+        let frame = encode(&json!([0, 0, 0]), Compression::ZSTD).expect("frame");
+        assert!(matches!(
+            decode::<Value>(&frame, limits),
+            Err(DecodeError::TooManyValues { count: 4, .. })
+        ));
+        // On the text path too: a canonical copy and a canonical new payload.
+        let current = Json::canonical(b"[0,0]".to_vec());
+        assert!(matches!(
+            decode_and_diff::<Value>(&current, b"[0,0,0]", limits),
+            Err(DecodeError::TooManyValues { .. })
+        ));
+    }
+
+    #[test]
+    fn a_payload_that_differs_in_more_places_than_a_batch_carries_is_one_root_change() {
+        let many: Vec<u32> = (0..MAX_CHANGES as u32 + 1).collect();
+        let bytes = serde_json::to_vec(&many).expect("json");
+        let current = Json::of_tree(Arc::new(json!([])));
+        let decoded = decode_and_diff::<Value>(&current, &bytes, Limits::default()).expect("decode");
+        assert_eq!(decoded.changes.len(), 1);
+        assert!(matches!(
+            &decoded.changes[0],
+            crate::Change::Modified { path, .. } if path.segments().is_empty()
+        ));
     }
 }

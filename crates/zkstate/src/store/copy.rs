@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::codec::{self, DecodeError};
 use super::json::Json;
+use crate::options::Limits;
 
 /// Payloads of this many bytes or more are decoded and diffed off the async workers, and an
 /// update that waited for the lock does not read them with its last listing.
@@ -91,14 +92,14 @@ pub(super) fn panicked() -> DecodeError {
 /// Why the payload does not decode, or that the decoder panicked.
 pub(crate) async fn decode_fetched<T>(
     bytes: Vec<u8>,
-    max_decompressed: usize,
+    limits: Limits,
 ) -> Result<(T, Json), DecodeError>
 where
     T: DeserializeOwned + Send + 'static,
 {
     Cost::of_fetched(&bytes)
         .run(move || {
-            codec::decode::<T>(&bytes, max_decompressed).map(|(value, json, canonical)| {
+            codec::decode::<T>(&bytes, limits).map(|(value, json, canonical)| {
                 (value, Json::fetched(Arc::new(json), &bytes, canonical))
             })
         })

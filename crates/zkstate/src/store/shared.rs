@@ -11,13 +11,14 @@ use tokio::sync::{broadcast, Notify};
 use super::bound::{Bound, Verified};
 use super::changes::{SnapshotSource, StateEvent};
 use super::snapshot::Snapshot;
+use crate::options::Limits;
 use crate::error::Error;
 
 /// One copy, as its writer and readers see it.
 pub(super) struct Shared<T> {
     pub(super) dir: String,
     pub(super) payload: String,
-    pub(super) max_decompressed: usize,
+    pub(super) limits: Limits,
     pub(super) local: ArcSwap<Snapshot<T>>,
     /// The change channel. Locked only to send a batch and swap the copy, and to take a
     /// snapshot with a subscription.

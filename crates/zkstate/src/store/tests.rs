@@ -34,7 +34,7 @@ fn store_of(first: Value, buffer: usize) -> (Writer<Value>, Store<Value>) {
             payload: "/p/payload".into(),
         },
         buffer,
-        1 << 20,
+        crate::options::Limits::default(),
         Snapshot {
             value: first.clone(),
             json: Arc::new(Json::of_tree(Arc::new(first))),

@@ -20,6 +20,7 @@ use super::json::Json;
 use super::reader::Store;
 use super::shared::{lock, Events, Shared};
 use super::snapshot::{Snapshot, Stamp};
+use crate::options::Limits;
 use crate::diff;
 use crate::error::Error;
 
@@ -51,14 +52,14 @@ pub(crate) struct Names {
 pub(crate) fn new<T>(
     names: Names,
     event_buffer: usize,
-    max_decompressed: usize,
+    limits: Limits,
     first: Snapshot<T>,
 ) -> (Writer<T>, Store<T>) {
     let (requests, inbox) = inbox::channel();
     let shared = Arc::new(Shared {
         dir: names.dir,
         payload: names.payload,
-        max_decompressed,
+        limits,
         local: ArcSwap::from_pointee(first),
         events: Mutex::new(Events::new(event_buffer)),
         fault: ArcSwapOption::empty(),
@@ -161,7 +162,7 @@ where
         let cost = Cost::of_fetched(&bytes);
         // Identical bytes, another write: only the stamp moves.
         let same = self.known.same(cost, &current.json, &bytes);
-        let work = prepare_fetched(current.clone(), bytes, same, self.shared.max_decompressed);
+        let work = prepare_fetched(current.clone(), bytes, same, self.shared.limits);
         // A big copy held as text only may have to be parsed too (the change is not diffed as
         // text): off the workers as well.
         let (bytes, prepared) = cost
@@ -389,7 +390,7 @@ fn prepare_fetched<T>(
     base: Arc<Snapshot<T>>,
     bytes: Vec<u8>,
     same: bool,
-    max_decompressed: usize,
+    limits: Limits,
 ) -> impl FnOnce() -> PreparedFetch<T> + Send + 'static
 where
     T: DeserializeOwned + Send + Sync + 'static,
@@ -407,7 +408,7 @@ where
                 size,
             })
         } else {
-            let decoded = codec::decode_and_diff::<T>(&base.json, &bytes, max_decompressed);
+            let decoded = codec::decode_and_diff::<T>(&base.json, &bytes, limits);
             decoded.map(|decoded| Prepared {
                 value: decoded.value,
                 json: Arc::new(decoded.json),

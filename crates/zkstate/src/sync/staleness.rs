@@ -60,7 +60,7 @@ mod tests {
                 payload: "/s/payload".into(),
             },
             4,
-            1 << 20,
+            crate::options::Limits::default(),
             Snapshot {
                 value: json!(1),
                 json: Arc::new(crate::store::Json::of_tree(Arc::new(json!(1)))),

@@ -194,19 +194,35 @@ struct Created {
     payload: Option<Stat>,
 }
 
+/// Why the lock could not be taken.
+#[derive(Debug)]
+pub(crate) enum LockError {
+    ZooKeeper(zookeeper_client::Error),
+    /// The node ahead of ours, at this path, is persistent: no session holds it, so it would
+    /// block every contender for ever (another client planted it).
+    Planted(String),
+}
+
+impl From<zookeeper_client::Error> for LockError {
+    fn from(err: zookeeper_client::Error) -> Self {
+        LockError::ZooKeeper(err)
+    }
+}
+
 /// Takes the lock of `layout`, as Curator's `InterProcessMutex` would. No deadline: the caller
 /// puts one (dropping this future deletes the node in the background). With `fetch_after_wait`,
 /// a contender that waited reads the payload (not only its stat) with its last listing.
 ///
 /// # Errors
 /// The client's errors; `RuntimeInconsistent` when our node vanished while waiting (the lock
-/// directory was deleted by an outside actor).
+/// directory was deleted by an outside actor); [`LockError::Planted`] when the node ahead of
+/// ours is persistent.
 pub(crate) async fn acquire(
     client: &Client,
     layout: &Layout,
     data: &[u8],
     fetch_after_wait: bool,
-) -> Result<Lock, zookeeper_client::Error> {
+) -> Result<Lock, LockError> {
     let marker = format!("_c_{}-", uuid::Uuid::new_v4());
     let mut contending = Contending {
         client: client.clone(),
@@ -230,7 +246,7 @@ pub(crate) async fn acquire(
             Standing::Holds => return Ok(lock),
             Standing::Gone => {
                 lock.released = true;
-                return Err(zookeeper_client::Error::RuntimeInconsistent);
+                return Err(zookeeper_client::Error::RuntimeInconsistent.into());
             }
             Standing::After(predecessor) => {
                 wait_for(client, layout, &lock.path, predecessor).await?;
@@ -306,23 +322,26 @@ async fn find(
     }
 }
 
-/// Waits until the node just before ours (`lock`), `predecessor`, changes or goes.
+/// Waits until the node just before ours (`lock`), `predecessor`, changes or goes. A persistent
+/// predecessor is no contender (every contender's node is ephemeral): it would never go, so it is
+/// reported at once.
 async fn wait_for(
     client: &Client,
     layout: &Layout,
     lock: &str,
     predecessor: &str,
-) -> Result<(), zookeeper_client::Error> {
+) -> Result<(), LockError> {
     let path = format!("{}/{predecessor}", layout.lock);
     tracing::debug!(%lock, %predecessor, "waiting for the lock");
     match client.get_and_watch_data(&path).await {
+        Ok((_, stat, _)) if stat.ephemeral_owner == 0 => Err(LockError::Planted(path)),
         Ok((_, _, watcher)) => {
             watcher.changed().await;
             Ok(())
         }
         // Gone already: list again.
         Err(zookeeper_client::Error::NoNode) => Ok(()),
-        Err(err) => Err(err),
+        Err(err) => Err(err.into()),
     }
 }
 

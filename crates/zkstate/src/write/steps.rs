@@ -171,9 +171,11 @@ async fn acquire<T>(cx: &Context<'_, T>, client: &Client) -> Result<Lock, Error>
     let fetch_after_wait = store.load().fetch_with_lock();
     let acquire = lock::acquire(client, layout, id.as_bytes(), fetch_after_wait);
     let acquired = match tokio::time::timeout(options.lock_timeout, acquire).await {
-        Ok(acquired) => {
-            acquired.map_err(|e| Error::from_zookeeper("acquiring lock", &layout.lock, e))
+        Ok(Ok(lock)) => Ok(lock),
+        Ok(Err(lock::LockError::ZooKeeper(e))) => {
+            Err(Error::from_zookeeper("acquiring lock", &layout.lock, e))
         }
+        Ok(Err(lock::LockError::Planted(path))) => Err(Error::LockNotHeld { path }),
         Err(_) => Err(Error::LockTimeout {
             path: layout.lock.clone(),
             waited: options.lock_timeout,
