@@ -181,8 +181,7 @@ where
         payload: layout.payload.clone(),
     };
     let first_mzxid = first.stamp.mzxid;
-    let (mut writer, store) =
-        store::new(names, options.event_buffer, options.limits, first);
+    let (mut writer, store) = store::new(names, options.event_buffer, options.limits, first);
     let feed = writer.feed();
     writer.mark_verified(session);
     if let Some(fault) = fault {

@@ -21,8 +21,8 @@ pub(crate) use super::json::is_compressed;
 use super::json::Json;
 pub(crate) use crate::error::DecodeError;
 
-pub use crate::options::{Compression, DEFAULT_MAX_DECOMPRESSED};
 use crate::options::Limits;
+pub use crate::options::{Compression, DEFAULT_MAX_DECOMPRESSED};
 
 /// The most zstd window a frame may ask for (2^24 bytes, 16 MiB: the default decompression cap):
 /// a frame whose window is larger is refused before its window is allocated.
@@ -379,7 +379,8 @@ mod tests {
         let many: Vec<u32> = (0..MAX_CHANGES as u32 + 1).collect();
         let bytes = serde_json::to_vec(&many).expect("json");
         let current = Json::of_tree(Arc::new(json!([])));
-        let decoded = decode_and_diff::<Value>(&current, &bytes, Limits::default()).expect("decode");
+        let decoded =
+            decode_and_diff::<Value>(&current, &bytes, Limits::default()).expect("decode");
         assert_eq!(decoded.changes.len(), 1);
         assert!(matches!(
             &decoded.changes[0],

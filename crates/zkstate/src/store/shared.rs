@@ -11,8 +11,8 @@ use tokio::sync::{broadcast, Notify};
 use super::bound::{Bound, Verified};
 use super::changes::{SnapshotSource, StateEvent};
 use super::snapshot::Snapshot;
-use crate::options::Limits;
 use crate::error::Error;
+use crate::options::Limits;
 
 /// One copy, as its writer and readers see it.
 pub(super) struct Shared<T> {

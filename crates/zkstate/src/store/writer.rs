@@ -20,9 +20,9 @@ use super::json::Json;
 use super::reader::Store;
 use super::shared::{lock, Events, Shared};
 use super::snapshot::{Snapshot, Stamp};
-use crate::options::Limits;
 use crate::diff;
 use crate::error::Error;
+use crate::options::Limits;
 
 /// The one writer of the local copy. Not `Clone`: whoever owns it (the sync task) is the only
 /// code that changes the copy.
