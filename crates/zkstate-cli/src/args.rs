@@ -1,8 +1,13 @@
 //! Argument types that several commands share: the seconds parser (`--timeout`,
-//! `--wait-rollout`) and the `--wait-rollout` flag of the commands that write. Pure clap
-//! parsing; what a command does with them lives in `commands/`.
+//! `--wait-rollout`), the `--wait-rollout` flag of the commands that write, and the checks of
+//! what carries credentials: the `--auth` parser, the lines of an auth file, and the test for a
+//! credential written into a URL or connect string. Pure parsing; what a command does with them
+//! lives in `commands/`.
 
 use std::time::Duration;
+
+use zkstate::connection::settings::{CredentialProblem, SettingsError};
+use zkstate::Credential;
 
 /// A positive, finite number of seconds (`10`, `0.5`).
 pub fn parse_seconds(text: &str) -> Result<Duration, String> {
@@ -51,6 +56,87 @@ fn parse_wait(text: &str) -> Result<Duration, String> {
     })
 }
 
+/// The parser of `--auth USER:PASSWORD`. Unlike a plain function parser, whose errors clap
+/// prints with the value (`invalid value 'bob:s3cret' ...`), its error never shows the value.
+#[derive(Clone, Copy, Debug)]
+pub struct CredentialParser;
+
+impl clap::builder::TypedValueParser for CredentialParser {
+    type Value = Credential;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Credential, clap::Error> {
+        let problem = match value.to_str() {
+            Some(text) => match parse_credential(text) {
+                Ok(credential) => return Ok(credential),
+                Err(problem) => problem,
+            },
+            None => "it is not valid unicode".to_string(),
+        };
+        Err(clap::Error::raw(
+            clap::error::ErrorKind::ValueValidation,
+            format!("bad --auth (the value is not shown): {problem}\n"),
+        )
+        .with_cmd(cmd))
+    }
+}
+
+/// One credential, `user:password`, as `ZOOKEEPER_AUTH` takes it; the error says what is wrong
+/// without the value.
+pub fn parse_credential(text: &str) -> Result<Credential, String> {
+    Credential::parse(text).map_err(|err| match err {
+        SettingsError::Credential { problem, .. } => problem.to_string(),
+        // `Credential::parse` fails only with `Credential`; another kind still hides the value.
+        _ => CredentialProblem::MissingColon.to_string(),
+    })
+}
+
+/// The credentials of an auth file: one `user:password` a line, in the format of
+/// `ZOOKEEPER_AUTH`. Blank lines are skipped and a line ends at `\n` or `\r\n`; nothing else
+/// is trimmed, as a password may start or end with a space. The error names the line, never its
+/// text; a file without any credential is an error too.
+pub fn parse_auth_lines(text: &str) -> Result<Vec<Credential>, String> {
+    let mut credentials = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let credential =
+            parse_credential(line).map_err(|problem| format!("line {}: {problem}", number + 1))?;
+        credentials.push(credential);
+    }
+    if credentials.is_empty() {
+        return Err("it holds no credential (one `user:password` a line)".to_string());
+    }
+    Ok(credentials)
+}
+
+/// Whether a `--zk` URL or connect string has a credential in it, `user:password@` before the
+/// servers (`zookeeper://bob:s3cret@h1:2181/x`, `bob:s3cret@h1`): an `@` in the authority (up
+/// to the first `/` after the scheme), where no host name has one. An `@` further on is a node
+/// name's (`zookeeper://h1/apps/user@host`) when the URL parses; when it does not, the library's
+/// error would quote the part before it (a password with a `/` in it: `bob:s3/cret@h1`), so it
+/// counts as a credential too.
+pub fn url_has_credential(url: &str) -> bool {
+    let authority = match url.split_once("://") {
+        // `scheme://`: a scheme has no '/' (in `h1/a://b` the `://` is in the path).
+        Some((scheme, rest)) if !scheme.contains('/') => rest,
+        _ => url,
+    };
+    authority.split('/').next().unwrap_or("").contains('@')
+        || (url.contains('@') && zkstate::ZkUrl::parse(url).is_err())
+}
+
+/// Whether a server list (`ZOOKEEPER_SERVERS`) has a credential in it: any `@`, which no host
+/// name has.
+pub fn servers_have_credential(servers: &str) -> bool {
+    servers.contains('@')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +158,97 @@ mod tests {
             err.contains("--wait-rollout 30") && err.contains("put it last"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_bad_credential_is_reported_without_its_value() {
+        assert!(parse_credential("bob:s3cret").is_ok());
+        assert!(
+            parse_credential("bob:").is_ok(),
+            "an empty password is allowed"
+        );
+        for (text, problem) in [
+            ("bob", "expected `user:password`"),
+            (":s3cret", "the user is empty"),
+        ] {
+            let err = parse_credential(text).expect_err(text);
+            assert_eq!(err, problem);
+            assert!(!err.contains("s3cret"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_auth_parser_hides_the_value_in_its_error() {
+        use clap::builder::TypedValueParser;
+        let cmd = clap::Command::new("zkstate");
+        let parsed = CredentialParser.parse_ref(&cmd, None, std::ffi::OsStr::new("bob:s3cret"));
+        match parsed {
+            Ok(credential) => {
+                assert_eq!(
+                    (credential.user(), credential.password()),
+                    ("bob", "s3cret")
+                );
+                assert!(!format!("{credential:?}").contains("s3cret"));
+            }
+            Err(err) => panic!("{err}"),
+        }
+        let err = CredentialParser
+            .parse_ref(&cmd, None, std::ffi::OsStr::new(":s3cret"))
+            .expect_err("an empty user");
+        let text = err.to_string();
+        assert!(
+            text.contains("bad --auth") && text.contains("the user is empty"),
+            "{text}"
+        );
+        assert!(!text.contains("s3cret"), "{text}");
+    }
+
+    #[test]
+    fn auth_files_hold_one_credential_a_line() {
+        let credentials = match parse_auth_lines("alice:a:b\r\n\n  \nbob: spaced \n") {
+            Ok(credentials) => credentials,
+            Err(err) => panic!("{err}"),
+        };
+        let parts: Vec<(&str, &str)> = credentials
+            .iter()
+            .map(|c| (c.user(), c.password()))
+            .collect();
+        assert_eq!(parts, vec![("alice", "a:b"), ("bob", " spaced ")]);
+        assert_eq!(
+            parse_auth_lines("alice:x\nnocolon-s3cret\n"),
+            Err("line 2: expected `user:password`".to_string())
+        );
+        assert_eq!(
+            parse_auth_lines("\n \n"),
+            Err("it holds no credential (one `user:password` a line)".to_string())
+        );
+    }
+
+    #[test]
+    fn credentials_in_urls_and_connect_strings_are_found() {
+        for url in [
+            "zookeeper://bob:s3cret@h1:2181/x",
+            "zookeeper+tls://bob:s3cret@h1:2281",
+            "ZOOKEEPER://bob@h1",
+            "bob:s3cret@h1:2181,h2/chroot",
+            "h1,bob:s3cret@h2",
+            "zookeeper://bob:p?w@h1/x",
+            "zookeeper://bob:s3/cret@h1",
+        ] {
+            assert!(url_has_credential(url), "{url}");
+        }
+        for url in [
+            "zookeeper://h1:2181,h2/base",
+            "zookeeper:///apps/user@host",
+            "zookeeper:./rel@x",
+            "zookeeper:/abs@x",
+            "h1:2181/chroot/a@b",
+            "127.0.0.1:2181",
+            "",
+        ] {
+            assert!(!url_has_credential(url), "{url}");
+        }
+        assert!(servers_have_credential("bob:s3cret@h1:2181"));
+        assert!(!servers_have_credential("h1:2181,h2"));
     }
 }

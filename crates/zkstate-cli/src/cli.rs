@@ -25,12 +25,19 @@ fn after_help() -> String {
 /// A state directory (DIR) is the ZooKeeper node that holds `payload` (the value as JSON),
 /// `listeners`, `lock` and `writers`. A relative DIR is resolved under the path of the --zk URL
 /// (or $ZOOKEEPER_PATH, else /); an absolute one is taken as it is.
+///
+/// Credentials (digest `user:password`) come from the first of: --auth-file,
+/// $ZOOKEEPER_AUTH_FILE, $ZOOKEEPER_AUTH; --auth on the command line goes before them all, but
+/// other users see it in `ps`. A URL or $ZOOKEEPER_SERVERS with a credential in it
+/// (`user:password@host`) is refused (exit 2). Credentials are never printed, and `edit` runs
+/// $EDITOR without $ZOOKEEPER_AUTH and $ZOOKEEPER_AUTH_FILE.
 #[derive(Debug, Parser)]
 #[command(name = "zkstate", version, after_help = after_help())]
 pub struct Cli {
     /// ZooKeeper to use: `zookeeper://h1:2181,h2/base`, `zookeeper:///abs`, `zookeeper:./rel`
     /// or `h1:2181,h2/chroot`; `zookeeper+tls://h1:2281/base` for TLS (needs --tls-ca)
-    /// [default: $ZOOKEEPER_SERVERS, else 127.0.0.1:2181]
+    /// [default: $ZOOKEEPER_SERVERS, else 127.0.0.1:2181]; never with a credential in it
+    /// (`user:password@host`: exit 2), which goes in $ZOOKEEPER_AUTH or --auth-file
     #[arg(long, global = true, value_name = "URL")]
     pub zk: Option<String>,
 
@@ -44,19 +51,26 @@ pub struct Cli {
     )]
     pub timeout: Duration,
 
-    /// Digest credential `user:password` sent with the session (never printed)
-    /// [default: $ZOOKEEPER_AUTH]
+    /// Digest credential `user:password` sent with the session. Visible to every user in `ps`
+    /// and kept in shell history: prefer $ZOOKEEPER_AUTH or --auth-file. Goes before them both
     #[arg(
         long,
         global = true,
         value_name = "USER:PASSWORD",
-        env = "ZOOKEEPER_AUTH",
-        hide_env_values = true
+        value_parser = crate::args::CredentialParser,
+        conflicts_with = "auth_file"
     )]
-    pub auth: Option<String>,
+    pub auth: Option<zkstate::Credential>,
+
+    /// File of digest credentials, `user:password` one a line (blank lines skipped), as
+    /// $ZOOKEEPER_AUTH takes one; refused (exit 2) when group or others may read or write it
+    /// (chmod 600). Goes before $ZOOKEEPER_AUTH_FILE, which goes before $ZOOKEEPER_AUTH
+    /// [default: $ZOOKEEPER_AUTH_FILE, else $ZOOKEEPER_AUTH]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub auth_file: Option<PathBuf>,
 
     /// ACL of the nodes this command creates: open, creator-all-world-read or creator-only
-    /// (the last two need --auth) [default: $ZOOKEEPER_ACL, else open]
+    /// (the last two need a credential) [default: $ZOOKEEPER_ACL, else open]
     #[arg(long, global = true, value_name = "POLICY", env = "ZOOKEEPER_ACL")]
     pub acl: Option<zkstate::AclPolicy>,
 
@@ -136,6 +150,37 @@ mod tests {
             }
         }
         assert!(missing.is_empty(), "without a doc line: {missing:?}");
+    }
+
+    #[test]
+    fn help_says_where_credentials_come_from() {
+        let help = Cli::command().render_long_help().to_string();
+        let flat = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        for part in [
+            "come from the first of: --auth-file, $ZOOKEEPER_AUTH_FILE, $ZOOKEEPER_AUTH",
+            "Goes before $ZOOKEEPER_AUTH_FILE, which goes before $ZOOKEEPER_AUTH",
+            "Visible to every user in `ps`",
+            "prefer $ZOOKEEPER_AUTH or --auth-file",
+            "chmod 600",
+            "credential in it (`user:password@host`: exit 2)",
+            "`edit` runs $EDITOR without $ZOOKEEPER_AUTH and $ZOOKEEPER_AUTH_FILE",
+        ] {
+            assert!(flat.contains(part), "{part:?} missing\n{help}");
+        }
+    }
+
+    #[test]
+    fn the_parsed_command_line_does_not_show_the_password() {
+        let cli = match Cli::try_parse_from(["zkstate", "--auth", "alice:s3cret", "get", "/x"]) {
+            Ok(cli) => cli,
+            Err(err) => panic!("{err}"),
+        };
+        let shown = format!("{cli:?}");
+        assert!(
+            shown.contains("alice") && !shown.contains("s3cret"),
+            "{shown}"
+        );
+        assert_eq!(cli.auth.as_ref().map(|c| c.password()), Some("s3cret"));
     }
 
     #[test]

@@ -39,7 +39,8 @@ exit_codes! {
     Failure = 1: "any other runtime error, among them the state's lock held by another writer \
         for all of --timeout (set, patch, edit; nothing was written)",
     Usage = 2: "usage error or invalid input (bad JSON: the message names line and column; a \
-        patch that does not apply; rm without --yes)",
+        patch that does not apply; rm without --yes; a credential in --zk or $ZOOKEEPER_SERVERS; \
+        an auth file that group or others may read or write)",
     Conflict = 3: "version conflict: ZooKeeper holds another version; nothing was written",
     NotFound = 4: "not found: the state directory or path does not exist",
     Unreachable = 5: "ZooKeeper unreachable, or no answer, within --timeout",

@@ -2,8 +2,9 @@
 //!
 //! Layout, each file importing only those after it: `main.rs` (parses, dispatches to the
 //! subcommand, maps the outcome to an exit code), `cli.rs` (the command line), `commands/` (one
-//! module per subcommand, and in `commands/mod.rs` what they share), `args.rs` (argument types
-//! several commands share: seconds, `--wait-rollout`), `output.rs` (the line formats, pure and
+//! module per subcommand, and in `commands/mod.rs` what they share: credentials, connecting),
+//! `args.rs` (argument types several commands share: seconds, `--wait-rollout`, the checks of
+//! credentials), `output.rs` (the line formats and the escaping of remote strings, pure and
 //! unit-tested), `exit.rs` (the exit codes and the mapping from library errors).
 //!
 //! # Exit codes
@@ -51,8 +52,10 @@ fn main() -> ExitCode {
         Err(err) => {
             let code = Code::of(&err);
             if code != Code::Success {
-                // Nowhere else to report a closed stderr.
-                let _ = writeln!(std::io::stderr(), "zkstate: {}", exit::message(&err));
+                // Nowhere else to report a closed stderr. Causes may quote remote strings (node
+                // names, records): escaped as every human output is.
+                let message = exit::message(&err);
+                let _ = writeln!(std::io::stderr(), "zkstate: {}", output::escape(&message));
             }
             ExitCode::from(code.number())
         }
@@ -64,7 +67,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let global = Global {
         zk: cli.zk,
         timeout: cli.timeout,
-        auth: cli.auth,
+        auth: commands::credentials(cli.auth, cli.auth_file.as_deref())?,
         acl: cli.acl,
         tls_ca: cli.tls_ca,
         tls_cert: cli.tls_cert,

@@ -1,5 +1,8 @@
-//! What the commands print: change lines (human and JSON forms), times, the listeners table.
+//! What the commands print: change lines (human and JSON forms), times, the listeners table,
+//! and [`escape`], which every human form applies to the strings that come from ZooKeeper.
 //! Pure functions, so that the formats scripts depend on are tested without a server.
+
+use std::borrow::Cow;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -10,13 +13,50 @@ const YELLOW: &str = "\x1b[33m";
 const RED: &str = "\x1b[31m";
 const RESET: &str = "\x1b[0m";
 
+/// Whether `c` would change what a terminal shows rather than show itself: a control character
+/// (C0, DEL, C1: cursor moves, erasures, ANSI escapes), a line or paragraph separator, or a
+/// bidirectional control (embeddings, overrides, isolates and the marks, which reorder text).
+fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}'
+                | '\u{2029}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{061c}'
+        )
+}
+
+/// `text` with every character that could make a terminal show something else (see
+/// [`is_unsafe`]) written as `\u{1b}`, so that a remote string (a host name in a listener
+/// record, a node name, a payload value) prints as what it is. Borrowed when nothing needs
+/// escaping.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_unsafe) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_unsafe(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// Compact JSON for a value. Serialising a `Value` cannot fail (its map keys are strings).
 fn compact(value: &Value) -> String {
     value.to_string()
 }
 
 /// One change in the human form: `+ [2] "firefox*"`, `~ .name "a" -> "b"`, `- .x 1`; values
-/// as compact JSON. With `colour`, the line is green, yellow or red (ANSI escapes).
+/// as compact JSON, [`escape`]d (JSON leaves DEL, C1 controls and bidi controls raw). With
+/// `colour`, the line is green, yellow or red (ANSI escapes).
 pub fn human_line(change: &Change, colour: bool) -> String {
     let (colour_code, line) = match change {
         Change::Added { path, value } => (GREEN, format!("+ {path} {}", compact(value))),
@@ -35,6 +75,7 @@ pub fn human_line(change: &Change, colour: bool) -> String {
             ),
         ),
     };
+    let line = escape(&line).into_owned();
     if colour {
         format!("{colour_code}{line}{RESET}")
     } else {
@@ -121,7 +162,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 /// `version 17: 498/500 instances applied; waiting for host-a pid 1234 (on 16), host-b pid 99
 /// (on 16)`: what `zkstate rollout` prints. At most `shown` laggards are named; the others are
-/// counted. An instance that does not report is `(on ?)`.
+/// counted. An instance that does not report is `(on ?)`. Host names and ids are [`escape`]d.
 pub fn rollout_line(rollout: &zkstate::Rollout, shown: usize) -> String {
     let mut line = format!(
         "version {}: {}/{} instances applied",
@@ -133,26 +174,27 @@ pub fn rollout_line(rollout: &zkstate::Rollout, shown: usize) -> String {
     if rollout.pending.is_empty() {
         return line;
     }
-    let names: Vec<String> = rollout
-        .pending
-        .iter()
-        .take(shown)
-        .map(|l| {
-            let host = if l.hostname.is_empty() {
-                l.id.as_str()
-            } else {
-                l.hostname.as_str()
-            };
-            let on = l.applied_version.map_or("?".to_string(), |v| v.to_string());
-            format!("{host} pid {} (on {on})", l.pid)
-        })
-        .collect();
+    let names: Vec<String> = rollout.pending.iter().take(shown).map(laggard).collect();
     line.push_str("; waiting for ");
     line.push_str(&names.join(", "));
     if rollout.pending.len() > shown {
         line.push_str(&format!(" and {} more", rollout.pending.len() - shown));
     }
     line
+}
+
+/// A laggard as `rollout_line` names it: `host-a pid 1234 (on 16)`, the id when the record has
+/// no host name, [`escape`]d.
+fn laggard(listener: &Listener) -> String {
+    let host = if listener.hostname.is_empty() {
+        listener.id.as_str()
+    } else {
+        listener.hostname.as_str()
+    };
+    let on = listener
+        .applied_version
+        .map_or("?".to_string(), |v| v.to_string());
+    format!("{} pid {} (on {on})", escape(host), listener.pid)
 }
 
 /// A listener record as `listeners --json` prints it.
@@ -197,7 +239,8 @@ impl From<&Listener> for ListenerRow {
 }
 
 /// The listeners as a table with a header, columns aligned, one line each (no trailing newline
-/// on the last). Unknown fields (a record written by another tool) show as `-`.
+/// on the last). Unknown fields (a record written by another tool) show as `-`. Ids and host
+/// names are [`escape`]d, so a record cannot move the cursor or reorder the table.
 pub fn listeners_table(rows: &[ListenerRow]) -> String {
     let cells: Vec<[String; 5]> = rows
         .iter()
@@ -206,11 +249,11 @@ pub fn listeners_table(rows: &[ListenerRow]) -> String {
                 if s.is_empty() {
                     "-".to_string()
                 } else {
-                    s.to_string()
+                    escape(s).into_owned()
                 }
             };
             [
-                row.id.clone(),
+                escape(&row.id).into_owned(),
                 or_dash(&row.hostname),
                 if row.pid == 0 {
                     "-".to_string()
@@ -438,5 +481,73 @@ mod tests {
                 "applied_version": null, "applied_mzxid": null, "reported_at_ms": null
             }))
         );
+    }
+
+    /// What a hostile listener record may put in a host name: erase the line, return to its
+    /// start, and reverse what follows.
+    const HOSTILE: &str = "evil\x1b[2K\rok\u{202e}desrever";
+
+    fn has_raw_control(text: &str) -> bool {
+        text.chars().any(is_unsafe)
+    }
+
+    #[test]
+    fn escape_writes_every_unsafe_character_as_a_code() {
+        assert!(matches!(escape("host-1.example"), Cow::Borrowed(_)));
+        assert_eq!(escape(HOSTILE), "evil\\u{1b}[2K\\u{d}ok\\u{202e}desrever");
+        assert_eq!(escape("a\tb\nc\x7f\u{9b}"), "a\\u{9}b\\u{a}c\\u{7f}\\u{9b}");
+        assert_eq!(
+            escape("\u{2028}\u{2029}\u{202a}\u{2066}\u{2069}\u{200f}\u{61c}"),
+            "\\u{2028}\\u{2029}\\u{202a}\\u{2066}\\u{2069}\\u{200f}\\u{61c}"
+        );
+        // Printable text outside ASCII stays as it is.
+        assert_eq!(escape("höst-ü 東京"), "höst-ü 東京");
+    }
+
+    #[test]
+    fn tables_and_rollout_lines_escape_remote_strings() {
+        let row = ListenerRow {
+            id: format!("id{HOSTILE}"),
+            hostname: HOSTILE.into(),
+            pid: 7,
+            started_at: String::new(),
+            started_at_ms: 0,
+            applied_version: Some(1),
+            applied_mzxid: None,
+            reported_at_ms: None,
+        };
+        let table = listeners_table(&[row]);
+        let lines: Vec<&str> = table.split('\n').collect();
+        assert_eq!(lines.len(), 2, "{table:?}");
+        assert!(lines.iter().all(|l| !has_raw_control(l)), "{table:?}");
+        assert!(
+            table.contains("evil\\u{1b}[2K\\u{d}ok\\u{202e}desrever"),
+            "{table}"
+        );
+
+        for (record, shown) in [
+            (
+                json!({"id": "x", "hostname": HOSTILE, "pid": 7, "applied_version": 0}),
+                "evil\\u{1b}[2K\\u{d}ok\\u{202e}desrever pid 7 (on 0)",
+            ),
+            (
+                json!({"id": HOSTILE, "pid": 8}),
+                "evil\\u{1b}[2K\\u{d}ok\\u{202e}desrever pid 8 (on ?)",
+            ),
+        ] {
+            let record = Listener::parse(HOSTILE, record.to_string().as_bytes());
+            assert_eq!(laggard(&record), shown);
+        }
+    }
+
+    #[test]
+    fn human_lines_escape_what_json_leaves_raw() {
+        let change = Change::Added {
+            path: path(vec!["k\u{202e}".into()]),
+            value: json!("a\u{9b}2Jb\u{2028}"),
+        };
+        let line = human_line(&change, false);
+        assert!(!has_raw_control(&line), "{line:?}");
+        assert_eq!(line, r#"+ ["k\u{202e}"] "a\u{9b}2Jb\u{2028}""#);
     }
 }

@@ -160,3 +160,39 @@ async fn edit_of_a_missing_state_is_exit_4() {
         .expect_code(4)
         .error_line(&["does not exist"]);
 }
+
+/// The editor gets the environment without the credential variables: neither the credential
+/// nor the file that holds it.
+#[tokio::test]
+async fn the_editor_runs_without_the_credential_variables() {
+    let zk = shared_zk().await;
+    let dir = unique_dir("edit-env");
+    create_state(&zk, &dir, "1").await;
+    let tmp = scratch();
+    let auth = tmp.path().join("auth");
+    std::fs::write(&auth, "alice:s3cret\n").expect("write the auth file");
+    std::fs::set_permissions(&auth, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let seen = tmp.path().join("env");
+    let script = editor(tmp.path(), "ed.sh", &format!("env > '{}'", seen.display()));
+    let auth = auth.display().to_string();
+    let env = [
+        ("EDITOR", script.as_str()),
+        ("ZOOKEEPER_AUTH", "alice:s3cret"),
+        ("ZOOKEEPER_AUTH_FILE", auth.as_str()),
+        ("ZKSTATE_TEST_MARK", "kept"),
+    ];
+    let out = run_with(&zk, &["edit", &dir], None, &env).await;
+    out.success();
+    let environment = std::fs::read_to_string(&seen).expect("the editor's environment");
+    assert!(
+        environment.lines().any(|l| l == "ZKSTATE_TEST_MARK=kept"),
+        "the rest of the environment is passed\n{environment}"
+    );
+    for name in ["ZOOKEEPER_AUTH=", "ZOOKEEPER_AUTH_FILE="] {
+        assert!(
+            !environment.lines().any(|l| l.starts_with(name)),
+            "{name} reached the editor\n{environment}"
+        );
+    }
+    assert!(!environment.contains("s3cret"), "{environment}");
+}

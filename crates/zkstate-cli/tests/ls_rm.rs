@@ -216,3 +216,55 @@ async fn rm_that_runs_out_of_attempts_with_the_dir_still_there_fails() {
     assert!(out.stderr.starts_with(&format!("removed {dir} (")), "{out}");
     assert!(!exists(&zk, &dir).await, "{dir} is gone");
 }
+
+/// A node whose ACL denies this client (another user's, creator-only) is reported as unreadable
+/// with its path, on stderr and in `--json`, and the walk goes on: exit 0.
+#[tokio::test]
+async fn ls_reports_a_node_it_may_not_read_and_lists_the_rest() {
+    let zk = shared_zk().await;
+    let base = unique_dir("ls-unreadable");
+    create_state(&zk, &format!("{base}/a"), "{}").await;
+    create_state(&zk, &format!("{base}/z/b"), "{}").await;
+    let secret = format!("{base}/m-secret");
+    let other = raw_client_as(&zk, "mallory:other").await;
+    let private =
+        zookeeper_client::CreateMode::Persistent.with_acls(zookeeper_client::Acls::creator_all());
+    other
+        .create(&secret, b"", &private)
+        .await
+        .expect("a node only its creator may read");
+
+    let out = run(&zk, &["ls", &base]).await;
+    out.success();
+    assert_eq!(
+        out.stdout,
+        format!("{base}/a\n{base}/z/b\n"),
+        "stdout lists the states only\n{out}"
+    );
+    assert_eq!(
+        out.stderr,
+        format!(
+            "zkstate: {secret}: unreadable (permission denied); states under it are not listed\n"
+        ),
+        "{out}"
+    );
+
+    let out = run(&zk, &["ls", "--json", &base]).await;
+    out.success();
+    assert_eq!(
+        out.json(),
+        serde_json::json!({
+            "states": [format!("{base}/a"), format!("{base}/z/b")],
+            "unreadable": [secret],
+        }),
+        "{out}"
+    );
+
+    // PATH itself unreadable: nothing to list, one error line.
+    let out = run(&zk, &["ls", &secret]).await;
+    out.expect_code(1)
+        .error_line(&["permission denied", &secret]);
+
+    // A `zkstate ls` from the root by another test of this binary need not meet it.
+    other.delete(&secret, None).await.expect("remove the node");
+}

@@ -2,7 +2,9 @@
 //!
 //! 1. Reads the payload (a consistent read) and its version V, and writes it, pretty, to a
 //!    temporary file `zkstate-edit-*.json`.
-//! 2. Runs `$EDITOR` (else `vi`) on it through `sh -c`, so that `EDITOR="code -w"` works.
+//! 2. Runs `$EDITOR` (else `vi`) on it through `sh -c`, so that `EDITOR="code -w"` works,
+//!    without `ZOOKEEPER_AUTH` and `ZOOKEEPER_AUTH_FILE` in its environment: the editor and
+//!    what it starts (plugins, language servers) have no use for the credential.
 //! 3. Unchanged text (or the same JSON value): writes nothing, removes the file, exit 0.
 //! 4. Not JSON: exit 2 naming line and column; the file is kept and its path printed.
 //! 5. Otherwise `replace_at(V, value)`: if someone wrote the state meanwhile, exit 3 and the
@@ -78,6 +80,8 @@ async fn edit(state: ZkState<Value>, dir: String) -> Result<Option<i32>> {
         .arg(format!("{editor} \"$1\""))
         .arg("zkstate-edit")
         .arg(file.path())
+        .env_remove(zkstate::connection::settings::ENV_AUTH)
+        .env_remove(super::ENV_AUTH_FILE)
         .status()
         .await
         .with_context(|| format!("cannot run the editor `{editor}`"))?;

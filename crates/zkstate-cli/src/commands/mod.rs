@@ -1,6 +1,7 @@
-//! One module per subcommand, and what they share: connecting, resolving and checking a state
-//! directory, opening a state, reading JSON input, writing to stdout and stderr. The subcommands
-//! import from here; nothing here uses a subcommand (`main` dispatches to them).
+//! One module per subcommand, and what they share: where the credentials come from, connecting,
+//! resolving and checking a state directory, opening a state, reading JSON input, writing to
+//! stdout and stderr. The subcommands import from here; nothing here uses a subcommand (`main`
+//! dispatches to them).
 
 pub mod edit;
 pub mod get;
@@ -15,18 +16,30 @@ pub mod watch;
 
 use std::future::Future;
 use std::io::{self, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde_json::Value;
-use zkstate::{ConnectError, Connection, Settings, StateOptions, ZkState};
+use zkstate::connection::settings::{env_var, ENV_ACL, ENV_AUTH, ENV_PATH, ENV_SERVERS};
+use zkstate::connection::tls::{ENV_TLS_CA, ENV_TLS_CERT, ENV_TLS_KEY};
+use zkstate::{ConnectError, Connection, Credential, Settings, StateOptions, ZkState};
 use zookeeper_client::{Client, Stat};
 
+use crate::args::{
+    parse_auth_lines, parse_credential, servers_have_credential, url_has_credential,
+};
 use crate::exit::{fail, Code};
+use crate::output::escape;
 
 /// The servers used when neither `--zk` nor `$ZOOKEEPER_SERVERS` names any.
 const DEFAULT_SERVERS: &str = "127.0.0.1:2181";
+
+/// The environment variable naming a file of credentials, as `--auth-file` does.
+pub const ENV_AUTH_FILE: &str = "ZOOKEEPER_AUTH_FILE";
+
+/// What a refused URL or server list says: where the credential belongs.
+const CREDENTIALS_GO: &str = "credentials go in ZOOKEEPER_AUTH or --auth-file";
 
 /// The global options.
 #[derive(Clone, Debug)]
@@ -35,8 +48,8 @@ pub struct Global {
     pub zk: Option<String>,
     /// `--timeout`.
     pub timeout: Duration,
-    /// `--auth`, when given.
-    pub auth: Option<String>,
+    /// The digest credentials to send, from [`credentials`]; `Debug` hides the passwords.
+    pub auth: Vec<Credential>,
     /// `--acl`, when given.
     pub acl: Option<zkstate::AclPolicy>,
     /// `--tls-ca`, when given.
@@ -62,18 +75,29 @@ impl Global {
     }
 
     async fn connect(&self) -> Result<Connection> {
-        // The environment gives ZOOKEEPER_SERVERS, ZOOKEEPER_PATH and ZOOKEEPER_AUTH; servers in
-        // the URL win over them, and the built-in default comes last.
-        let mut settings = Settings::from_env().map_err(ConnectError::from)?;
+        // Refused before the library sees them: its errors quote servers and URLs as written.
+        if self.zk.as_deref().is_some_and(url_has_credential) {
+            return Err(fail(
+                Code::Usage,
+                format!("--zk holds a credential (`user:password@`); {CREDENTIALS_GO}"),
+            ));
+        }
+        if env_var(ENV_SERVERS).is_some_and(|servers| servers_have_credential(&servers)) {
+            return Err(fail(
+                Code::Usage,
+                format!("{ENV_SERVERS} holds a credential (`user:password@`); {CREDENTIALS_GO}"),
+            ));
+        }
+        // The environment gives ZOOKEEPER_SERVERS, ZOOKEEPER_PATH, ZOOKEEPER_ACL and the TLS
+        // files; servers in the URL win over them, and the built-in default comes last.
+        // ZOOKEEPER_AUTH is left out: `credentials` has weighed it against the auth files.
+        let mut settings = settings_from_env()?;
         if settings.servers().is_none() {
             settings = settings.with_servers(DEFAULT_SERVERS);
         }
         let mut settings = settings.with_connect_timeout(self.timeout);
-        if let Some(auth) = &self.auth {
-            let credential = zkstate::Credential::parse(auth)
-                .map_err(ConnectError::from)
-                .context("bad --auth")?;
-            settings = settings.with_digest(credential);
+        for credential in &self.auth {
+            settings = settings.with_digest(credential.clone());
         }
         if let Some(acl) = self.acl {
             settings = settings.with_acl_policy(acl);
@@ -116,6 +140,94 @@ impl Global {
             .with_lock_timeout(self.timeout)
             .with_compression(zkstate::Compression::Keep)
     }
+}
+
+/// The settings of the environment but the credential: `Settings::from_env` with
+/// `ZOOKEEPER_AUTH` unset, and as it does, a variable that is not Unicode is an error.
+fn settings_from_env() -> Result<Settings> {
+    for name in [
+        ENV_SERVERS,
+        ENV_PATH,
+        ENV_ACL,
+        ENV_TLS_CA,
+        ENV_TLS_CERT,
+        ENV_TLS_KEY,
+    ] {
+        if let Err(std::env::VarError::NotUnicode(_)) = std::env::var(name) {
+            let name = name.to_string();
+            return Err(ConnectError::from(
+                zkstate::connection::settings::SettingsError::NotUnicode { name },
+            )
+            .into());
+        }
+    }
+    let lookup = |name: &str| {
+        if name == ENV_AUTH {
+            None
+        } else {
+            env_var(name)
+        }
+    };
+    Ok(Settings::from_env_with(lookup).map_err(ConnectError::from)?)
+}
+
+/// The digest credentials to send, from the first source that gives any: `--auth`, then
+/// `--auth-file`, then the file `$ZOOKEEPER_AUTH_FILE` names, then `$ZOOKEEPER_AUTH`. A blank
+/// variable counts as unset. Every failure is exit 2 and none shows a credential.
+///
+/// An auth file is refused when its mode lets group or others read or write it (`mode & 0o077`),
+/// as ssh refuses such a key: it would be a credential anyone on the host can take or change.
+pub fn credentials(flag: Option<Credential>, file: Option<&Path>) -> Result<Vec<Credential>> {
+    if let Some(credential) = flag {
+        return Ok(vec![credential]);
+    }
+    if let Some(path) = file {
+        return read_auth_file(path, "--auth-file");
+    }
+    if let Some(path) = auth_variable(ENV_AUTH_FILE)? {
+        return read_auth_file(Path::new(&path), ENV_AUTH_FILE);
+    }
+    match auth_variable(ENV_AUTH)? {
+        Some(text) => parse_credential(&text)
+            .map(|credential| vec![credential])
+            .map_err(|problem| fail(Code::Usage, format!("bad {ENV_AUTH}: {problem}"))),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// A credential variable's value; `None` when unset or blank, exit 2 when not Unicode.
+fn auth_variable(name: &str) -> Result<Option<String>> {
+    match std::env::var(name) {
+        Ok(value) if value.trim().is_empty() => Ok(None),
+        Ok(value) => Ok(Some(value)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(fail(
+            Code::Usage,
+            format!("environment variable {name} is not valid unicode"),
+        )),
+    }
+}
+
+/// The credentials in the auth file at `path`, given by `origin` (`--auth-file` or the
+/// variable), after checking that only its owner may read or write it.
+fn read_auth_file(path: &Path, origin: &str) -> Result<Vec<Credential>> {
+    use std::os::unix::fs::PermissionsExt;
+
+    let shown = format!("auth file {} ({origin})", path.display());
+    let usage = |message: String| fail(Code::Usage, message);
+    let metadata =
+        std::fs::metadata(path).map_err(|err| usage(format!("cannot read {shown}: {err}")))?;
+    let mode = metadata.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(usage(format!(
+            "{shown} has mode {mode:04o}: group or others may read or write it; \
+             make it private with chmod 600 {}",
+            path.display()
+        )));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| usage(format!("cannot read {shown}: {err}")))?;
+    parse_auth_lines(&text).map_err(|problem| usage(format!("bad {shown}: {problem}")))
 }
 
 /// Resolves DIR against the connection's base path.
@@ -278,15 +390,16 @@ pub fn print_line(text: &str) -> Result<()> {
         .context("cannot write to stdout")
 }
 
-/// A message on stderr, prefixed `zkstate: `. A closed stderr is ignored: there is nowhere
-/// else to say it.
+/// A message on stderr, prefixed `zkstate: `, control characters [`escape`]d (messages quote
+/// node names, payload values and errors that come from ZooKeeper). A closed stderr is ignored:
+/// there is nowhere else to say it.
 pub fn note(message: &str) {
-    let _ = writeln!(io::stderr(), "zkstate: {message}");
+    let _ = writeln!(io::stderr(), "zkstate: {}", escape(message));
 }
 
-/// A line on stderr as it is (`version 4`).
+/// A line on stderr (`version 4`), control characters [`escape`]d as in [`note`].
 pub fn info(message: &str) {
-    let _ = writeln!(io::stderr(), "{message}");
+    let _ = writeln!(io::stderr(), "{}", escape(message));
 }
 
 #[cfg(test)]

@@ -111,6 +111,7 @@ pub fn command(args: &[&str]) -> Command {
         .env_remove("ZOOKEEPER_SERVERS")
         .env_remove("ZOOKEEPER_PATH")
         .env_remove("ZOOKEEPER_AUTH")
+        .env_remove("ZOOKEEPER_AUTH_FILE")
         .env_remove("ZOOKEEPER_TLS_CA")
         .env_remove("ZOOKEEPER_TLS_CERT")
         .env_remove("ZOOKEEPER_TLS_KEY")
@@ -178,6 +179,18 @@ pub async fn raw_client(zk: &str) -> Client {
     match Client::connect(zk).await {
         Ok(client) => client,
         Err(err) => panic!("raw connect to {zk}: {err}"),
+    }
+}
+
+/// A raw zookeeper-client session authenticated as the digest `user:password`: another user.
+pub async fn raw_client_as(zk: &str, credential: &str) -> Client {
+    match Client::connector()
+        .with_auth("digest", credential.as_bytes())
+        .connect(zk)
+        .await
+    {
+        Ok(client) => client,
+        Err(err) => panic!("raw connect to {zk} as another user: {err}"),
     }
 }
 
@@ -412,5 +425,14 @@ pub async fn wait_listeners(zk: &str, dir: &str, n: usize) {
     };
     if tokio::time::timeout(SOON, wait).await.is_err() {
         panic!("{path} did not get {n} records within {SOON:?}");
+    }
+}
+
+/// Creates the node `path` holding `data` with a raw client (its parent must exist).
+pub async fn raw_create(zk: &str, path: &str, data: &[u8]) {
+    let client = raw_client(zk).await;
+    let options = CreateMode::Persistent.with_acls(Acls::anyone_all());
+    if let Err(err) = client.create(path, data, &options).await {
+        panic!("cannot create {path}: {err}");
     }
 }
