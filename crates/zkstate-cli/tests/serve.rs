@@ -28,7 +28,12 @@ struct Server {
 }
 
 async fn serve(zk: &str, extra: &[&str]) -> Server {
-    let mut args = vec!["--zk", zk, "serve", "--listen", "127.0.0.1:0"];
+    serve_on(zk, "127.0.0.1:0", extra).await
+}
+
+/// `zkstate serve --listen LISTEN`; requests go to 127.0.0.1 on its port.
+async fn serve_on(zk: &str, listen: &str, extra: &[&str]) -> Server {
+    let mut args = vec!["--zk", zk, "serve", "--listen", listen];
     args.extend_from_slice(extra);
     let mut running = Running::spawn(&args);
     let listening = running
@@ -37,7 +42,7 @@ async fn serve(zk: &str, extra: &[&str]) -> Server {
     let base = listening
         .trim_start_matches("listening on ")
         .trim_end_matches('/')
-        .to_string();
+        .replace("0.0.0.0", "127.0.0.1");
     let token = if extra.contains(&"--allow-write") {
         let line = running
             .line_where(Stream::Stdout, |l| l.starts_with("write token: "))
@@ -57,6 +62,7 @@ async fn serve(zk: &str, extra: &[&str]) -> Server {
 struct Reply {
     status: u16,
     content_type: String,
+    headers: hyper::HeaderMap,
     body: Vec<u8>,
 }
 
@@ -96,6 +102,7 @@ impl Server {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
+        let headers = response.headers().clone();
         let body = response
             .into_body()
             .collect()
@@ -106,6 +113,7 @@ impl Server {
         Reply {
             status,
             content_type,
+            headers,
             body,
         }
     }
@@ -508,10 +516,9 @@ async fn a_loopback_server_refuses_foreign_host_names_against_dns_rebinding() {
     }
 }
 
-/// A listing of the root that fails answers with what failed: 404 for a root that does not
-/// exist, 403 for a state the server may not read; the message says which.
+/// A listing of a root that does not exist answers 404, and says which root.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_listing_answers_404_for_a_missing_root_and_403_for_a_forbidden_state() {
+async fn a_listing_of_a_missing_root_answers_404() {
     let zk = shared_zk().await;
     let missing = unique_dir("serve-no-root");
     let server = serve(&zk, &["--root", &missing]).await;
@@ -524,9 +531,16 @@ async fn a_failed_listing_answers_404_for_a_missing_root_and_403_for_a_forbidden
         "{}",
         String::from_utf8_lossy(&reply.body)
     );
+}
 
+/// A node under the root that this client may not list (its ACL names another user) is a row
+/// of its own, marked unreadable with its path; the other states are listed as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_node_is_listed_as_unreadable_and_the_rest_still_answer() {
+    let zk = shared_zk().await;
     let root = unique_dir("serve-forbidden");
-    create_state(&zk, &format!("{root}/open"), "{}").await;
+    let open = format!("{root}/open");
+    create_state(&zk, &open, r#"{"a":1}"#).await;
     let secret = format!("{root}/secret");
     run(
         &zk,
@@ -547,11 +561,631 @@ async fn a_failed_listing_answers_404_for_a_missing_root_and_403_for_a_forbidden
     let reply = server.get("/api/states").await;
     assert_eq!(
         reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let body = reply.json();
+    let rows = body["states"].as_array().expect("states");
+    assert_eq!(rows.len(), 2, "{body}");
+    assert_eq!(rows[0]["dir"], json!(open), "{body}");
+    assert_eq!(rows[0]["version"], json!(0), "{body}");
+    assert_eq!(rows[0].get("unreadable"), None, "{body}");
+    assert_eq!(rows[1]["dir"], json!(secret), "{body}");
+    assert_eq!(rows[1]["unreadable"], json!(true), "{body}");
+    assert!(
+        rows[1]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("permission denied") && e.contains(&secret)),
+        "{body}"
+    );
+    // The state itself answers 403.
+    let reply = server
+        .get(&format!("/api/states/{}", encode(&secret)))
+        .await;
+    assert_eq!(
+        reply.status,
         403,
         "{}",
         String::from_utf8_lossy(&reply.body)
     );
-    assert!(reply.json()["error"]
+}
+
+/// An event stream, read as its events come.
+struct Events {
+    body: hyper::body::Incoming,
+    text: String,
+}
+
+impl Events {
+    async fn next(&mut self) -> (String, Value) {
+        next_event(&mut self.body, &mut self.text).await
+    }
+
+    /// The next event named `name`, skipping the others.
+    async fn next_named(&mut self, name: &str) -> Value {
+        loop {
+            let (got, data) = self.next().await;
+            if got == name {
+                return data;
+            }
+        }
+    }
+}
+
+impl Server {
+    /// Opens the event stream of `dir`: its status, and the stream when it is 200.
+    async fn events(&self, dir: &str) -> (u16, hyper::HeaderMap, Option<Events>) {
+        let request =
+            hyper::Request::get(format!("{}/api/states/{}/events", self.base, encode(dir)))
+                .body(Full::new(bytes_body::Bytes::new()))
+                .expect("request");
+        let response = tokio::time::timeout(SOON, self.http.request(request))
+            .await
+            .expect("an answer in time")
+            .expect("an HTTP answer");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let events = (status == 200).then(|| Events {
+            body: response.into_body(),
+            text: String::new(),
+        });
+        (status, headers, events)
+    }
+
+    /// `GET /api/stats`.
+    async fn stats(&self) -> Value {
+        self.get("/api/stats").await.json()
+    }
+
+    /// Waits (within [`SOON`]) until `/api/stats` satisfies `ok`; returns it.
+    async fn stats_where(&self, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
+        let deadline = std::time::Instant::now() + SOON;
+        loop {
+            let stats = self.stats().await;
+            if ok(&stats) {
+                return stats;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "/api/stats never showed {what}; last {stats}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn port(&self) -> u16 {
+        self.base
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("the port")
+    }
+}
+
+/// Past `--max-streams` a new event stream gets 503 at once (with Retry-After), and a stream
+/// that ends gives its place back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_max_streams_a_new_event_stream_gets_503() {
+    let zk = shared_zk().await;
+    let root = unique_dir("serve-cap");
+    let dir = format!("{root}/s");
+    create_state(&zk, &dir, r#"{"a":1}"#).await;
+    let server = serve(&zk, &["--root", &root, "--max-streams", "2"]).await;
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        let (status, _, events) = server.events(&dir).await;
+        assert_eq!(status, 200);
+        let mut events = events.expect("a stream");
+        assert_eq!(events.next().await.0, "snapshot");
+        open.push(events);
+    }
+    let (status, headers, _) = server.events(&dir).await;
+    assert_eq!(status, 503);
+    assert_eq!(
+        headers.get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("5")
+    );
+    let refused = server
+        .request(
+            "GET",
+            &format!("/api/states/{}/events", encode(&dir)),
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(refused.status, 503);
+    assert!(refused.json()["error"]
         .as_str()
-        .is_some_and(|e| e.contains("permission denied")));
+        .is_some_and(|e| e.contains("--max-streams")));
+    let stats = server.stats().await;
+    assert_eq!(
+        (stats["streams"].clone(), stats["max_streams"].clone()),
+        (json!(2), json!(2))
+    );
+
+    // One page goes away: its place is free again.
+    open.pop();
+    server
+        .stats_where("one stream", |s| s["streams"] == json!(1))
+        .await;
+    let (status, _, _) = server.events(&dir).await;
+    assert_eq!(status, 200);
+}
+
+/// A client that does not read falls behind: it is not buffered without end but skips to a
+/// `lagged` event and a fresh snapshot of the current version, while a client that keeps up
+/// gets every change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_stream_gets_lagged_and_a_fresh_snapshot_instead_of_every_change() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let zk = shared_zk().await;
+    let root = unique_dir("serve-lag");
+    let dir = format!("{root}/big");
+    // Each value is large: a few of them fill the socket buffers.
+    let pad = "x".repeat(700 * 1024);
+    let value = |n: u32| format!(r#"{{"n":{n},"pad":"{pad}"}}"#);
+    create_state(&zk, &dir, r#"{"n":0}"#).await;
+    raw_set(&zk, &format!("{dir}/payload"), value(0).as_bytes()).await;
+    let server = serve(&zk, &["--root", &root]).await;
+
+    // The slow client: a small receive buffer, and it stops reading after the headers.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let mut slow = socket
+        .connect(
+            format!("127.0.0.1:{}", server.port())
+                .parse()
+                .expect("addr"),
+        )
+        .await
+        .expect("connect");
+    let request = format!(
+        "GET /api/states/{}/events HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n",
+        encode(&dir),
+        server.port()
+    );
+    slow.write_all(request.as_bytes()).await.expect("send");
+    let mut seen = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("event: snapshot") {
+        let n = tokio::time::timeout(SOON, slow.read(&mut buf))
+            .await
+            .expect("the snapshot in time")
+            .expect("read");
+        assert!(
+            n > 0,
+            "the stream ended: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+
+    // The fast client paces the writes: each is seen before the next, so each is one change.
+    let (_, _, fast) = server.events(&dir).await;
+    let mut fast = fast.expect("a stream");
+    let snapshot = fast.next_named("snapshot").await;
+    let mut version = snapshot["version"].as_i64().expect("a version");
+    const WRITES: u32 = 40;
+    for n in 1..=WRITES {
+        let written = raw_set(&zk, &format!("{dir}/payload"), value(n).as_bytes()).await;
+        loop {
+            let change = fast.next_named("change").await;
+            if change["version"] == json!(written) {
+                assert_eq!(change["value"]["n"], json!(n));
+                break;
+            }
+        }
+        version = i64::from(written);
+    }
+
+    // The slow client reads again: somewhere it was told it lagged, then got the current version.
+    let marker = b"event: lagged\ndata: ";
+    let deadline = tokio::time::Instant::now() + SOON;
+    let mut scanned: usize = 0;
+    let resync = loop {
+        let text = &seen[scanned.saturating_sub(marker.len() + 64)..];
+        if let Some(at) = text.windows(marker.len()).position(|w| w == marker) {
+            let after = &text[at..];
+            let snap = b"event: snapshot\ndata: ";
+            if let Some(s) = after.windows(snap.len()).position(|w| w == snap) {
+                let data = &after[s + snap.len()..];
+                if let Some(end) = data.iter().position(|b| *b == b'\n') {
+                    break serde_json::from_slice::<Value>(&data[..end]).expect("snapshot JSON");
+                }
+            }
+        } else {
+            scanned = seen.len();
+        }
+        let n = tokio::time::timeout_at(deadline, slow.read(&mut buf))
+            .await
+            .expect("a lagged event in time")
+            .expect("read");
+        assert!(n > 0, "the slow stream ended without a lagged event");
+        seen.extend_from_slice(&buf[..n]);
+    };
+    assert_eq!(resync["version"], json!(version));
+    assert_eq!(resync["value"]["n"], json!(WRITES));
+}
+
+/// An API request made by a page of another site or origin is refused with 403 and opens
+/// nothing; the server's own page, and a navigation to it from elsewhere, still work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cross_site_api_requests_are_refused_and_open_no_state() {
+    let zk = shared_zk().await;
+    let root = unique_dir("serve-xsite");
+    let dir = format!("{root}/s");
+    create_state(&zk, &dir, r#"{"secret":1}"#).await;
+    let server = serve(&zk, &["--root", &root, "--allow-write"]).await;
+    let token = server.token.clone().expect("a token");
+    let own = format!("http://127.0.0.1:{}", server.port());
+    let state = format!("/api/states/{}", encode(&dir));
+    let events = format!("{state}/events");
+
+    let foreign = format!("http://127.0.0.1:{}", server.port().wrapping_add(1));
+    let refusals: Vec<Vec<(&str, &str)>> = vec![
+        vec![("sec-fetch-site", "cross-site")],
+        vec![
+            ("sec-fetch-site", "same-site"),
+            ("sec-fetch-mode", "no-cors"),
+        ],
+        vec![("origin", "http://evil.example")],
+        vec![("origin", &foreign)],
+        vec![("origin", "null")],
+    ];
+    let mut refused = 0;
+    for headers in &refusals {
+        for path in [
+            state.as_str(),
+            events.as_str(),
+            "/api/states",
+            "/api/config",
+        ] {
+            let reply = server.request("GET", path, headers, Vec::new()).await;
+            assert_eq!(reply.status, 403, "{headers:?} {path}");
+            assert!(
+                reply.json()["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("cross-site request refused")),
+                "{headers:?} {path}"
+            );
+            refused += 1;
+        }
+        let bearer = format!("Bearer {token}");
+        let mut with_token = headers.clone();
+        with_token.extend([("if-match", "0"), ("authorization", bearer.as_str())]);
+        let reply = server
+            .request("PUT", &state, &with_token, br#"{"secret":2}"#.to_vec())
+            .await;
+        assert_eq!(reply.status, 403, "{headers:?} PUT");
+        refused += 1;
+    }
+    let stats = server.stats().await;
+    assert_eq!(stats["refused"]["cross_site"], json!(refused), "{stats}");
+    assert_eq!(
+        stats["open_states"],
+        json!(0),
+        "a refused request opened a state: {stats}"
+    );
+    assert_eq!(payload(&zk, &dir).await, (json!({"secret": 1}), 0));
+
+    // The server's own page: same-origin, or a request no page made.
+    for headers in [
+        vec![],
+        vec![("sec-fetch-site", "same-origin"), ("origin", own.as_str())],
+        vec![("sec-fetch-site", "none")],
+    ] {
+        let reply = server.request("GET", &state, &headers, Vec::new()).await;
+        assert_eq!(reply.status, 200, "{headers:?}");
+    }
+    // A link from another site opens the page (it cannot frame it, nor read the API).
+    let reply = server
+        .request(
+            "GET",
+            "/state?dir=%2Fa",
+            &[
+                ("sec-fetch-site", "cross-site"),
+                ("sec-fetch-mode", "navigate"),
+            ],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+}
+
+/// Beyond loopback (0.0.0.0) the server answers only to this host's own IP address and the
+/// names of `--allow-host`: a page whose DNS name was rebound to this host is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beyond_loopback_only_allowed_names_and_own_addresses_are_answered() {
+    let zk = shared_zk().await;
+    let root = unique_dir("serve-lan");
+    let dir = format!("{root}/s");
+    create_state(&zk, &dir, r#"{"secret":1}"#).await;
+    let server = serve_on(
+        &zk,
+        "0.0.0.0:0",
+        &[
+            "--root",
+            &root,
+            "--allow-host",
+            "zk.example.test",
+            "--allow-host",
+            "ops.example.test",
+        ],
+    )
+    .await;
+    let port = server.port();
+    let state = format!("/api/states/{}", encode(&dir));
+    for host in [
+        format!("127.0.0.1:{port}"),
+        "127.0.0.1".to_string(),
+        format!("zk.example.test:{port}"),
+        "ZK.Example.Test".to_string(),
+        "ops.example.test:443".to_string(),
+    ] {
+        for path in ["/", state.as_str()] {
+            let reply = server
+                .request("GET", path, &[("host", &host)], Vec::new())
+                .await;
+            assert_eq!(
+                reply.status,
+                200,
+                "{host} {path}: {}",
+                String::from_utf8_lossy(&reply.body)
+            );
+        }
+    }
+    let mut refused = 0;
+    for host in [
+        format!("evil.example:{port}"),
+        format!("zk.example.test.evil.example:{port}"),
+        format!("localhost:{port}"),
+        format!("192.0.2.1:{port}"),
+        "".to_string(),
+    ] {
+        for path in ["/", "/api/states", state.as_str()] {
+            let reply = server
+                .request("GET", path, &[("host", &host)], Vec::new())
+                .await;
+            assert_eq!(reply.status, 403, "{host:?} {path}");
+            let body = reply.json();
+            let error = body["error"].as_str().unwrap_or("");
+            assert!(
+                error.contains("DNS rebinding") && error.contains("--allow-host"),
+                "{host:?} {path}: {body}"
+            );
+            refused += 1;
+        }
+    }
+    let stats = server.stats().await;
+    assert_eq!(stats["refused"]["host"], json!(refused), "{stats}");
+}
+
+/// Every answer (page, asset, API, stream, error, refusal) carries the security headers; the
+/// API's are never cached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_the_security_headers() {
+    let zk = shared_zk().await;
+    let root = unique_dir("serve-headers");
+    let dir = format!("{root}/s");
+    create_state(&zk, &dir, r#"{"a":1}"#).await;
+    let server = serve(&zk, &["--root", &root]).await;
+    let state = format!("/api/states/{}", encode(&dir));
+    let expect = |what: &str, headers: &hyper::HeaderMap, api: bool| {
+        let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        assert_eq!(
+            get("content-security-policy"),
+            Some("default-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'"),
+            "{what}"
+        );
+        assert_eq!(get("x-content-type-options"), Some("nosniff"), "{what}");
+        assert_eq!(get("referrer-policy"), Some("no-referrer"), "{what}");
+        if api {
+            assert_eq!(get("cache-control"), Some("no-store"), "{what}");
+        }
+    };
+    for (path, status, api) in [
+        ("/", 200, false),
+        ("/state?dir=%2Fa", 200, false),
+        ("/assets/app.js", 200, false),
+        ("/assets/app.css", 200, false),
+        ("/favicon.ico", 204, false),
+        ("/no/such/page", 404, false),
+        ("/api/config", 200, true),
+        ("/api/stats", 200, true),
+        ("/api/states", 200, true),
+        (state.as_str(), 200, true),
+        ("/api/states/relative", 400, true),
+    ] {
+        let reply = server.get(path).await;
+        assert_eq!(reply.status, status, "{path}");
+        expect(path, &reply.headers, api);
+    }
+    let reply = server.put(&dir, Some("0"), None, b"{}").await;
+    assert_eq!(reply.status, 403);
+    expect("PUT", &reply.headers, true);
+    let reply = server
+        .request("GET", &state, &[("host", "evil.example")], Vec::new())
+        .await;
+    assert_eq!(reply.status, 403);
+    expect("a refused host", &reply.headers, true);
+    let reply = server
+        .request(
+            "GET",
+            &state,
+            &[("sec-fetch-site", "cross-site")],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(reply.status, 403);
+    expect("a cross-site request", &reply.headers, true);
+    let (status, headers, _) = server.events(&dir).await;
+    assert_eq!(status, 200);
+    expect("the event stream", &headers, true);
+}
+
+/// Sends a PUT whose body never ends (a huge Content-Length, or chunks that keep coming) and
+/// returns the status line the server answers with while the body is still being sent.
+async fn put_never_ending(server: &Server, dir: &str, token: &str, chunked: bool) -> String {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", server.port()))
+        .await
+        .expect("connect");
+    let (read, mut write) = stream.into_split();
+    let length = if chunked {
+        "Transfer-Encoding: chunked".to_string()
+    } else {
+        format!("Content-Length: {}", 10u64 << 30)
+    };
+    let head = format!(
+        "PUT /api/states/{} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nIf-Match: 0\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n{length}\r\n\r\n",
+        encode(dir),
+        server.port()
+    );
+    write
+        .write_all(head.as_bytes())
+        .await
+        .expect("send the head");
+    // Keeps sending until the answer came (or the server closed the connection).
+    let sender = tokio::spawn(async move {
+        let chunk = vec![b' '; 64 * 1024];
+        loop {
+            let sent = if chunked {
+                let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+                framed.extend_from_slice(&chunk);
+                framed.extend_from_slice(b"\r\n");
+                write.write_all(&framed).await
+            } else {
+                write.write_all(&chunk).await
+            };
+            if sent.is_err() {
+                return;
+            }
+        }
+    });
+    let mut line = String::new();
+    let read = tokio::time::timeout(SOON, BufReader::new(read).read_line(&mut line)).await;
+    sender.abort();
+    let _ = sender.await;
+    read.expect("an answer while the body is still coming")
+        .expect("read the status line");
+    line.trim_end().to_string()
+}
+
+/// A PUT with a wrong token, or with writes off, is refused before its body is read: a body
+/// that never ends still gets its 403 at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_put_is_refused_before_its_body_is_read() {
+    let zk = shared_zk().await;
+    let root = unique_dir("serve-put-early");
+    let dir = format!("{root}/s");
+    create_state(&zk, &dir, r#"{"a":1}"#).await;
+    let writable = serve(&zk, &["--root", &root, "--allow-write"]).await;
+    let read_only = serve(&zk, &["--root", &root]).await;
+    for chunked in [false, true] {
+        assert_eq!(
+            put_never_ending(&writable, &dir, "wrong", chunked).await,
+            "HTTP/1.1 403 Forbidden",
+            "a wrong token, chunked {chunked}"
+        );
+        assert_eq!(
+            put_never_ending(&read_only, &dir, "anything", chunked).await,
+            "HTTP/1.1 403 Forbidden",
+            "writes off, chunked {chunked}"
+        );
+    }
+    assert_eq!(payload(&zk, &dir).await, (json!({"a": 1}), 0));
+    // A good token with a body that does not fit is 413, still without reading it all.
+    let token = writable.token.clone().expect("a token");
+    assert_eq!(
+        put_never_ending(&writable, &dir, &token, false).await,
+        "HTTP/1.1 413 Payload Too Large"
+    );
+}
+
+/// With writes off, opening a state (its page, its stream) creates no node: a state written by
+/// another tool with only its payload is shown live, and still has only its payload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_writes_off_opening_a_state_creates_no_node() {
+    let zk = shared_zk().await;
+    let root = unique_dir("serve-no-create");
+    let dir = format!("{root}/bare");
+    raw_mkdir(&zk, &dir).await;
+    raw_create(&zk, &format!("{dir}/payload"), br#"{"a":1}"#).await;
+    let server = serve(&zk, &["--root", &root]).await;
+
+    let reply = server.get(&format!("/api/states/{}", encode(&dir))).await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let state = reply.json();
+    assert_eq!(
+        (state["value"].clone(), state["version"].clone()),
+        (json!({"a": 1}), json!(0))
+    );
+    let (status, _, events) = server.events(&dir).await;
+    assert_eq!(status, 200);
+    let mut events = events.expect("a stream");
+    let snapshot = events.next_named("snapshot").await;
+    assert_eq!(snapshot["value"], json!({"a": 1}));
+
+    // Live all the same: an outside change arrives with its differences.
+    raw_set(&zk, &format!("{dir}/payload"), br#"{"a":2}"#).await;
+    let change = events.next_named("change").await;
+    assert_eq!(change["version"], json!(1));
+    assert_eq!(change["value"], json!({"a": 2}));
+    assert_eq!(
+        change["changes"],
+        json!([{"kind": "modified", "path": ["a"], "old": 1, "new": 2}])
+    );
+    for child in ["listeners", "lock", "writers"] {
+        assert!(
+            !exists(&zk, &format!("{dir}/{child}")).await,
+            "serve created {dir}/{child}"
+        );
+    }
+    let client = raw_client(&zk).await;
+    let children = client.list_children(&dir).await.expect("list");
+    assert_eq!(children, vec!["payload".to_string()]);
+}
+
+/// A state no page watches is closed again after `--idle-close`; one a stream watches stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_no_page_watches_is_closed_after_the_idle_time() {
+    let zk = shared_zk().await;
+    let root = unique_dir("serve-idle");
+    let dir = format!("{root}/s");
+    create_state(&zk, &dir, r#"{"a":1}"#).await;
+    let server = serve(&zk, &["--root", &root, "--idle-close", "0.5"]).await;
+    assert_eq!(
+        server
+            .get(&format!("/api/states/{}", encode(&dir)))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(server.stats().await["open_states"], json!(1));
+    server
+        .stats_where("the state closed", |s| s["open_states"] == json!(0))
+        .await;
+
+    // While a stream watches it, it stays open past the idle time (a change still arrives).
+    let (_, _, events) = server.events(&dir).await;
+    let mut events = events.expect("a stream");
+    events.next_named("snapshot").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(server.stats().await["open_states"], json!(1));
+    raw_set(&zk, &format!("{dir}/payload"), br#"{"a":2}"#).await;
+    assert_eq!(events.next_named("change").await["value"], json!({"a": 2}));
+    drop(events);
+    server
+        .stats_where("the state closed after its stream", |s| {
+            s["open_states"] == json!(0) && s["streams"] == json!(0)
+        })
+        .await;
 }

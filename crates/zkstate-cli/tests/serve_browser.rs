@@ -2,7 +2,8 @@
 //! (scripts/test.sh installs both when missing). The state page shows an outside change without
 //! a reload, edits through the page reach ZooKeeper, invalid JSON shows the server's message
 //! with its line and column, a conflicting edit shows the conflict, the index lists the state,
-//! and a screenshot of the page is saved under target/.
+//! and a screenshot of the page is saved under target/. A page of another origin can neither
+//! read the API (`fetch` with `mode: 'no-cors'`) nor frame the page.
 
 mod common;
 
@@ -201,6 +202,16 @@ async fn the_state_page_follows_changes_edits_and_shows_conflicts_in_a_real_brow
     client.goto(&page).await.expect("open the state page");
     text_where(&client, "#status", |t| t == "live").await;
     text_where(&client, "#version", |t| t == "0").await;
+    // Under the page's Content-Security-Policy its modules run (the status above) and its
+    // style sheet applies.
+    assert_eq!(
+        js(
+            &client,
+            "return getComputedStyle(document.querySelector('header.top')).display;"
+        )
+        .await,
+        json!("flex")
+    );
     // One row per live instance, showing the two watches' pids.
     let mut pids = vec![a.pid().to_string(), b.pid().to_string()];
     pids.sort();
@@ -334,4 +345,201 @@ async fn the_state_page_follows_changes_edits_and_shows_conflicts_in_a_real_brow
 
     client.close().await.expect("close the browser");
     drop((a, b));
+}
+
+/// A tiny HTTP server for another origin: answers every request with `page`, then closes.
+struct OtherOrigin {
+    port: u16,
+    _task: tokio_util::task::AbortOnDropHandle<()>,
+}
+
+async fn other_origin(page: impl Fn(u16) -> String + Send + 'static) -> OtherOrigin {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let html = page(port);
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let html = html.clone();
+            tokio::spawn(async move {
+                // The request's head; its content does not matter.
+                let mut head = vec![0u8; 8192];
+                let _ = socket.read(&mut head).await;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{html}",
+                    html.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    OtherOrigin {
+        port,
+        _task: tokio_util::task::AbortOnDropHandle::new(task),
+    }
+}
+
+/// Waits until `script` (an expression) is true in the page.
+async fn until(client: &fantoccini::Client, what: &str, script: &str) {
+    let deadline = Instant::now() + SOON;
+    loop {
+        if js(client, &format!("return Boolean({script});")).await == json!(true) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never: {what} ({script})");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `GET /api/stats` of the server at `base`, from the test (no browser).
+async fn stats(base: &str) -> Value {
+    use http_body_util::BodyExt;
+
+    let client: hyper_util::client::legacy::Client<_, http_body_util::Empty<axum::body::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let uri: hyper::Uri = format!("{base}/api/stats").parse().expect("uri");
+    let response = tokio::time::timeout(SOON, client.get(uri))
+        .await
+        .expect("an answer in time")
+        .expect("an HTTP answer");
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    serde_json::from_slice(&body).expect("JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_of_another_origin_can_neither_read_the_api_nor_frame_the_page() {
+    let zk = shared_zk().await;
+    let root = unique_dir("browser-xsite");
+    let dir = format!("{root}/secret");
+    create_state(&zk, &dir, r#"{"password":"hunter2"}"#).await;
+    let mut server = Running::spawn(&[
+        "--zk",
+        &zk,
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--root",
+        &root,
+    ]);
+    let base = server
+        .line_where(Stream::Stdout, |l| l.starts_with("listening on "))
+        .await
+        .trim_start_matches("listening on ")
+        .trim_end_matches('/')
+        .to_string();
+    let encoded = dir.replace('/', "%2F");
+
+    // Another origin (another port of the same host: same-site, not same-origin) whose page
+    // asks the API without CORS (the answer would be opaque, but the request would open the
+    // state) and frames the state page.
+    let (api, page) = (
+        format!("{base}/api/states/{encoded}"),
+        format!("{base}/state?dir={encoded}"),
+    );
+    let other = other_origin(move |_| {
+        format!(
+            r#"<!DOCTYPE html><title>other</title>
+<iframe id="frame" src="{page}"></iframe>
+<script>
+window.done = {{ frame: false, fetch: null }};
+document.getElementById('frame').addEventListener('load', () => {{ window.done.frame = true; }});
+fetch('{api}', {{ mode: 'no-cors' }}).then(() => {{ window.done.fetch = 'answered'; }}, () => {{ window.done.fetch = 'failed'; }});
+fetch('{api}/events', {{ mode: 'no-cors' }}).then(() => {{ window.done.events = 'answered'; }}, () => {{ window.done.events = 'failed'; }});
+</script>"#
+        )
+    })
+    .await;
+
+    let profile = tempfile::Builder::new()
+        .prefix(MARKER)
+        .tempdir()
+        .expect("profile dir");
+    let (_driver, client) = browser(profile.path()).await;
+    client
+        .goto(&format!("http://127.0.0.1:{}/", other.port))
+        .await
+        .expect("open the other origin's page");
+    until(
+        &client,
+        "both requests answered and the frame loaded",
+        "window.done && window.done.fetch && window.done.events && window.done.frame",
+    )
+    .await;
+    // The server refused both requests (counted), and opened nothing.
+    let seen = stats(&base).await;
+    assert!(
+        seen["refused"]["cross_site"].as_u64() >= Some(2),
+        "the API requests of the other origin were not refused: {seen}"
+    );
+    assert_eq!(seen["open_states"], json!(0), "{seen}");
+    assert_eq!(seen["streams"], json!(0), "{seen}");
+
+    // Framing is refused even for the server's own origin, where a frame's document would be
+    // readable: a frame of about:blank is, the frame of the state page is not (Chromium shows
+    // its error page, of an opaque origin, instead).
+    client
+        .goto(&format!("{base}/"))
+        .await
+        .expect("open the index");
+    text_where(&client, "#states-body", |t| t.contains(&dir)).await;
+    js(
+        &client,
+        &format!(
+            r#"window.frames_ = {{}};
+for (const [name, src] of [['blank', 'about:blank'], ['page', '/state?dir={encoded}']]) {{
+  const f = document.createElement('iframe');
+  f.addEventListener('load', () => {{ window.frames_[name] = f; }});
+  f.src = src;
+  document.body.append(f);
+}}
+return true;"#
+        ),
+    )
+    .await;
+    until(
+        &client,
+        "both frames loaded",
+        "window.frames_.blank && window.frames_.page",
+    )
+    .await;
+    assert_eq!(
+        js(
+            &client,
+            "return window.frames_.blank.contentDocument !== null;"
+        )
+        .await,
+        json!(true),
+        "a same-origin frame's document is readable"
+    );
+    assert_eq!(
+        js(
+            &client,
+            "const d = window.frames_.page.contentDocument; return d === null || d.getElementById('dir') === null;"
+        )
+        .await,
+        json!(true),
+        "the state page was framed"
+    );
+    let seen = stats(&base).await;
+    assert_eq!(
+        seen["streams"],
+        json!(0),
+        "the framed page opened a stream: {seen}"
+    );
+
+    client.close().await.expect("close the browser");
+    drop(other);
+    server.kill().await;
 }

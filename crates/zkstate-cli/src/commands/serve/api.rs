@@ -1,65 +1,85 @@
 //! The routes of `zkstate serve`: the embedded page, and the JSON API over the library (the
-//! states a user opens are watched by one `ZkState<Value>` each, shared by every page showing
-//! them).
+//! states a user opens are watched once each, shared by every page showing them, and closed
+//! again when no page used them for `--idle-close`).
 
 use std::collections::HashMap;
-use std::convert::Infallible;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, PoisonError};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, Weak};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::middleware::{self, Next};
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use futures::StreamExt;
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, watch, OnceCell};
-use tokio_stream::wrappers::ReceiverStream;
+use tokio::sync::{OnceCell, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
-use zkstate::{Connection, Listener, StateEvent, StateOptions, ZkState};
+use zkstate::Connection;
 
-use super::assets;
-use crate::commands::{json_error, payload_path, Source};
+use super::guard::{self, Hosts};
+use super::watched::Watched;
+use super::{assets, events, listing};
+use crate::commands::{json_error, Source};
 use crate::exit::Code;
 
 /// The largest body a `PUT` takes: well above the largest state (a compressed one may hold many
 /// MB of JSON), well below what could hurt the server.
 const MAX_BODY: usize = 16 * 1024 * 1024;
 
+/// How `zkstate serve` was started.
+pub struct Settings {
+    pub root: String,
+    /// The write token: `None` with writes off.
+    pub token: Option<String>,
+    pub timeout: Duration,
+    pub listen: SocketAddr,
+    pub allow_hosts: Vec<String>,
+    pub max_streams: usize,
+    pub idle_close: Duration,
+}
+
+/// What the requests refused before any route, for `/api/stats`.
+#[derive(Default)]
+pub struct Counters {
+    pub refused_host: AtomicU64,
+    pub refused_cross_site: AtomicU64,
+}
+
+type Cell = Arc<OnceCell<Arc<Watched>>>;
+
 /// What the server shares between requests.
 pub struct App {
-    conn: Connection,
-    root: String,
+    pub conn: Connection,
+    pub root: String,
     token: Option<String>,
-    timeout: Duration,
-    /// The Host headers answered (listening on loopback), or `None`: any (listening beyond it).
-    hosts: Option<Vec<String>>,
+    pub timeout: Duration,
+    hosts: Hosts,
     /// The watched states, one cell per directory: the map's lock is held only to find the
     /// cell, never while a state opens (which waits on ZooKeeper), so one slow directory does
     /// not hold up the others; requests for the same one wait on its cell and share the state.
-    watched: std::sync::Mutex<HashMap<String, Arc<OnceCell<Arc<Watched>>>>>,
+    watched: std::sync::Mutex<HashMap<String, Cell>>,
+    /// One permit per event stream that may be open (`--max-streams`).
+    pub streams: Arc<Semaphore>,
+    pub max_streams: usize,
+    /// How long a state no request or stream used stays open.
+    idle_close: Duration,
+    pub counters: Counters,
     /// Ends every event stream (at shutdown).
-    stopping: CancellationToken,
-}
-
-/// One watched state: its `ZkState`, and its live instances as they change.
-struct Watched {
-    state: ZkState<Value>,
-    listeners: watch::Receiver<Option<Vec<Listener>>>,
-    _follow: AbortOnDropHandle<()>,
+    pub stopping: CancellationToken,
+    /// Closes the idle states; holds only a weak reference to the app.
+    _sweeper: AbortOnDropHandle<()>,
 }
 
 /// An API error: a status and a JSON body `{"error": ...}` with more fields where useful.
-struct ApiError(StatusCode, Value);
+pub struct ApiError(pub StatusCode, pub Value);
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl std::fmt::Display) -> ApiError {
+    pub fn new(status: StatusCode, message: impl std::fmt::Display) -> ApiError {
         ApiError(status, json!({ "error": message.to_string() }))
     }
 }
@@ -96,25 +116,31 @@ impl From<zkstate::Error> for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub type ApiResult<T> = Result<T, ApiError>;
 
 impl App {
-    pub fn new(
-        conn: Connection,
-        root: String,
-        token: Option<String>,
-        timeout: Duration,
-        listen: SocketAddr,
-    ) -> Arc<App> {
-        Arc::new(App {
-            conn,
-            root,
-            token,
-            timeout,
-            hosts: loopback_hosts(listen),
-            watched: std::sync::Mutex::new(HashMap::new()),
-            stopping: CancellationToken::new(),
+    pub fn new(conn: Connection, settings: Settings) -> Arc<App> {
+        Arc::new_cyclic(|weak: &Weak<App>| {
+            let sweeper = tokio::spawn(sweep(weak.clone(), settings.idle_close));
+            App {
+                conn,
+                root: settings.root,
+                token: settings.token,
+                timeout: settings.timeout,
+                hosts: Hosts::new(settings.listen, &settings.allow_hosts),
+                watched: std::sync::Mutex::new(HashMap::new()),
+                streams: Arc::new(Semaphore::new(settings.max_streams)),
+                max_streams: settings.max_streams,
+                idle_close: settings.idle_close,
+                counters: Counters::default(),
+                stopping: CancellationToken::new(),
+                _sweeper: AbortOnDropHandle::new(sweeper),
+            }
         })
+    }
+
+    pub fn hosts(&self) -> &Hosts {
+        &self.hosts
     }
 
     /// Ends the event streams.
@@ -131,20 +157,53 @@ impl App {
             .filter_map(|(_, cell)| cell.get().cloned())
             .collect();
         for w in watched {
-            w.state.close().await;
+            w.close().await;
         }
+    }
+
+    /// Closes the states that no stream holds and no request used for `--idle-close`. A state
+    /// is taken out of the map only when nothing but the map holds its cell and its state (a
+    /// request between finding the cell and using the state holds the cell), so no request
+    /// gets a state that is closing.
+    async fn close_idle(&self) {
+        let idle: Vec<Arc<Watched>> = {
+            let mut map = self.watched_map();
+            let dirs: Vec<String> = map
+                .iter()
+                .filter(|(_, cell)| {
+                    Arc::strong_count(cell) == 1
+                        && cell.get().is_some_and(|w| {
+                            Arc::strong_count(w) == 1 && w.idle_for() >= self.idle_close
+                        })
+                })
+                .map(|(dir, _)| dir.clone())
+                .collect();
+            dirs.iter()
+                .filter_map(|dir| map.remove(dir))
+                .filter_map(|cell| cell.get().cloned())
+                .collect()
+        };
+        for w in idle {
+            w.close().await;
+        }
+    }
+
+    /// How many states are open now.
+    fn open_states(&self) -> usize {
+        self.watched_map()
+            .values()
+            .filter(|cell| cell.get().is_some())
+            .count()
     }
 
     /// The map of watched states. A panic elsewhere while it was locked leaves a usable map
     /// (every change to it is one insert or remove).
-    fn watched_map(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<String, Arc<OnceCell<Arc<Watched>>>>> {
+    fn watched_map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cell>> {
         self.watched.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A state directory from the URL: absolute, a valid ZooKeeper path, under the root.
-    fn dir(&self, raw: &str) -> ApiResult<String> {
+    pub fn dir(&self, raw: &str) -> ApiResult<String> {
         if !raw.starts_with('/') {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
@@ -168,7 +227,7 @@ impl App {
         Ok(dir)
     }
 
-    async fn client(&self) -> ApiResult<zookeeper_client::Client> {
+    pub async fn client(&self) -> ApiResult<zookeeper_client::Client> {
         self.conn
             .wait_connected(self.timeout)
             .await
@@ -176,121 +235,39 @@ impl App {
     }
 
     /// The watched state of `dir`, opened (and its instances followed) on first use.
-    async fn watched(&self, dir: &str) -> ApiResult<Arc<Watched>> {
+    pub async fn watched(&self, dir: &str) -> ApiResult<Arc<Watched>> {
         let cell = self
             .watched_map()
             .entry(dir.to_string())
             .or_default()
             .clone();
-        let opened = cell.get_or_try_init(|| self.open(dir)).await.cloned();
-        if opened.is_err() {
-            // Nothing kept for a state that did not open (a missing one asked for again and
-            // again), unless another request holds the cell and may open it yet.
-            let mut map = self.watched_map();
-            if map.get(dir).is_some_and(|c| {
-                Arc::ptr_eq(c, &cell) && c.get().is_none() && Arc::strong_count(c) == 2
-            }) {
-                map.remove(dir);
+        let opened = cell
+            .get_or_try_init(|| async {
+                Watched::open(&self.conn, dir, self.timeout, self.token.is_some())
+                    .await
+                    .map(Arc::new)
+            })
+            .await
+            .cloned();
+        match &opened {
+            Ok(w) => w.touch(),
+            Err(_) => {
+                // Nothing kept for a state that did not open (a missing one asked for again
+                // and again), unless another request holds the cell and may open it yet.
+                let mut map = self.watched_map();
+                if map.get(dir).is_some_and(|c| {
+                    Arc::ptr_eq(c, &cell) && c.get().is_none() && Arc::strong_count(c) == 2
+                }) {
+                    map.remove(dir);
+                }
             }
         }
         opened
     }
 
-    /// Opens the state of `dir` and follows its instances.
-    async fn open(&self, dir: &str) -> ApiResult<Arc<Watched>> {
-        let client = self.client().await?;
-        let payload = payload_path(dir);
-        if zkstate::within(
-            "reading",
-            &payload,
-            self.timeout,
-            client.check_stat(&payload),
-        )
-        .await?
-        .is_none()
-        {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!("state directory {dir} does not exist"),
-            ));
-        }
-        // Not an instance of the application: no listener record, no reports; writes keep the
-        // payload's encoding.
-        let options = StateOptions::default()
-            .with_listener_record(false)
-            .with_report_interval(None)
-            .with_request_timeout(self.timeout)
-            .with_lock_timeout(self.timeout)
-            .with_compression(zkstate::Compression::Keep);
-        let state =
-            ZkState::<Value>::expect_with_options(&self.conn, dir, Some(self.timeout), options)
-                .await?;
-        let (tx, listeners) = watch::channel(None);
-        let mut stream = zkstate::watch_listeners(&self.conn, dir)?.boxed();
-        let follow = AbortOnDropHandle::new(tokio::spawn(async move {
-            while let Some(item) = stream.next().await {
-                match item {
-                    Ok(records) => {
-                        if tx.send(Some(records)).is_err() {
-                            return;
-                        }
-                    }
-                    Err(err) => tracing::debug!(error = %err, "cannot read the listener records"),
-                }
-            }
-        }));
-        Ok(Arc::new(Watched {
-            state,
-            listeners,
-            _follow: follow,
-        }))
-    }
-
     /// Everything the state page shows: `GET /api/states/{dir}` and the `snapshot` event.
-    async fn snapshot(&self, dir: &str, w: &Watched) -> ApiResult<Value> {
-        let client = self.client().await?;
-        let payload = payload_path(dir);
-        let (read, stat) = futures::join!(
-            w.state.c_read(),
-            zkstate::within(
-                "reading",
-                &payload,
-                self.timeout,
-                client.check_stat(&payload)
-            )
-        );
-        let (value, version, fault) = match read {
-            Ok(value) => (value.json().clone(), value.version(), None),
-            // A payload that does not decode: the last good value, and why.
-            Err(err @ zkstate::Error::Decode { .. }) => {
-                let last = w.state.d_read();
-                (last.json().clone(), last.version(), Some(err.to_string()))
-            }
-            Err(err) => return Err(err.into()),
-        };
-        let stat = stat?;
-        let followed = w.listeners.borrow().clone();
-        let listeners = match followed {
-            Some(listeners) => listeners,
-            None => zkstate::list_listeners(&self.conn, dir)
-                .await
-                .unwrap_or_default(),
-        };
-        let fresh = w.state.freshness();
-        // Who applied the version shown, by the library's rule (the same as `zkstate rollout`).
-        let rollout = zkstate::rollout(&self.conn, dir, Some(version)).await?;
-        Ok(json!({
-            "dir": dir,
-            "value": value,
-            "version": version,
-            "mzxid": fresh.mzxid,
-            "czxid": fresh.czxid,
-            "size": stat.as_ref().map(|s| s.data_length),
-            "mtime_ms": stat.as_ref().map(|s| s.mtime),
-            "listeners": listeners,
-            "rollout": {"version": version, "applied": rollout.applied, "total": rollout.total},
-            "fault": fault,
-        }))
+    pub async fn snapshot(&self, dir: &str, w: &Watched) -> ApiResult<Value> {
+        w.snapshot(&self.conn, dir, self.timeout).await
     }
 
     fn write_allowed(&self, headers: &HeaderMap) -> ApiResult<()> {
@@ -316,62 +293,17 @@ impl App {
     }
 }
 
-/// The Host headers a server listening on `listen` answers to: on a loopback address, only
-/// `localhost`, `127.0.0.1`, `[::1]` and the address itself, with the port (without it too on
-/// port 80). A page on another site that rebinds its DNS name to 127.0.0.1 sends its own name
-/// and is refused, so it cannot read the states (nor write with a token it could not know).
-/// `None` beyond loopback: the server is reachable under any name, and warns about it.
-fn loopback_hosts(listen: SocketAddr) -> Option<Vec<String>> {
-    if !listen.ip().is_loopback() {
-        return None;
+/// Closes the idle states every quarter of the idle time (between 100 ms and 15 s), until the
+/// app is gone.
+async fn sweep(app: Weak<App>, idle: Duration) {
+    let every = (idle / 4).clamp(Duration::from_millis(100), Duration::from_secs(15));
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(app) = app.upgrade() else {
+            return;
+        };
+        app.close_idle().await;
     }
-    let port = listen.port();
-    let mut names = vec![
-        "localhost".to_string(),
-        "127.0.0.1".to_string(),
-        "[::1]".to_string(),
-    ];
-    let own = match listen.ip() {
-        IpAddr::V4(ip) => ip.to_string(),
-        IpAddr::V6(ip) => format!("[{ip}]"),
-    };
-    if !names.contains(&own) {
-        names.push(own);
-    }
-    let mut hosts: Vec<String> = names.iter().map(|name| format!("{name}:{port}")).collect();
-    if port == 80 {
-        hosts.extend(names);
-    }
-    Some(hosts)
-}
-
-/// Refuses (403) a request whose Host is not one the server answers to (see [`loopback_hosts`]).
-async fn check_host(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    if let Some(hosts) = &app.hosts {
-        let host = request
-            .headers()
-            .get(header::HOST)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .or_else(|| request.uri().authority().map(|a| a.to_string()));
-        let known = host
-            .as_deref()
-            .is_some_and(|h| hosts.iter().any(|ok| ok.eq_ignore_ascii_case(h.trim())));
-        if !known {
-            return ApiError::new(
-                StatusCode::FORBIDDEN,
-                format!(
-                    "host {} refused: zkstate serve listens on loopback and answers only to {} \
-                     (against DNS rebinding); open http://{}/",
-                    host.as_deref()
-                        .map_or("(none)".to_string(), |h| format!("{h:?}")),
-                    hosts.join(", "),
-                    hosts.first().map_or("127.0.0.1", String::as_str)
-                ),
-            )
-            .into_response();
-        }
-    }
-    next.run(request).await
 }
 
 /// Compares in time independent of where the bytes differ.
@@ -383,14 +315,17 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/", get(|| async { assets::INDEX }))
         .route("/state", get(|| async { assets::STATE }))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/assets/{name}", get(asset))
         .route("/api/config", get(config))
-        .route("/api/states", get(states))
+        .route("/api/stats", get(stats))
+        .route("/api/states", get(listing::states))
         .route("/api/states/{dir}", get(state).put(put_state))
-        .route("/api/states/{dir}/events", get(events))
+        .route("/api/states/{dir}/events", get(events::events))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such page") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(middleware::from_fn_with_state(app.clone(), check_host))
+        .layer(middleware::from_fn_with_state(app.clone(), guard::guard))
+        .layer(middleware::from_fn(guard::headers))
         .with_state(app)
 }
 
@@ -409,9 +344,22 @@ async fn config(State(app): State<Arc<App>>) -> Json<Value> {
     }))
 }
 
+/// What the server holds and refused: `GET /api/stats`.
+async fn stats(State(app): State<Arc<App>>) -> Json<Value> {
+    Json(json!({
+        "open_states": app.open_states(),
+        "streams": app.max_streams - app.streams.available_permits(),
+        "max_streams": app.max_streams,
+        "refused": {
+            "host": app.counters.refused_host.load(Ordering::Relaxed),
+            "cross_site": app.counters.refused_cross_site.load(Ordering::Relaxed),
+        },
+    }))
+}
+
 /// How a failed listing of the states under the root answers: 404 when the root does not exist,
 /// the library's error as it maps (403 permission denied, 504 no answer in time, 500 otherwise).
-fn listing_error(err: &anyhow::Error) -> ApiError {
+pub fn listing_error(err: &anyhow::Error) -> ApiError {
     if let Some(state) = err.chain().find_map(|c| c.downcast_ref::<zkstate::Error>()) {
         return state.clone().into();
     }
@@ -422,124 +370,10 @@ fn listing_error(err: &anyhow::Error) -> ApiError {
     ApiError::new(status, crate::exit::message(err))
 }
 
-/// Every state under the root, with what the index shows; the rollouts read concurrently.
-async fn states(State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
-    let client = app.client().await?;
-    let dirs = crate::commands::ls::states_under(&client, &app.root, app.timeout)
-        .await
-        .map_err(|err| listing_error(&err))?;
-    let rows = futures::future::join_all(dirs.iter().map(|dir| {
-        let (app, client) = (app.clone(), client.clone());
-        async move {
-            let status = zkstate::rollout(&app.conn, dir, None).await.ok();
-            let stat = {
-                let payload = payload_path(dir);
-                zkstate::within(
-                    "reading",
-                    &payload,
-                    app.timeout,
-                    client.check_stat(&payload),
-                )
-                .await
-                .ok()
-                .flatten()
-            };
-            json!({
-                "dir": dir,
-                "version": stat.as_ref().map(|s| s.version),
-                "size": stat.as_ref().map(|s| s.data_length),
-                "mtime_ms": stat.as_ref().map(|s| s.mtime),
-                "listeners": status.as_ref().map(|s| s.total),
-                "applied": status.as_ref().map(|s| s.applied),
-            })
-        }
-    }))
-    .await;
-    Ok(Json(json!({ "root": app.root, "states": rows })))
-}
-
 async fn state(State(app): State<Arc<App>>, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
     let dir = app.dir(&raw)?;
     let w = app.watched(&dir).await?;
     Ok(Json(app.snapshot(&dir, &w).await?))
-}
-
-fn event(name: &str, data: &Value) -> Event {
-    Event::default().event(name).data(data.to_string())
-}
-
-/// The live stream of one state: a snapshot first (on every connection: a reconnecting page
-/// resyncs from it), then every change, instance change and fault.
-async fn events(
-    State(app): State<Arc<App>>,
-    Path(raw): Path<String>,
-) -> ApiResult<impl IntoResponse> {
-    let dir = app.dir(&raw)?;
-    let w = app.watched(&dir).await?;
-    // Subscribed before the snapshot: nothing falls between (the page drops what it has).
-    let mut changes = w.state.subscribe();
-    let mut listeners = w.listeners.clone();
-    listeners.mark_unchanged();
-    let snapshot = app.snapshot(&dir, &w).await?;
-    let (tx, rx) = mpsc::channel::<Result<Event, Infallible>>(64);
-    let stopping = app.stopping.clone();
-    tokio::spawn(async move {
-        let send = |e: Event| {
-            let tx = tx.clone();
-            async move { tx.send(Ok(e)).await.is_ok() }
-        };
-        if !send(event("snapshot", &snapshot)).await {
-            return;
-        }
-        if let Some(fault) = snapshot["fault"].as_str() {
-            if !send(event("fault", &json!({ "message": fault }))).await {
-                return;
-            }
-        }
-        loop {
-            let next = tokio::select! {
-                _ = stopping.cancelled() => return,
-                _ = tx.closed() => return,
-                changed = listeners.changed() => {
-                    if changed.is_err() {
-                        return;
-                    }
-                    let records = listeners.borrow_and_update().clone().unwrap_or_default();
-                    event("listeners", &json!(records))
-                }
-                change = changes.next() => match change {
-                    None => return,
-                    Some(StateEvent::Changed(batch)) => event("change", &json!({
-                        "version": batch.version,
-                        "mzxid": batch.mzxid,
-                        "origin": match batch.origin {
-                            zkstate::Origin::Local => "local",
-                            _ => "remote",
-                        },
-                        "changes": batch.changes,
-                        "value": batch.value(),
-                        "size": batch.size,
-                        "mtime_ms": batch.mtime_ms,
-                    })),
-                    Some(StateEvent::Lagged { missed, .. }) => {
-                        if !send(event("lagged", &json!({ "missed": missed }))).await {
-                            return;
-                        }
-                        match app.snapshot(&dir, &w).await {
-                            Ok(snapshot) => event("snapshot", &snapshot),
-                            Err(ApiError(_, body)) => event("fault", &json!({ "message": body["error"] })),
-                        }
-                    }
-                    Some(StateEvent::Error(err)) => event("fault", &json!({ "message": err.to_string() })),
-                    Some(_) => continue,
-                },
-            };
-            if !send(next).await {
-                return;
-            }
-        }
-    });
-    Ok(Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::default()))
 }
 
 /// `If-Match: 17`, `If-Match: "17"` or `W/"17"`: the version the client showed.
@@ -561,15 +395,20 @@ fn if_match(headers: &HeaderMap) -> ApiResult<i32> {
     }
 }
 
+/// A write. The token, the path and `If-Match` are checked before the body is read: a request
+/// refused for them costs nothing, however large or slow its body.
 async fn put_state(
     State(app): State<Arc<App>>,
     Path(raw): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> ApiResult<Json<Value>> {
-    app.write_allowed(&headers)?;
+    app.write_allowed(request.headers())?;
     let dir = app.dir(&raw)?;
-    let version = if_match(&headers)?;
+    let version = if_match(request.headers())?;
+    // Within `MAX_BODY` (the limit `DefaultBodyLimit` put on the request): 413 past it.
+    let body = Bytes::from_request(request, &())
+        .await
+        .map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
     let value: Value = serde_json::from_slice(&body).map_err(|err| {
         ApiError(
             StatusCode::BAD_REQUEST,
@@ -580,11 +419,19 @@ async fn put_state(
             }),
         )
     })?;
+    drop(body);
     let w = app.watched(&dir).await?;
-    match w.state.replace_at(version, value).await {
+    let Some(state) = w.state() else {
+        // Only with writes off, refused above.
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "writes are off: start zkstate serve with --allow-write",
+        ));
+    };
+    match state.replace_at(version, value).await {
         Ok(new) => Ok(Json(json!({ "version": new }))),
         Err(zkstate::Error::StaleWrite { remote, .. }) => {
-            let current = w.state.c_read().await.ok();
+            let current = state.c_read().await.ok();
             let (now, value) = match &current {
                 Some(current) => (Some(current.version()), current.json().clone()),
                 None => (remote, Value::Null),

@@ -114,6 +114,47 @@ mod tests {
         }
     }
 
+    /// The Content-Security-Policy (`default-src 'self'`) forbids inline scripts, inline
+    /// handlers, inline styles and `data:` URLs: the pages must use none.
+    #[test]
+    fn the_pages_use_nothing_the_content_security_policy_refuses() {
+        for (name, page) in [("index.html", INDEX.body), ("state.html", STATE.body)] {
+            let lower = page.to_ascii_lowercase();
+            for line in lower.lines().filter(|l| l.contains("<script")) {
+                assert!(
+                    line.contains(" src=\"/assets/"),
+                    "{name}: inline script: {line}"
+                );
+            }
+            for bad in [" style=", "<style", "javascript:", "data:"] {
+                assert!(!lower.contains(bad), "{name} uses {bad}");
+            }
+            let handler = lower.match_indices(" on").any(|(at, _)| {
+                let rest = &lower[at + 3..];
+                let word: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase())
+                    .collect();
+                !word.is_empty() && rest[word.len()..].starts_with('=')
+            });
+            assert!(!handler, "{name} has an inline event handler");
+        }
+        for (name, body) in FILES.iter().filter(|(name, _)| name.ends_with(".js")) {
+            for bad in [
+                ".style.",
+                "setattribute('style'",
+                "innerhtml",
+                "eval(",
+                "new function(",
+            ] {
+                assert!(
+                    !body.to_ascii_lowercase().contains(bad),
+                    "{name} uses {bad}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn every_served_module_is_imported_by_some_page() {
         let mut used: Vec<String> = Vec::new();

@@ -1,5 +1,5 @@
-//! `zkstate serve [--listen ADDR] [--root PATH] [--allow-write]`: a live operator page for the
-//! shared states under a path, and the JSON API beside it.
+//! `zkstate serve [--listen ADDR] [--root PATH] [--allow-write] [--allow-host NAME]...`: a live
+//! operator page for the shared states under a path, and the JSON API beside it.
 //!
 //! * `/` lists every state directory under the root (`zkstate ls`) with its version, size, last
 //!   change, live instances and how many have applied the current version.
@@ -16,31 +16,97 @@
 //! | request | answer |
 //! |---|---|
 //! | `GET /api/config` | `{"allow_write", "root", "version"}` |
-//! | `GET /api/states` | `{"root", "states": [{"dir", "version", "size", "mtime_ms", "listeners", "applied"}]}` |
+//! | `GET /api/stats` | `{"open_states", "streams", "max_streams", "refused": {"host", "cross_site"}}` |
+//! | `GET /api/states` | `{"root", "states": [{"dir", "version", "size", "mtime_ms", "listeners", "applied"}]}`; a node the server may not list (ACL) is a row `{"dir", "unreadable": true, "error"}` |
 //! | `GET /api/states/{dir}` | `{"dir", "value", "version", "mzxid", "czxid", "size", "mtime_ms", "listeners": [...], "rollout": {"version", "applied", "total"}}`; 404 when missing |
-//! | `GET /api/states/{dir}/events` | SSE: `snapshot` (as above) first, then `change` (`{"version", "mzxid", "origin", "changes", "value", "size", "mtime_ms"}`), `listeners`, `fault`, `lagged` |
-//! | `PUT /api/states/{dir}` with `If-Match: <version>` and `Authorization: Bearer <token>`, body the new JSON | 200 `{"version"}`; 409 `{"error", "version", "value"}` (the current ones); 400 invalid JSON (`{"error", "line", "column"}`) or a bad version or path; 403 without the token or with writes off; 404 missing state; 413 body over 16 MiB; 428 without `If-Match`; 503 when another writer holds the state's lock for all of `--timeout` |
+//! | `GET /api/states/{dir}/events` | SSE: `snapshot` (as above) first, then `change` (`{"version", "mzxid", "origin", "changes", "value", "size", "mtime_ms"}`), `listeners`, `fault`, `lagged` (`{"missed"}`, then a fresh `snapshot`); 503 past `--max-streams` |
+//! | `PUT /api/states/{dir}` with `If-Match: <version>` and `Authorization: Bearer <token>`, body the new JSON | 200 `{"version"}`; 409 `{"error", "version", "value"}` (the current ones); 400 invalid JSON (`{"error", "line", "column"}`) or a bad version or path; 403 without the token or with writes off (before the body is read); 404 missing state; 413 body over 16 MiB; 428 without `If-Match`; 503 when another writer holds the state's lock for all of `--timeout` |
 //!
-//! On a loopback address every request must name the server as `localhost`, `127.0.0.1`, `[::1]`
-//! or its own address, with its port, in its Host header; any other name gets 403 (a page whose
-//! DNS name was rebound to 127.0.0.1 cannot use the API). Every file of the page is embedded in
-//! the binary: no network at run time.
+//! Bounds: at most `--max-streams` event streams (default 64); each change is serialized once
+//! and shared by every stream, a stream more than 16 events behind skips to `lagged` and a fresh
+//! snapshot ([`watched::STREAM_QUEUE`]); a state no page used for `--idle-close` (default 60 s)
+//! is closed; `/api/states` reads at most 16 states at a time
+//! ([`listing::STATES_CONCURRENCY`]).
+//!
+//! Protections ([`guard`]): every request must name the server in its Host header (on loopback
+//! `localhost`, `127.0.0.1`, `[::1]` or its own address, with its port; beyond loopback this
+//! host's IP addresses and the names of `--allow-host`), else 403: a page whose DNS name was
+//! rebound to this server cannot use it. An API request from a page of another site or origin
+//! (`Sec-Fetch-Site: cross-site` or `same-site`, or a foreign `Origin`) gets 403 and opens
+//! nothing. Every answer carries a Content-Security-Policy that forbids framing and inline
+//! scripts, `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`; the API's
+//! carry `Cache-Control: no-store`. With writes off, opening a state creates no node (a state
+//! whose layout lacks `listeners`, `lock` or `writers` is followed by a plain read, [`plain`]).
+//! Every file of the page is embedded in the binary: no network at run time.
 
 mod api;
 mod assets;
+mod events;
+mod guard;
+mod listing;
+mod plain;
+mod watched;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::signal::unix::{signal, SignalKind};
 
 use super::{note, print_line, resolve_dir, Global};
+use crate::args::parse_seconds;
 
 /// Where the page listens by default: loopback, a fixed port.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7780";
 
+/// How many event streams (open state pages) are served at once by default.
+pub const DEFAULT_MAX_STREAMS: usize = 64;
+
+/// How long, by default, a state no page used stays open (seconds).
+pub const DEFAULT_IDLE_CLOSE: &str = "60";
+
+/// What `zkstate serve --help` shows after the options: the limits and the protections.
+const AFTER_HELP: &str = "\
+Limits: each event stream may fall 16 events behind (the events of a state are serialized \
+once and shared by every page); a page further behind gets a `lagged` event and a fresh \
+snapshot instead of the events it missed. /api/states reads at most 16 states at a time.
+
+Protections: every answer carries Content-Security-Policy: default-src 'self'; \
+frame-ancestors 'none'; object-src 'none'; base-uri 'none' (no other site can frame the page), \
+X-Content-Type-Options: nosniff and Referrer-Policy: no-referrer; /api/* answers carry \
+Cache-Control: no-store. An API request sent by a page of another site or origin \
+(Sec-Fetch-Site: cross-site or same-site, or a foreign Origin) gets 403. A Host header that \
+does not name this server gets 403 (against DNS rebinding): on loopback, localhost, 127.0.0.1, \
+[::1] or the address with its port; beyond loopback, this host's IP addresses and the names \
+given with --allow-host. With writes off, opening a state creates no node; a PUT is refused \
+before its body is read unless its token is right.";
+
+/// A `--allow-host` value: a DNS name, without port or scheme.
+fn parse_host_name(text: &str) -> Result<String, String> {
+    let name = text.trim().trim_end_matches('.');
+    let valid = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+    if !valid {
+        return Err(format!(
+            "`{text}` is not a host name (give the name alone, without a port or scheme)"
+        ));
+    }
+    Ok(name.to_ascii_lowercase())
+}
+
+/// A positive count.
+fn parse_count(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("`{text}`: expected a positive whole number")),
+    }
+}
+
 /// Arguments of `zkstate serve`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// Address to listen on; a non-loopback address prints a warning: the page has no login
     #[arg(long, value_name = "ADDR", default_value = DEFAULT_LISTEN)]
@@ -54,6 +120,19 @@ pub struct Args {
     /// state's lock); every write needs the token printed at start
     #[arg(long)]
     pub allow_write: bool,
+
+    /// A host name the server answers to, with any port (repeatable); beyond loopback only these
+    /// names and this host's own IP addresses are answered, any other Host header gets 403
+    #[arg(long = "allow-host", value_name = "NAME", value_parser = parse_host_name)]
+    pub allow_host: Vec<String>,
+
+    /// The most event streams (open state pages) served at once; past it a new stream gets 503
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_STREAMS, value_parser = parse_count)]
+    pub max_streams: usize,
+
+    /// Close a watched state when no page has watched or read it for SECS
+    #[arg(long, value_name = "SECS", default_value = DEFAULT_IDLE_CLOSE, value_parser = parse_seconds)]
+    pub idle_close: Duration,
 }
 
 /// Runs `zkstate serve` until Ctrl-C or SIGTERM.
@@ -76,7 +155,16 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
             let token = args
                 .allow_write
                 .then(|| uuid::Uuid::new_v4().simple().to_string());
-            let app = api::App::new(conn, root.clone(), token.clone(), global.timeout, local);
+            let settings = api::Settings {
+                root: root.clone(),
+                token: token.clone(),
+                timeout: global.timeout,
+                listen: local,
+                allow_hosts: args.allow_host.clone(),
+                max_streams: args.max_streams,
+                idle_close: args.idle_close,
+            };
+            let app = api::App::new(conn, settings);
             print_line(&format!("listening on http://{local}/"))?;
             if let Some(token) = &token {
                 print_line(&format!("write token: {token}"))?;
@@ -87,8 +175,13 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
             ));
             if !local.ip().is_loopback() {
                 note(&format!(
-                    "warning: listening on {local}, beyond this host: the page has no login, anyone who reaches it reads every state{}",
-                    if token.is_some() { " (writes still need the token)" } else { "" }
+                    "warning: listening on {local}, beyond this host: the page has no login, anyone who reaches it reads every state{}; answering only to this host's IP addresses{}",
+                    if token.is_some() { " (writes still need the token)" } else { "" },
+                    if args.allow_host.is_empty() {
+                        " (--allow-host NAME adds a name)".to_string()
+                    } else {
+                        format!(" and {}", args.allow_host.join(", "))
+                    }
                 ));
             }
             let stopping = app.clone();
@@ -100,11 +193,39 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
                 // Ends the event streams, so that the graceful shutdown does not wait for them.
                 stopping.shutdown();
             };
-            let served = axum::serve(listener, api::router(app.clone()))
+            let service = api::router(app.clone())
+                .into_make_service_with_connect_info::<guard::Arrival>();
+            let served = axum::serve(listener, service)
                 .with_graceful_shutdown(stop)
                 .await;
             app.close().await;
             served.context("the HTTP server failed")
         })
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_help_states_the_bounds_the_code_uses() {
+        assert!(AFTER_HELP.contains(&format!("may fall {} events behind", watched::STREAM_QUEUE)));
+        assert!(AFTER_HELP.contains(&format!(
+            "reads at most {} states at a time",
+            listing::STATES_CONCURRENCY
+        )));
+        assert!(AFTER_HELP.contains(guard::CSP));
+    }
+
+    #[test]
+    fn allow_host_takes_a_name_alone() {
+        assert_eq!(
+            parse_host_name("ZK.Example.com."),
+            Ok("zk.example.com".into())
+        );
+        for bad in ["", "zk.example.com:80", "http://zk", "a b", "[::1]"] {
+            assert!(parse_host_name(bad).is_err(), "{bad}");
+        }
+    }
 }

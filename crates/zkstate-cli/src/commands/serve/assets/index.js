@@ -21,6 +21,13 @@ function render() {
   const list = (states || []).slice().sort((a, b) => (a.dir < b.dir ? -1 : a.dir > b.dir ? 1 : 0));
   for (const s of list) {
     if (filter && !String(s.dir).toLowerCase().includes(filter)) continue;
+    if (s.unreadable) {
+      // A node this server may not list (its ZooKeeper ACL): its path and why, nothing else.
+      rows.push(el('tr', { class: 'state unreadable', 'data-dir': s.dir, title: s.error ?? 'unreadable' },
+        el('td', { class: 'dir' }, String(s.dir), ' ', el('span', { class: 'badge' }, 'unreadable')),
+        el('td', { class: 'reason', colspan: '5' }, String(s.error ?? 'permission denied'))));
+      continue;
+    }
     const known = s.applied !== null && s.applied !== undefined;
     const incomplete = known && s.applied < s.listeners;
     const tr = el('tr', { class: `state${incomplete ? ' rolling' : ''}`, 'data-dir': s.dir },
