@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::args::parse_seconds;
-use crate::commands::{edit, get, listeners, ls, patch, rm, rollout, serve, set, watch};
+use crate::commands::{edit, get, listeners, ls, patch, rm, rollout, serve, set, unlock, watch};
 
 /// What `--help` shows after the options: the exit codes (from their table in `exit.rs`) and
 /// where output goes.
@@ -117,6 +117,9 @@ pub enum Command {
     Ls(ls::Args),
     /// Remove a state directory and everything under it
     Rm(rm::Args),
+    /// Remove the nodes of a state's lock that no session holds (planted persistent nodes that
+    /// block every write); live writers' nodes are never touched
+    Unlock(unlock::Args),
 }
 
 #[cfg(test)]

@@ -156,6 +156,14 @@ pub fn lock_waited(err: &zkstate::Error) -> Option<std::time::Duration> {
 /// A write of `dir` (or what else names it) that failed with `err`: a lock held past `--timeout`
 /// says so (exit 1), anything else keeps the library's error under `cannot write DIR`.
 pub fn write_error(dir: &str, err: zkstate::Error) -> anyhow::Error {
+    if let zkstate::Error::LockNotHeld { path } = &err {
+        return fail(
+            Code::Failure,
+            format!(
+                "lock node {path} is not held by a live session; remove it with: zkstate unlock {dir}"
+            ),
+        );
+    }
     match lock_waited(&err) {
         Some(waited) => fail(
             Code::Failure,

@@ -24,7 +24,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use crate::cli::{Cli, Command};
-use crate::commands::{edit, get, listeners, ls, patch, rm, rollout, serve, set, watch, Global};
+use crate::commands::{
+    edit, get, listeners, ls, patch, rm, rollout, serve, set, unlock, watch, Global,
+};
 use crate::exit::Code;
 
 fn main() -> ExitCode {
@@ -84,5 +86,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rm(args) => rm::run(&global, args).await,
         Command::Rollout(args) => rollout::run(&global, args).await,
         Command::Serve(args) => serve::run(&global, args).await,
+        Command::Unlock(args) => unlock::run(&global, args).await,
     }
 }

@@ -216,6 +216,10 @@ pub struct ListenerRow {
     pub applied_mzxid: Option<i64>,
     /// When it reported, milliseconds since the Unix epoch, its own clock.
     pub reported_at_ms: Option<u64>,
+    /// The record's node is persistent: no session holds it, another client planted it; no
+    /// rollout counts it. Present only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub planted: bool,
 }
 
 impl From<&Listener> for ListenerRow {
@@ -234,6 +238,7 @@ impl From<&Listener> for ListenerRow {
             applied_version: listener.applied_version,
             applied_mzxid: listener.applied_mzxid,
             reported_at_ms: listener.reported_at_ms,
+            planted: listener.planted,
         }
     }
 }
@@ -252,8 +257,13 @@ pub fn listeners_table(rows: &[ListenerRow]) -> String {
                     escape(s).into_owned()
                 }
             };
+            let id = escape(&row.id);
             [
-                escape(&row.id).into_owned(),
+                if row.planted {
+                    format!("{id} (planted: no session holds it)")
+                } else {
+                    id.into_owned()
+                },
                 or_dash(&row.hostname),
                 if row.pid == 0 {
                     "-".to_string()
@@ -438,6 +448,7 @@ mod tests {
                 applied_version: Some(17),
                 applied_mzxid: Some(99),
                 reported_at_ms: Some(1_709_294_401_000),
+                planted: false,
             },
             ListenerRow {
                 id: "a-much-longer-id".into(),
@@ -448,6 +459,7 @@ mod tests {
                 applied_version: None,
                 applied_mzxid: None,
                 reported_at_ms: None,
+                planted: false,
             },
         ];
         let table = listeners_table(&rows);
@@ -515,6 +527,7 @@ mod tests {
             applied_version: Some(1),
             applied_mzxid: None,
             reported_at_ms: None,
+            planted: false,
         };
         let table = listeners_table(&[row]);
         let lines: Vec<&str> = table.split('\n').collect();

@@ -12,6 +12,7 @@ pub mod rm;
 pub mod rollout;
 pub mod serve;
 pub mod set;
+pub mod unlock;
 pub mod watch;
 
 use std::future::Future;
