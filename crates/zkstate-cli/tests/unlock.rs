@@ -48,7 +48,9 @@ async fn a_planted_listener_record_is_marked_and_not_counted() {
     let listed = run(&zk, &["listeners", &dir]).await;
     listed.success();
     assert!(
-        listed.stdout.contains("ghost (planted: no session holds it)"),
+        listed
+            .stdout
+            .contains("ghost (planted: no session holds it)"),
         "{listed}"
     );
     let json = run(&zk, &["listeners", &dir, "--json"]).await;

@@ -108,6 +108,11 @@ impl Layout {
         self.acl.acls()
     }
 
+    /// The policy the nodes zkstate creates get.
+    pub(crate) fn acl_policy(&self) -> AclPolicy {
+        self.acl
+    }
+
     /// `/<dir>/listeners/<id>`
     pub fn listener(&self, id: &str) -> String {
         format!("{}/{id}", self.listeners)
@@ -172,6 +177,30 @@ pub(crate) mod acl {
         pub fn needs_credentials(self) -> bool {
             self != AclPolicy::Open
         }
+
+        /// Whether a node's ACL grants more than this policy would: to anyone (`world`) or an
+        /// address range (`ip`) beyond what the policy gives everyone (nothing for
+        /// `CreatorOnly`, reading for `CreatorAllWorldRead`). `Open` gives everything, so nothing
+        /// exceeds it. Entries for other identities (`digest`, `sasl`) are not told apart from
+        /// the creator's: a session cannot see whose they are.
+        ///
+        /// | policy | an entry | exceeds |
+        /// |---|---|---|
+        /// | `Open` | any | no |
+        /// | `CreatorOnly` | `world` or `ip`, any permission | yes |
+        /// | `CreatorAllWorldRead` | `world` or `ip`, more than read | yes |
+        /// | any | `auth`, `digest`, `sasl`, `x509` | no |
+        pub(crate) fn is_exceeded_by(self, acl: &[Acl]) -> bool {
+            let everyone = match self {
+                AclPolicy::Open => return false,
+                AclPolicy::CreatorOnly => Permission::NONE,
+                AclPolicy::CreatorAllWorldRead => Permission::READ,
+            };
+            acl.iter().any(|entry| {
+                matches!(entry.scheme(), "world" | "ip")
+                    && (entry.permission() | everyone) != everyone
+            })
+        }
     }
 
     impl fmt::Display for AclPolicy {
@@ -205,6 +234,46 @@ pub(crate) mod acl {
     #[cfg(test)]
     mod tests {
         use super::*;
+
+        #[test]
+        fn open_is_exceeded_by_nothing() {
+            let all = [Acl::new_const(Permission::ALL, "world", "anyone")];
+            assert!(!AclPolicy::Open.is_exceeded_by(&all));
+        }
+
+        #[test]
+        fn creator_only_is_exceeded_by_any_world_or_ip_entry() {
+            for entry in [
+                Acl::new_const(Permission::READ, "world", "anyone"),
+                Acl::new_const(Permission::ALL, "ip", "10.0.0.0/8"),
+            ] {
+                let shown = format!("{entry:?}");
+                assert!(AclPolicy::CreatorOnly.is_exceeded_by(&[entry]), "{shown}");
+            }
+        }
+
+        #[test]
+        fn creator_all_world_read_is_exceeded_by_world_writes_not_reads() {
+            let read = Acl::new_const(Permission::READ, "world", "anyone");
+            let write = Acl::new_const(Permission::WRITE, "world", "anyone");
+            let ip_read = Acl::new_const(Permission::READ, "ip", "127.0.0.1");
+            let policy = AclPolicy::CreatorAllWorldRead;
+            assert!(!policy.is_exceeded_by(&[read.clone(), ip_read]));
+            assert!(policy.is_exceeded_by(&[read, write]));
+        }
+
+        #[test]
+        fn identities_never_exceed_a_policy() {
+            let ids = [
+                Acl::new_const(Permission::ALL, "auth", ""),
+                Acl::new_const(Permission::ALL, "digest", "bob:hash"),
+                Acl::new_const(Permission::ALL, "sasl", "bob"),
+            ];
+            for policy in [AclPolicy::CreatorOnly, AclPolicy::CreatorAllWorldRead] {
+                assert!(!policy.is_exceeded_by(&ids), "{policy}");
+            }
+            assert!(!AclPolicy::CreatorOnly.is_exceeded_by(&CREATOR_ALL_WORLD_READ[..1]));
+        }
 
         #[test]
         fn names_round_trip() {

@@ -13,6 +13,7 @@
 //! | `zkstate_last_verified_timestamp_seconds` | gauge | seconds since the Unix epoch | `dir` | when the local copy was last verified equal to ZooKeeper's; its staleness age is `time() - this` |
 //! | `zkstate_stale_total` | counter | events | `dir` | a handle's copy went stale (`read()` started failing with `Stale`) |
 //! | `zkstate_resyncs_total` | counter | reads | `dir`, `reason` | full re-reads of the payload: `session` (a new session), `reconnect`, `drift` (the periodic check found another write) |
+//! | `zkstate_acl_wider_total` | counter | nodes | `dir` | a state was opened with a policy that names the creator, and a node of its layout grants more (to `world` or `ip`) than the policy would: it was adopted as it is |
 //! | `zkstate_payload_faults_total` | counter | faults | `dir`, `kind` | the payload went bad: `missing`, `json` (not JSON, or not of the type), `frame` (a bad zstd frame), `too_large` (a decompression bomb), `too_many_values` (more JSON values than `with_max_values` allows) |
 //! | `zkstate_lagged_total` | counter | events | `dir` | a subscriber fell behind its buffer and skipped to a snapshot |
 //! | `zkstate_records_written_total` | counter | writes | `dir` | listener record writes reporting what was applied |
@@ -140,6 +141,11 @@ pub(crate) fn payload_fault(dir: &str, fault: &Error) {
     };
     metrics::counter!("zkstate_payload_faults_total", "dir" => dir.to_string(), "kind" => kind)
         .increment(1);
+}
+
+/// `zkstate_acl_wider_total`.
+pub(crate) fn acl_wider(dir: &str) {
+    metrics::counter!("zkstate_acl_wider_total", "dir" => dir.to_string()).increment(1);
 }
 
 /// `zkstate_lagged_total`.

@@ -186,4 +186,35 @@ async fn known_operations_give_exact_counts() {
     );
     a.close().await;
     b.close().await;
+
+    // A state made open by another client, adopted by a creator-only session: its directory and
+    // payload grant more than the policy would (the other nodes are made by the session).
+    let open_dir = unique_dir("metrics-wider-acl");
+    let raw = raw_client(&servers).await;
+    let open =
+        zookeeper_client::CreateMode::Persistent.with_acls(zookeeper_client::Acls::anyone_all());
+    raw.mkdir(&open_dir, &open).await.expect("dir");
+    raw.create(&format!("{open_dir}/payload"), b"{}", &open)
+        .await
+        .expect("payload");
+    let settings = common::fast_settings()
+        .with_acl_policy(zkstate::AclPolicy::CreatorOnly)
+        .with_digest(zkstate::Credential::new("alice", "secret").expect("credential"));
+    let owner = zkstate::Connection::connect(&format!("zookeeper://{servers}"), settings)
+        .await
+        .expect("connect");
+    let adopted = ZkState::new(&owner, &open_dir, json!({}))
+        .await
+        .expect("adopted");
+    let snapshot = snapshotter.snapshot().into_vec();
+    assert_eq!(
+        value(&snapshot, "zkstate_acl_wider_total", &[("dir", &open_dir)]),
+        2,
+        "the directory and the payload"
+    );
+    assert_eq!(
+        value(&snapshot, "zkstate_acl_wider_total", &[("dir", d)]),
+        0
+    );
+    adopted.close().await;
 }

@@ -267,6 +267,7 @@ pub(crate) async fn create_dirs(
     layout: &Layout,
     acls: Acls<'_>,
 ) -> Result<(), Error> {
+    warn_of_wider_acls(client, layout).await;
     let dirs = layout.directories();
     let stats: Vec<_> = dirs.iter().map(|dir| client.check_stat(dir)).collect();
     let mut missing = Vec::new();
@@ -297,6 +298,30 @@ pub(crate) async fn create_dirs(
         }
     }
     Ok(())
+}
+
+/// An existing state is adopted whatever its ACL; with a policy that names the creator, each
+/// node of the layout whose ACL grants more than the policy would ([`AclPolicy::is_exceeded_by`])
+/// is reported, by a warning and `zkstate_acl_wider_total`: whoever created it can let others in.
+/// The ACL reads travel together; a node that cannot be read is not reported here.
+///
+/// [`AclPolicy::is_exceeded_by`]: crate::AclPolicy
+async fn warn_of_wider_acls(client: &Client, layout: &Layout) {
+    let policy = layout.acl_policy();
+    if !policy.needs_credentials() {
+        return;
+    }
+    let mut nodes = layout.directories().to_vec();
+    nodes.push(&layout.payload);
+    let reads: Vec<_> = nodes.iter().map(|node| client.get_acl(node)).collect();
+    for (node, read) in nodes.into_iter().zip(reads) {
+        if let Ok((acl, _)) = read.await {
+            if policy.is_exceeded_by(&acl) {
+                tracing::warn!(%node, %policy, ?acl, "a node of the state grants more than the acl policy; adopted as it is");
+                crate::metrics::acl_wider(&layout.dir);
+            }
+        }
+    }
 }
 
 /// Creates the layout; the payload only when absent (an existing one is adopted).
