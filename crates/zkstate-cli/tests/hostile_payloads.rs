@@ -1,11 +1,51 @@
-//! Payloads written to cost memory, by a raw client, into a state that `zkstate watch` follows
-//! with the default limits: each is refused with a typed error naming its limit and count, the
-//! last good value is kept, the next good value is delivered, and the watcher's peak memory
-//! (`VmHWM`) stays below the bound the README's security section states.
+//! Payloads written to cost memory, by a raw client, into a state that `zkstate watch` and a page
+//! of `zkstate serve` follow with the default limits: each is refused with a typed error naming
+//! its limit and count, the last good value is kept, the next good value is delivered, and each
+//! process's peak memory (`VmHWM`) stays below the bound the README's security section states.
 
 mod common;
 
 use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// The raw bytes of a `zkstate serve` event stream, read as they come.
+struct EventStream {
+    socket: TcpStream,
+    seen: String,
+}
+
+impl EventStream {
+    /// Opens the event stream of `dir` on the server at `base` (`http://127.0.0.1:PORT`).
+    async fn open(base: &str, dir: &str) -> EventStream {
+        let host = base.trim_start_matches("http://");
+        let mut socket = TcpStream::connect(host).await.expect("connect to serve");
+        let path = dir.replace('/', "%2F");
+        let request = format!(
+            "GET /api/states/{path}/events HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n"
+        );
+        socket.write_all(request.as_bytes()).await.expect("request");
+        let mut stream = EventStream {
+            socket,
+            seen: String::new(),
+        };
+        stream.until("event: snapshot", 1).await;
+        stream
+    }
+
+    /// Reads until `needle` has been seen `count` times in the whole stream.
+    async fn until(&mut self, needle: &str, count: usize) {
+        let mut buf = vec![0; 1 << 16];
+        while self.seen.matches(needle).count() < count {
+            let read = tokio::time::timeout(SOON, self.socket.read(&mut buf))
+                .await
+                .unwrap_or_else(|_| panic!("{needle:?} x{count} not seen in time"))
+                .expect("read");
+            assert!(read > 0, "the stream ended before {needle:?} x{count}");
+            self.seen.push_str(&String::from_utf8_lossy(&buf[..read]));
+        }
+    }
+}
 
 /// The bound the README states for a default-configured instance, whatever is written.
 const PEAK_BOUND_KIB: u64 = 160 * 1024;
@@ -51,11 +91,31 @@ fn peak_kib(pid: u32) -> u64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn payloads_built_to_exhaust_memory_are_refused_and_the_watcher_stays_small() {
+async fn payloads_built_to_exhaust_memory_are_refused_and_watch_and_serve_stay_small() {
     let zk = shared_zk().await;
-    let dir = unique_dir("hostile-payloads");
+    let root = unique_dir("hostile-payloads");
+    let dir = format!("{root}/s");
     create_state(&zk, &dir, "[1,2,3]").await;
     let mut watch = Running::watch(&zk, &dir, &[]).await;
+    let serve_args = [
+        "--zk",
+        &zk,
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--root",
+        &root,
+    ];
+    let mut serve = Running::spawn(&serve_args);
+    let listening = serve
+        .line_where(Stream::Stdout, |l| l.starts_with("listening on "))
+        .await;
+    let base = listening
+        .trim_start_matches("listening on ")
+        .trim_end_matches('/')
+        .to_string();
+    let mut page = EventStream::open(&base, &dir).await;
+    let serve_before = peak_kib(serve.pid());
     let payload = format!("{dir}/payload");
     let before = peak_kib(watch.pid());
 
@@ -104,7 +164,10 @@ async fn payloads_built_to_exhaust_memory_are_refused_and_the_watcher_stays_smal
             "{what}: {line}\n{}",
             watch.transcript()
         );
+        let faults = cases.iter().take_while(|(w, _, _)| w != what).count() + 1;
+        page.until("event: fault", faults).await;
     }
+    assert_eq!(page.seen.matches(limit).count(), 2, "{}", page.seen);
     let refused: Vec<_> = watch.seen[printed..]
         .iter()
         .filter(|(s, _)| *s == Stream::Stdout)
@@ -120,12 +183,18 @@ async fn payloads_built_to_exhaust_memory_are_refused_and_the_watcher_stays_smal
         "the next good value, diffed against the last good one\n{}",
         watch.transcript()
     );
+    page.until("[1,2,3,4]", 1).await;
     let peak = peak_kib(watch.pid());
     eprintln!("zkstate watch: VmHWM {before} KiB before, {peak} KiB after the hostile payloads");
-    assert!(
-        peak < PEAK_BOUND_KIB,
-        "peak {peak} KiB, bound {PEAK_BOUND_KIB} KiB\n{}",
-        watch.transcript()
-    );
+    let serve_peak = peak_kib(serve.pid());
+    eprintln!("zkstate serve: VmHWM {serve_before} KiB before, {serve_peak} KiB after");
+    for (who, peak) in [("watch", peak), ("serve", serve_peak)] {
+        assert!(
+            peak < PEAK_BOUND_KIB,
+            "zkstate {who}: peak {peak} KiB, bound {PEAK_BOUND_KIB} KiB\n{}",
+            watch.transcript()
+        );
+    }
     watch.kill().await;
+    serve.kill().await;
 }
