@@ -43,7 +43,19 @@ async fn serve_on(zk: &str, listen: &str, extra: &[&str]) -> Server {
         .trim_start_matches("listening on ")
         .trim_end_matches('/')
         .replace("0.0.0.0", "127.0.0.1");
-    let token = if extra.contains(&"--allow-write") {
+    let token_file = extra
+        .iter()
+        .position(|a| *a == "--token-file")
+        .map(|i| extra[i + 1]);
+    let token = if let Some(file) = token_file {
+        running
+            .line_where(Stream::Stderr, |l| {
+                l.starts_with("zkstate: write token in ")
+            })
+            .await;
+        let token = std::fs::read_to_string(file).expect("the token file");
+        Some(token.trim_end().to_string())
+    } else if extra.contains(&"--allow-write") {
         let line = running
             .line_where(Stream::Stdout, |l| l.starts_with("write token: "))
             .await;
@@ -1188,4 +1200,39 @@ async fn a_state_no_page_watches_is_closed_after_the_idle_time() {
             s["open_states"] == json!(0) && s["streams"] == json!(0)
         })
         .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_file_holds_the_write_token_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let zk = shared_zk().await;
+    let root = unique_dir("serve-token-file");
+    let dir = format!("{root}/s");
+    create_state(&zk, &dir, r#"{"a":1}"#).await;
+    let file = std::env::temp_dir().join(format!("zkstate-token-{}", std::process::id()));
+    std::fs::write(&file, "left by someone else").expect("an old file");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let path = file.to_str().expect("utf-8");
+    let server = serve(
+        &zk,
+        &["--root", &root, "--allow-write", "--token-file", path],
+    )
+    .await;
+    let mode = std::fs::metadata(&file).expect("stat").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the token file is private");
+    assert!(
+        !server
+            ._running
+            .seen
+            .iter()
+            .any(|(_, l)| l.starts_with("write token: ")),
+        "the token is not printed"
+    );
+    let token = server.token.clone();
+    let put = server
+        .put(&dir, Some("0"), token.as_deref(), br#"{"a":2}"#)
+        .await;
+    assert_eq!(put.status, 200, "{}", String::from_utf8_lossy(&put.body));
+    assert_eq!(payload(&zk, &dir).await, (json!({"a": 2}), 1));
+    let _ = std::fs::remove_file(&file);
 }

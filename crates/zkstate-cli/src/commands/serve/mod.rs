@@ -117,9 +117,14 @@ pub struct Args {
     pub root: Option<String>,
 
     /// Let the page and the API change values (compare-and-set on the version shown, under the
-    /// state's lock); every write needs the token printed at start
+    /// state's lock); every write needs the token printed at start (or written to --token-file)
     #[arg(long)]
     pub allow_write: bool,
+
+    /// With --allow-write, write the token to FILE (created with mode 0600, replaced if it
+    /// exists) instead of printing it on stdout, where logs may keep it
+    #[arg(long, value_name = "FILE", requires = "allow_write")]
+    pub token_file: Option<std::path::PathBuf>,
 
     /// A host name the server answers to, with any port (repeatable); beyond loopback only these
     /// names and this host's own IP addresses are answered, any other Host header gets 403
@@ -166,8 +171,13 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
             };
             let app = api::App::new(conn, settings);
             print_line(&format!("listening on http://{local}/"))?;
-            if let Some(token) = &token {
-                print_line(&format!("write token: {token}"))?;
+            match (&token, &args.token_file) {
+                (Some(token), Some(file)) => {
+                    write_private(file, token)?;
+                    note(&format!("write token in {}", file.display()));
+                }
+                (Some(token), None) => print_line(&format!("write token: {token}"))?,
+                (None, _) => {}
             }
             note(&format!(
                 "serving the states under {root}; writes {}",
@@ -202,6 +212,25 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
             served.context("the HTTP server failed")
         })
         .await
+}
+
+/// Writes `token` to `file`, readable by its owner only: created with mode 0600 (a file that
+/// exists is replaced: removed first, so that no other mode survives).
+fn write_private(file: &std::path::Path, token: &str) -> Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    match std::fs::remove_file(file) {
+        Ok(()) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err).with_context(|| format!("cannot replace {}", file.display())),
+    }
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+        .with_context(|| format!("cannot create the token file {}", file.display()))?;
+    writeln!(out, "{token}").with_context(|| format!("cannot write {}", file.display()))
 }
 
 #[cfg(test)]
