@@ -21,8 +21,10 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, OwnedSemaphorePermit};
 use tokio::time::{Interval, MissedTickBehavior};
 
-use super::api::{ApiError, App};
-use super::watched::{frame, Item, Watched};
+use super::app::App;
+use super::error::ApiError;
+use super::frames::{frame, Item};
+use super::watched::Watched;
 
 /// How often an idle stream sends a comment, so that proxies and the browser keep it open.
 pub const KEEPALIVE: Duration = Duration::from_secs(15);

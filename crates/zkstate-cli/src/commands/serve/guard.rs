@@ -11,7 +11,7 @@
 //!   no-store` on `/api/*`.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::extract::connect_info::{ConnectInfo, Connected};
@@ -22,7 +22,20 @@ use axum::response::{IntoResponse, Response};
 use axum::serve::IncomingStream;
 use tokio::net::TcpListener;
 
-use super::api::{ApiError, App};
+use super::error::ApiError;
+
+/// What the requests refused before any route, for `/api/stats`.
+#[derive(Default)]
+pub struct Counters {
+    pub refused_host: AtomicU64,
+    pub refused_cross_site: AtomicU64,
+}
+
+/// What the gate of every request holds: the Host names answered, and what was refused.
+pub struct Gate {
+    pub hosts: Hosts,
+    pub counters: Counters,
+}
 
 /// The Content-Security-Policy of every answer: the page runs only its own scripts and styles
 /// (no inline script, handler or style), loads nothing from elsewhere, and no page of any
@@ -184,15 +197,15 @@ pub fn cross_site(headers: &HeaderMap, host: &str) -> Option<String> {
 
 /// Refuses (403) a request whose Host does not name this server, and an API request from a
 /// page of another site or origin; counts both.
-pub async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    let hosts = app.hosts();
+pub async fn guard(State(gate): State<Arc<Gate>>, request: Request, next: Next) -> Response {
+    let hosts = &gate.hosts;
     let host = host_of(&request);
     let local = request
         .extensions()
         .get::<ConnectInfo<Arrival>>()
         .and_then(|info| info.0.local);
     let Some(host) = host.filter(|h| hosts.accepts(h, local)) else {
-        app.counters.refused_host.fetch_add(1, Ordering::Relaxed);
+        gate.counters.refused_host.fetch_add(1, Ordering::Relaxed);
         let shown = host_of(&request).map_or("(none)".to_string(), |h| format!("{h:?}"));
         let hint = match hosts.suggestion() {
             Some(own) => format!("open http://{own}/"),
@@ -209,7 +222,7 @@ pub async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) ->
     };
     if request.uri().path().starts_with("/api/") {
         if let Some(why) = cross_site(request.headers(), &host) {
-            app.counters
+            gate.counters
                 .refused_cross_site
                 .fetch_add(1, Ordering::Relaxed);
             return ApiError::new(

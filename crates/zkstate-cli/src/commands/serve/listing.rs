@@ -12,7 +12,8 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-use super::api::{listing_error, ApiResult, App};
+use super::app::App;
+use super::error::{listing_error, ApiResult};
 use crate::commands::{ls, payload_path};
 
 /// How many states `/api/states` reads (stat and rollout) at a time.

@@ -40,8 +40,11 @@
 //! Every file of the page is embedded in the binary: no network at run time.
 
 mod api;
+mod app;
 mod assets;
+mod error;
 mod events;
+mod frames;
 mod guard;
 mod listing;
 mod plain;

@@ -12,8 +12,8 @@ use tokio::sync::{broadcast, watch};
 use zkstate::Connection;
 use zookeeper_client::{OneshotWatcher, Stat};
 
-use super::api::{ApiError, ApiResult};
-use super::watched::{frame, Item};
+use super::error::{ApiError, ApiResult};
+use super::frames::{frame, Item};
 
 /// The pause before reading again after a failed read (a lost session, a timeout).
 const RETRY: Duration = Duration::from_secs(1);

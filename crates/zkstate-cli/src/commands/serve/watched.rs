@@ -10,7 +10,6 @@
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
 use axum::http::StatusCode;
 use futures::{Stream, StreamExt};
 use serde_json::{json, Value};
@@ -18,23 +17,10 @@ use tokio::sync::{broadcast, watch};
 use tokio_util::task::AbortOnDropHandle;
 use zkstate::{Connection, Listener, StateEvent, StateOptions, ZkState};
 
-use super::api::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult};
+pub use super::frames::{frame, Item, STREAM_QUEUE};
 use super::plain::{self, Copy};
 use crate::commands::payload_path;
-
-/// How many frames of a state a stream may fall behind before it skips to a fresh snapshot.
-/// The frames are shared by every stream of the state: at most this many values are held per
-/// state, whatever the number of pages.
-pub const STREAM_QUEUE: usize = 16;
-
-/// What the following task hands every stream of the state.
-#[derive(Clone, Debug)]
-pub enum Item {
-    /// A serialized SSE event (`change`, `listeners` or `fault`), shared.
-    Frame(Bytes),
-    /// The follower itself missed `missed` changes: every stream resyncs from a snapshot.
-    Resync { missed: u64 },
-}
 
 /// What follows the state's value.
 enum Source {
@@ -53,18 +39,6 @@ pub struct Watched {
     /// The last request or stream end that used it, for closing it when idle.
     last_used: Mutex<Instant>,
     _follow: AbortOnDropHandle<()>,
-}
-
-/// An SSE event: `event: NAME`, one `data:` line of compact JSON (which has no line break).
-pub fn frame(name: &str, data: &Value) -> Bytes {
-    let mut out = Vec::with_capacity(64);
-    out.extend_from_slice(b"event: ");
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"\ndata: ");
-    // Writing a `Value` into a `Vec` cannot fail.
-    let _ = serde_json::to_writer(&mut out, data);
-    out.extend_from_slice(b"\n\n");
-    Bytes::from(out)
 }
 
 impl Watched {
