@@ -33,10 +33,19 @@ async fn a_persistent_lock_node_is_reported_at_once_and_unlock_removes_only_it()
     let planted = format!("{dir}/lock/{PLANTED}");
     let persistent = CreateMode::Persistent.with_acls(Acls::anyone_all());
     raw.create(&planted, b"", &persistent).await.expect("plant");
-    // A live contender of another client, ephemeral, named unlike ours: not to be touched.
-    let live = format!("{dir}/lock/other-client-live");
+    // Planted with a child, so that it cannot be deleted as it is.
+    raw.create(&format!("{planted}/inside"), b"", &persistent)
+        .await
+        .expect("plant below");
+    // A live contender of another client, ephemeral, queued after any of ours: never touched.
+    let live = format!("{dir}/lock/_c_11111111-1111-1111-1111-111111111111-lock-9999999999");
     let ephemeral = CreateMode::Ephemeral.with_acls(Acls::anyone_all());
     raw.create(&live, b"", &ephemeral).await.expect("live node");
+    // Another tool's node in the directory, not named like a contender: it blocks nothing.
+    let other = format!("{dir}/lock/leases");
+    raw.create(&other, b"", &persistent)
+        .await
+        .expect("other node");
 
     let refused =
         tokio::time::timeout(Duration::from_secs(30), state.update(|v| v["n"] = json!(2)))

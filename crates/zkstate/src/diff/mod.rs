@@ -28,6 +28,7 @@
 //! ```
 
 mod apply;
+mod budget;
 mod change;
 mod merge;
 mod path;
@@ -38,6 +39,7 @@ mod walk;
 use serde_json::Value;
 
 pub use self::apply::apply;
+pub(crate) use self::budget::{path_bytes, Budget, BATCH};
 pub use self::change::{ApplyError, Change};
 pub use self::merge::merge;
 pub use self::path::{KeyPath, PathSegment};
@@ -45,14 +47,22 @@ pub use self::path::{KeyPath, PathSegment};
 /// The changes that turn `old` into `new`, in an order that [`apply`] can replay; empty when the
 /// values are equal.
 pub fn diff(old: &Value, new: &Value) -> Vec<Change> {
-    walk::Walk::run(old, new, usize::MAX).unwrap_or_default()
+    let unbounded = Budget {
+        changes: usize::MAX,
+        path_bytes: usize::MAX,
+    };
+    walk::Walk::run(old, new, unbounded).unwrap_or_default()
 }
 
-/// [`diff`], or one root [`Change::Modified`] when there would be more than `limit` changes:
-/// the walk stops there, so a value that differs everywhere costs no more than `limit`
-/// changes' worth of memory.
-pub(crate) fn diff_at_most(old: &Value, new: &Value, limit: usize) -> Vec<Change> {
-    walk::Walk::run(old, new, limit).unwrap_or_else(|| {
+/// [`diff`] within `budget`: `None` as soon as the changes would cost more (the walk stops
+/// there, having spent at most the budget).
+pub(crate) fn diff_within(old: &Value, new: &Value, budget: Budget) -> Option<Vec<Change>> {
+    walk::Walk::run(old, new, budget)
+}
+
+/// [`diff`] within [`BATCH`], or one root [`Change::Modified`] past it.
+pub(crate) fn diff_at_most(old: &Value, new: &Value) -> Vec<Change> {
+    diff_within(old, new, BATCH).unwrap_or_else(|| {
         vec![Change::Modified {
             path: KeyPath::root(),
             old: value::deep_clone(old),

@@ -25,7 +25,7 @@
 
 use serde_json::Value;
 
-use super::{diff, Change, PathSegment};
+use super::{diff_within, path_bytes, Change, PathSegment, BATCH};
 
 /// A part of more than this share of the old text is not worth it: parsing its two versions
 /// costs as much as parsing the new text whole.
@@ -84,7 +84,7 @@ pub(crate) fn diff_texts(old: &[u8], new: &[u8], max_depth: usize) -> Option<Vec
             budget: share,
         };
         if let Some(changes) = walk.elements(from, first) {
-            return Some(prefixed(changes, &path));
+            return prefixed(changes, &path);
         }
     }
 
@@ -97,7 +97,7 @@ pub(crate) fn diff_texts(old: &[u8], new: &[u8], max_depth: usize) -> Option<Vec
         inner,
         max_depth,
     )?;
-    Some(prefixed(diff(&old_part, &new_part), &path))
+    prefixed(diff_within(&old_part, &new_part, BATCH)?, &path)
 }
 
 /// Parses the two versions of a part that lies `depth` containers deep; `None` unless both
@@ -119,15 +119,24 @@ fn path_of(change: &mut Change) -> &mut Vec<PathSegment> {
     }
 }
 
-/// `changes` with `path` in front of each of their paths.
-fn prefixed(mut changes: Vec<Change>, path: &[PathSegment]) -> Vec<Change> {
+/// `changes` with `path` in front of each of their paths; `None` when that would take them past
+/// the batch's [`BATCH`] budget of path bytes (each change copies the prefix).
+fn prefixed(mut changes: Vec<Change>, path: &[PathSegment]) -> Option<Vec<Change>> {
+    let own: usize = changes
+        .iter()
+        .map(|c| path_bytes(c.path().segments()))
+        .sum();
+    let added = changes.len().saturating_mul(path_bytes(path));
+    if own.saturating_add(added) > BATCH.path_bytes {
+        return None;
+    }
     if !path.is_empty() {
         for change in &mut changes {
             let at = path_of(change);
             at.splice(0..0, path.iter().cloned());
         }
     }
-    changes
+    Some(changes)
 }
 
 /// Elements of one array, paired by index in the old and the new text.
@@ -174,6 +183,7 @@ impl Walk<'_> {
             }
         }
         let mut changes = Vec::new();
+        let mut spent = 0usize;
         for (old_range, new_range, index) in differ {
             let (a, b) = parse_parts(
                 old.get(old_range)?,
@@ -181,9 +191,13 @@ impl Walk<'_> {
                 self.depth,
                 self.max_depth,
             )?;
-            for mut change in diff(&a, &b) {
+            for mut change in diff_within(&a, &b, BATCH)? {
                 path_of(&mut change).insert(0, PathSegment::Index(index));
+                spent = spent.saturating_add(path_bytes(change.path().segments()));
                 changes.push(change);
+            }
+            if changes.len() > BATCH.changes || spent > BATCH.path_bytes {
+                return None;
             }
         }
         Some(changes)
@@ -428,6 +442,7 @@ impl<'a> Scan<'a> {
 mod tests {
     use serde_json::json;
 
+    use super::super::diff;
     use super::*;
 
     fn texts(old: &Value, new: &Value) -> (Vec<u8>, Vec<u8>) {

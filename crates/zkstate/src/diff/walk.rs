@@ -5,6 +5,7 @@ use std::cmp::Ordering;
 
 use serde_json::{Map, Value};
 
+use super::budget::{path_bytes, Budget};
 use super::change::Change;
 use super::path::{KeyPath, PathSegment};
 use super::value::{deep_clone, equal_within, scalars_equal, EQUALITY_DEPTH};
@@ -43,6 +44,8 @@ fn sorted_keys(map: &Map<String, Value>) -> bool {
 /// One diff in progress.
 pub(super) struct Walk<'a> {
     changes: Vec<Change>,
+    /// What the changes so far cost against the budget's path bytes.
+    path_bytes: usize,
     /// One path shared by the whole walk and only cloned into emitted changes: a path per work
     /// item would cost O(depth²) on deep values.
     path: KeyPath,
@@ -53,16 +56,23 @@ pub(super) struct Walk<'a> {
 
 impl<'a> Walk<'a> {
     /// The changes that turn `old` into `new`, in the order [`diff`](super::diff) documents;
-    /// `None` as soon as there are more than `limit` of them.
-    pub(super) fn run(old: &'a Value, new: &'a Value, limit: usize) -> Option<Vec<Change>> {
+    /// `None` as soon as they would cost more than `budget`.
+    pub(super) fn run(old: &'a Value, new: &'a Value, budget: Budget) -> Option<Vec<Change>> {
         let mut walk = Walk {
             changes: Vec::new(),
+            path_bytes: 0,
             path: KeyPath::root(),
             stack: vec![Work::Compare(None, old, new)],
         };
         while let Some(work) = walk.stack.pop() {
+            let before = walk.changes.len();
             walk.step(work);
-            if walk.changes.len() > limit {
+            if let Some(change) = walk.changes.get(before) {
+                walk.path_bytes = walk
+                    .path_bytes
+                    .saturating_add(path_bytes(change.path().segments()));
+            }
+            if walk.changes.len() > budget.changes || walk.path_bytes > budget.path_bytes {
                 return None;
             }
         }

@@ -24,9 +24,15 @@ pub(crate) use crate::error::DecodeError;
 use crate::options::Limits;
 pub use crate::options::{Compression, DEFAULT_MAX_DECOMPRESSED};
 
-/// The most zstd window a frame may ask for (2^24 bytes, 16 MiB: the default decompression cap):
-/// a frame whose window is larger is refused before its window is allocated.
-const MAX_WINDOW_LOG: u32 = 24;
+/// The largest zstd window (as a power of two) a frame may ask for when it may expand to at most
+/// `max_decompressed` bytes: a window beyond the whole content is never needed, so a frame
+/// asking for more than the cap, and at least 2^24 (16 MiB, the default cap: the windows zstd's
+/// levels choose for large inputs stay below it), is refused before its window is allocated.
+/// zstd's own bound is 2^31.
+fn max_window_log(max_decompressed: usize) -> u32 {
+    let bits = usize::BITS - max_decompressed.saturating_sub(1).leading_zeros();
+    bits.clamp(24, 31)
+}
 
 /// How many JSON values `text` holds, counted on the bytes without parsing: the root, and every
 /// array element and object member (each container's commas, and one more for a non-empty
@@ -87,7 +93,9 @@ pub(crate) fn unframe(bytes: &[u8], max_decompressed: usize) -> Result<Cow<'_, [
     }
     let frame = |e: std::io::Error| DecodeError::Frame(e.to_string());
     let mut decoder = zstd::stream::read::Decoder::new(bytes).map_err(frame)?;
-    decoder.window_log_max(MAX_WINDOW_LOG).map_err(frame)?;
+    decoder
+        .window_log_max(max_window_log(max_decompressed))
+        .map_err(frame)?;
     let mut out = Vec::new();
     // One byte past the cap tells a frame at the cap from one beyond it.
     let cap = u64::try_from(max_decompressed)
@@ -131,10 +139,6 @@ pub(crate) fn decode<T: DeserializeOwned>(
     Ok((value, json, canonical))
 }
 
-/// The most changes one batch carries: a payload that differs from the copy in more places is
-/// one root [`Modified`](crate::Change::Modified) instead.
-pub(crate) const MAX_CHANGES: usize = 65_536;
-
 /// A payload decoded and diffed against the copy's JSON.
 pub(crate) struct Decoded<T> {
     pub(crate) value: T,
@@ -153,8 +157,7 @@ pub(crate) struct Decoded<T> {
 /// [`decode`] would read it): no tree is parsed
 /// ([`diff_texts`](crate::diff::text::diff_texts)). Otherwise the new payload is [`decode`]d
 /// and the trees are diffed, one after the other: reading `T` on a second thread while the tree
-/// is built does not pay on two cores, where the two threads compete with the other work (for
-/// 900 KB, 7.3 ms with the second thread against 6.2 ms without).
+/// is built does not pay on two cores, where the two threads compete with the other work.
 pub(crate) fn decode_and_diff<T: DeserializeOwned>(
     current: &Json,
     bytes: &[u8],
@@ -163,7 +166,7 @@ pub(crate) fn decode_and_diff<T: DeserializeOwned>(
     if let Some(old) = current.canonical_text().filter(|_| !is_compressed(bytes)) {
         check_values(bytes, limits)?;
         let changes = crate::diff::text::diff_texts(old, bytes, super::json::TEXT_DEPTH);
-        if let Some(changes) = changes.filter(|changes| changes.len() <= MAX_CHANGES) {
+        if let Some(changes) = changes {
             let value =
                 serde_json::from_slice::<T>(bytes).map_err(|e| DecodeError::Json(e.to_string()))?;
             return Ok(Decoded {
@@ -175,7 +178,7 @@ pub(crate) fn decode_and_diff<T: DeserializeOwned>(
         }
     }
     let (value, tree, canonical) = decode::<T>(bytes, limits)?;
-    let changes = crate::diff::diff_at_most(&current.to_tree(), &tree, MAX_CHANGES);
+    let changes = crate::diff::diff_at_most(&current.to_tree(), &tree);
     let tree = Arc::new(tree);
     Ok(Decoded {
         value,
@@ -376,7 +379,8 @@ mod tests {
 
     #[test]
     fn a_payload_that_differs_in_more_places_than_a_batch_carries_is_one_root_change() {
-        let many: Vec<u32> = (0..MAX_CHANGES as u32 + 1).collect();
+        // Too many changes.
+        let many: Vec<u32> = (0..crate::diff::BATCH.changes as u32 + 1).collect();
         let bytes = serde_json::to_vec(&many).expect("json");
         let current = Json::of_tree(Arc::new(json!([])));
         let decoded =
@@ -386,5 +390,38 @@ mod tests {
             &decoded.changes[0],
             crate::Change::Modified { path, .. } if path.segments().is_empty()
         ));
+    }
+
+    #[test]
+    fn changes_under_a_long_key_cost_no_more_than_the_batch_budget() {
+        // 100 changes that each copy a 200 KB key would be 20 MB of paths.
+        let diffed = |key: &str| {
+            let old = json!({ key: vec![0; 100] });
+            let new = serde_json::to_vec(&json!({ key: vec![1; 100] })).expect("json");
+            let copies = [
+                Json::of_tree(Arc::new(old.clone())),
+                Json::canonical(serde_json::to_vec(&old).expect("json")),
+            ];
+            copies.map(|current| {
+                decode_and_diff::<Value>(&current, &new, Limits::default())
+                    .expect("decode")
+                    .changes
+            })
+        };
+        for changes in diffed(&"k".repeat(200_000)) {
+            assert_eq!(changes.len(), 1, "one root change");
+            assert!(changes[0].path().segments().is_empty());
+        }
+        for changes in diffed("k") {
+            assert_eq!(changes.len(), 100, "a short key: one change per element");
+        }
+    }
+
+    #[test]
+    fn strings_ending_in_a_backslash_and_keys_with_brackets_are_skipped_whole() {
+        for text in [r#"["a\\",1]"#, r#"{"{[":1,"]}":[2,3]}"#, r#"["\\\"",{}]"#] {
+            let tree: Value = serde_json::from_str(text).expect(text);
+            assert_eq!(count_values(text.as_bytes()), nodes(&tree), "{text}");
+        }
     }
 }

@@ -184,7 +184,7 @@ where
                 None
             },
             () = self.reports.next(client.as_ref(), holds) => None,
-            () = self.reaper.next(live.as_ref()) => None,
+            () = self.reaper.next(client.as_ref(), live.is_some()) => None,
         }
     }
 

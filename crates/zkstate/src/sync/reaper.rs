@@ -49,13 +49,14 @@ impl Reaper {
         }
     }
 
-    /// Waits for the reaper's next event and handles it: a scan due (started with `session`,
-    /// when the state is live in one), a scan's result judged, a delete done. Cancellation-safe.
-    pub(crate) async fn next(&mut self, session: Option<&Client>) {
+    /// Waits for the reaper's next event and handles it: a scan due (started with `session`
+    /// when the state is `live` in it), a scan's result judged (its victims deleted with the
+    /// session there is), a delete done. Cancellation-safe.
+    pub(crate) async fn next(&mut self, session: Option<&Client>, live: bool) {
         tokio::select! {
             () = &mut self.timer => {
                 self.timer.as_mut().reset(Instant::now() + next_scan(self.grace));
-                if let Some(client) = session {
+                if let (Some(client), true) = (session, live) {
                     self.start_scan(client);
                 }
             }
@@ -88,8 +89,18 @@ impl Reaper {
             return;
         };
         let (victims, suspects) = judge(&self.suspects, &seen, Instant::now(), self.grace);
+        let Some(client) = session else {
+            // No session to delete with: the victims stay suspects, as they were.
+            let old = std::mem::replace(&mut self.suspects, suspects);
+            for (name, _) in victims {
+                if let Some(suspect) = old.get(&name) {
+                    self.suspects.insert(name, *suspect);
+                }
+            }
+            return;
+        };
         self.suspects = suspects;
-        if let (false, Some(client)) = (victims.is_empty(), session) {
+        if !victims.is_empty() {
             let (client, layout) = (client.clone(), self.layout.clone());
             self.deletes.push(Box::pin(
                 async move { reap(&client, &layout, victims).await },

@@ -100,6 +100,9 @@ impl Remote {
     /// Waits for the next watch event, arming, read or tick. Cancellation-safe.
     pub(crate) async fn next(&mut self) -> Seen {
         tokio::select! {
+            // In this order when several are ready: the watch's events first, then the arming,
+            // the read in flight and the tick.
+            biased;
             event = async {
                 match self.watcher.as_mut() {
                     Some(watcher) => watcher.changed().await,

@@ -116,15 +116,16 @@ pub(crate) enum LockFailed {
 
 /// | error | outcome |
 /// |---|---|
-/// | a ZooKeeper error of kind `Expired` (our session) or `Busy` (our node vanished while waiting: the client's `RuntimeInconsistent`; throttled; session moved) | `StartOver` |
-/// | anything else (the lock timeout, permissions, a dropped link past the request timeout, …) | `Fail` |
+/// | `SessionExpired` (our session, and our node with it) | `StartOver` |
+/// | `RuntimeInconsistent` (the client's word for our node vanished while waiting: the lock directory was removed) | `StartOver` |
+/// | anything else (the lock timeout, a planted node, permissions, a busy server, a dropped link past the request timeout, …) | `Fail` |
 pub(crate) fn after_lock_failure(err: &Error) -> LockFailed {
+    use zookeeper_client::Error::{RuntimeInconsistent, SessionExpired};
     match err {
-        Error::ZooKeeper { source, .. }
-            if matches!(ZkFailure::of(source), ZkFailure::Expired | ZkFailure::Busy) =>
-        {
-            LockFailed::StartOver
-        }
+        Error::ZooKeeper {
+            source: SessionExpired | RuntimeInconsistent,
+            ..
+        } => LockFailed::StartOver,
         _ => LockFailed::Fail,
     }
 }
@@ -146,8 +147,6 @@ pub(crate) enum AfterCommit {
     /// Our commit marker changed or vanished (a reaper, an operator): learn it again and start
     /// over.
     MarkerMoved,
-    /// The server is busy (throttled, the session moved): start over.
-    Busy,
     /// The server refused the request (permissions, a bad argument, …): fail with its error.
     Refused,
     /// No answer, or the link dropped: the write may have landed; resolve it through the marker.
@@ -163,8 +162,7 @@ pub(crate) enum AfterCommit {
 /// | `OperationFailed` at the marker, any error | `MarkerMoved` |
 /// | `OperationFailed`, anything else | `Refused` |
 /// | `RequestFailed`, an error of kind `Refused` | `Refused` |
-/// | `RequestFailed`, an error of kind `Busy` | `Busy` |
-/// | `RequestFailed`, any other error (link down, session over, unknown) | `Lost` |
+/// | `RequestFailed`, any other error (link down, session over, a busy server, unknown) | `Lost`: the marker tells, whatever the error claims |
 /// | no answer in time | `Lost` |
 pub(crate) fn after_commit(failure: Option<&CheckWriteError>) -> AfterCommit {
     match failure {
@@ -179,7 +177,6 @@ pub(crate) fn after_commit(failure: Option<&CheckWriteError>) -> AfterCommit {
         Some(CheckWriteError::OperationFailed { .. }) => AfterCommit::Refused,
         Some(CheckWriteError::RequestFailed { source }) => match ZkFailure::of(source) {
             ZkFailure::Refused => AfterCommit::Refused,
-            ZkFailure::Busy => AfterCommit::Busy,
             _ => AfterCommit::Lost,
         },
         None => AfterCommit::Lost,

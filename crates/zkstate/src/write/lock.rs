@@ -115,7 +115,7 @@ impl Drop for Contending {
 }
 
 /// The sequence number of a Curator lock node name, if it is one.
-fn sequence(name: &str) -> Option<u64> {
+pub(crate) fn sequence(name: &str) -> Option<u64> {
     let at = name.rfind(LOCK_NAME)?;
     name[at + LOCK_NAME.len()..].parse().ok()
 }
@@ -333,14 +333,15 @@ async fn wait_for(
 ) -> Result<(), LockError> {
     let path = format!("{}/{predecessor}", layout.lock);
     tracing::debug!(%lock, %predecessor, "waiting for the lock");
-    match client.get_and_watch_data(&path).await {
-        Ok((_, stat, _)) if stat.ephemeral_owner == 0 => Err(LockError::Planted(path)),
-        Ok((_, _, watcher)) => {
+    // The stat only: a planted predecessor's data could be large.
+    match client.check_and_watch_stat(&path).await {
+        Ok((Some(stat), _)) if stat.ephemeral_owner == 0 => Err(LockError::Planted(path)),
+        Ok((Some(_), watcher)) => {
             watcher.changed().await;
             Ok(())
         }
         // Gone already: list again.
-        Err(zookeeper_client::Error::NoNode) => Ok(()),
+        Ok((None, _)) => Ok(()),
         Err(err) => Err(err.into()),
     }
 }

@@ -187,21 +187,20 @@ impl WriterState {
         let mut action = Action::FindSession { pause: false };
         let mut client = own.clone();
         loop {
+            if let Action::FindSession { pause: true } = action {
+                pause().await;
+            }
+            // After the pause: no request goes out past the deadline.
             let left = until.saturating_duration_since(Instant::now());
             let step = left.min(Duration::from_secs(10));
             let input = match action.clone() {
-                Action::FindSession { pause: wait } => {
-                    if wait {
-                        pause().await;
+                Action::FindSession { .. } => match find_session(own, conn, left, step).await {
+                    Ok(found) => {
+                        client = found;
+                        Input::Session(client.session_id().0)
                     }
-                    match find_session(own, conn, left, step).await {
-                        Ok(found) => {
-                            client = found;
-                            Input::Session(client.session_id().0)
-                        }
-                        Err(input) => input,
-                    }
-                }
+                    Err(input) => input,
+                },
                 Action::Announce => announce(&client, &write, step).await,
                 Action::Read => read(&client, &write, step).await,
                 Action::Fence => fence(&client, &write, step).await,

@@ -390,7 +390,6 @@ where
             marker.forget();
             start_over(writing(&layout.writer(cx.id)))
         }
-        AfterCommit::Busy => start_over(writing(&layout.payload)),
         AfterCommit::Refused => writing(&layout.payload).into(),
         AfterCommit::Bypassed => match refresh(cx).await {
             Err(err) => err.into(),

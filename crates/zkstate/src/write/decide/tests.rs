@@ -138,9 +138,9 @@ fn zk(source: zookeeper_client::Error) -> Error {
 }
 
 #[test]
-fn a_lock_lost_to_expiry_or_a_busy_server_starts_over() {
+fn a_lock_lost_to_expiry_or_a_vanished_node_starts_over() {
     use zookeeper_client::Error::*;
-    for source in [SessionExpired, RuntimeInconsistent, Throttled, SessionMoved] {
+    for source in [SessionExpired, RuntimeInconsistent] {
         assert_eq!(after_lock_failure(&zk(source)), LockFailed::StartOver);
     }
 }
@@ -157,9 +157,19 @@ fn any_other_lock_failure_is_returned() {
         path: "/a/lock".into(),
     };
     assert_eq!(after_lock_failure(&denied), LockFailed::Fail);
-    for source in [ConnectionLoss, ClientClosed, BadArguments(&"x")] {
+    for source in [
+        ConnectionLoss,
+        ClientClosed,
+        Throttled,
+        SessionMoved,
+        BadArguments(&"x"),
+    ] {
         assert_eq!(after_lock_failure(&zk(source)), LockFailed::Fail);
     }
+    let planted = Error::LockNotHeld {
+        path: "/a/lock/x".into(),
+    };
+    assert_eq!(after_lock_failure(&planted), LockFailed::Fail);
 }
 
 #[test]
@@ -216,18 +226,16 @@ fn a_request_refused_as_a_whole_is_refused() {
 }
 
 #[test]
-fn a_busy_server_means_start_over() {
+fn a_dropped_link_an_ended_session_or_a_busy_server_leaves_the_outcome_to_the_marker() {
     use zookeeper_client::Error::*;
-    for source in [Throttled, SessionMoved] {
-        let failure = CheckWriteError::RequestFailed { source };
-        assert_eq!(after_commit(Some(&failure)), AfterCommit::Busy);
-    }
-}
-
-#[test]
-fn a_dropped_link_or_an_ended_session_leaves_the_outcome_to_the_marker() {
-    use zookeeper_client::Error::*;
-    for source in [ConnectionLoss, Timeout, SessionExpired, ClientClosed] {
+    for source in [
+        ConnectionLoss,
+        Timeout,
+        SessionExpired,
+        ClientClosed,
+        Throttled,
+        SessionMoved,
+    ] {
         let failure = CheckWriteError::RequestFailed { source };
         assert_eq!(after_commit(Some(&failure)), AfterCommit::Lost);
     }
