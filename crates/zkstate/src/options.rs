@@ -6,7 +6,8 @@ use std::time::Duration;
 pub const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024 - 8 * 1024;
 
 /// The default cap on a decompressed payload: 16 MiB. With [`DEFAULT_MAX_VALUES`], what a
-/// payload may cost an instance is bounded whatever its form (see [`Limits`]).
+/// payload may cost an instance is bounded whatever its form
+/// ([`StateOptions::with_max_values`]).
 pub const DEFAULT_MAX_DECOMPRESSED: usize = 16 * 1024 * 1024;
 
 /// The default cap on the JSON values of one payload: 1,048,576 (2^20). A value is a container,

@@ -64,7 +64,7 @@ pub struct Hosts {
     loopback: Option<Vec<String>>,
     /// The names of `--allow-host`, lowercase, matched with any port.
     allowed: Vec<String>,
-    /// The address listened on, when it is one address (not 0.0.0.0 or [::]).
+    /// The address listened on, when it is one address (not `0.0.0.0` or `[::]`).
     listen: Option<IpAddr>,
 }
 

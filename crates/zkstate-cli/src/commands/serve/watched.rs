@@ -1,7 +1,7 @@
 //! One watched state: what follows it (a `ZkState<Value>`, or a plain read when opening one
 //! would create nodes), its live instances, and the fan-out of its events to every page.
 //!
-//! Each event is serialized once, into an SSE frame held as [`Bytes`], by the one task that
+//! Each event is serialized once, into an SSE frame held as `Bytes`, by the one task that
 //! follows the state; every stream gets a clone of the same frame (a reference count, not a
 //! copy) through a [`broadcast`] channel of [`STREAM_QUEUE`] frames. A stream that falls that
 //! far behind is not buffered further: it skips to the newest frame, sends `lagged` and a fresh
