@@ -74,8 +74,21 @@ pub(crate) fn count_values(text: &[u8]) -> usize {
     count
 }
 
-/// Refuses text with more values than `limits` allow.
+/// An upper bound on [`count_values`]: one more than the commas and opening brackets anywhere,
+/// strings included. A loop the compiler vectorises, many times faster than the exact count.
+fn most_values(text: &[u8]) -> usize {
+    1 + text
+        .iter()
+        .filter(|&&byte| matches!(byte, b',' | b'[' | b'{'))
+        .count()
+}
+
+/// Refuses text with more values than `limits` allow: the exact count only when the quick upper
+/// bound is over the limit (as for every payload of legitimate size, it mostly is not).
 fn check_values(text: &[u8], limits: Limits) -> Result<(), DecodeError> {
+    if most_values(text) <= limits.max_values {
+        return Ok(());
+    }
     let count = count_values(text);
     if count > limits.max_values {
         return Err(DecodeError::TooManyValues {
@@ -347,6 +360,7 @@ mod tests {
         ] {
             let tree: Value = serde_json::from_str(text).expect(text);
             assert_eq!(count_values(text.as_bytes()), nodes(&tree), "{text}");
+            assert!(most_values(text.as_bytes()) >= nodes(&tree), "{text}");
             let pretty = serde_json::to_vec_pretty(&tree).expect("pretty");
             assert_eq!(count_values(&pretty), nodes(&tree), "{text}, pretty");
         }

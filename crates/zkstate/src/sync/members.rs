@@ -27,13 +27,13 @@ const REGISTRATIONS_IN_FLIGHT: usize = 16;
 
 /// The registrations and deletions in flight for one state's records.
 pub(crate) struct Members {
-    layout: Layout,
+    layout: Arc<Layout>,
     records: Arc<Records>,
     side: FuturesUnordered<BoxFuture<()>>,
 }
 
 impl Members {
-    pub(crate) fn new(layout: Layout, records: Arc<Records>) -> Members {
+    pub(crate) fn new(layout: Arc<Layout>, records: Arc<Records>) -> Members {
         Members {
             layout,
             records,

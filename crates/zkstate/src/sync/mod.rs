@@ -61,7 +61,7 @@ fn is_session_over(err: &zookeeper_client::Error) -> bool {
 pub(crate) struct Task<T> {
     writer: Writer<T>,
     store: Store<T>,
-    layout: Layout,
+    layout: Arc<Layout>,
     slot: watch::Receiver<SessionSlot>,
     records: Arc<Records>,
     cancel: CancellationToken,
@@ -98,6 +98,8 @@ where
         grace: Duration,
         cancel: CancellationToken,
     ) -> Task<T> {
+        // One copy of the layout, shared with the machines that write records and reap markers.
+        let layout = Arc::new(layout);
         Task {
             store: writer.store(),
             writer,

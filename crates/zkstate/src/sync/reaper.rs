@@ -16,10 +16,9 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures::stream::FuturesUnordered;
-use futures::StreamExt;
 use tokio::time::{Instant, Sleep};
 use zookeeper_client::Client;
 
@@ -29,23 +28,24 @@ use crate::layout::Layout;
 /// The reaper of one state: when to scan next, the scan in flight, the suspects, and the
 /// deletes it started. Owned by the state's sync task, which polls [`Reaper::next`].
 pub(crate) struct Reaper {
-    layout: Layout,
+    layout: Arc<Layout>,
     grace: Duration,
     timer: Pin<Box<Sleep>>,
     scanning: Option<BoxFuture<Option<HashMap<String, Seen>>>>,
     suspects: HashMap<String, Suspect>,
-    deletes: FuturesUnordered<BoxFuture<()>>,
+    /// The deletes of the last scan's victims, while in flight.
+    deleting: Option<BoxFuture<()>>,
 }
 
 impl Reaper {
-    pub(crate) fn new(layout: Layout, grace: Duration) -> Reaper {
+    pub(crate) fn new(layout: Arc<Layout>, grace: Duration) -> Reaper {
         Reaper {
             layout,
             grace,
             timer: Box::pin(tokio::time::sleep(next_scan(grace))),
             scanning: None,
             suspects: HashMap::new(),
-            deletes: FuturesUnordered::new(),
+            deleting: None,
         }
     }
 
@@ -61,7 +61,7 @@ impl Reaper {
                 }
             }
             seen = maybe(&mut self.scanning) => self.judge(seen, session),
-            Some(()) = self.deletes.next(), if !self.deletes.is_empty() => {}
+            () = maybe(&mut self.deleting) => {}
         }
     }
 
@@ -89,8 +89,9 @@ impl Reaper {
             return;
         };
         let (victims, suspects) = judge(&self.suspects, &seen, Instant::now(), self.grace);
-        let Some(client) = session else {
-            // No session to delete with: the victims stay suspects, as they were.
+        let Some(client) = session.filter(|_| self.deleting.is_none()) else {
+            // No session to delete with, or the last deletes still in flight: the victims stay
+            // suspects, as they were.
             let old = std::mem::replace(&mut self.suspects, suspects);
             for (name, _) in victims {
                 if let Some(suspect) = old.get(&name) {
@@ -102,7 +103,7 @@ impl Reaper {
         self.suspects = suspects;
         if !victims.is_empty() {
             let (client, layout) = (client.clone(), self.layout.clone());
-            self.deletes.push(Box::pin(
+            self.deleting = Some(Box::pin(
                 async move { reap(&client, &layout, victims).await },
             ));
         }

@@ -23,7 +23,7 @@ use crate::store::Stamp;
 
 /// The report machine of one state, owned by its sync task.
 pub(crate) struct Reports {
-    layout: Layout,
+    layout: Arc<Layout>,
     records: Arc<Records>,
     at: Option<Instant>,
     /// The report in flight: the stamp it writes, and whether every record took it.
@@ -34,7 +34,7 @@ pub(crate) struct Reports {
 }
 
 impl Reports {
-    pub(crate) fn new(layout: Layout, records: Arc<Records>) -> Reports {
+    pub(crate) fn new(layout: Arc<Layout>, records: Arc<Records>) -> Reports {
         Reports {
             layout,
             records,
