@@ -314,8 +314,8 @@ where
         // A large copy reached by diffing texts has no tree: it is parsed (once) by whoever needs
         // it first: the next change that cannot be diffed as text (off the workers when big),
         // an update (`Store::parse_tree_off_workers`), `json()` or `ChangeBatch::value()`.
-        // Parsing it here in the background cost every change a parse that few use, on two cores
-        // (the 64 KB end-to-end change went from 1.06× to 1.46× the raw follower's time).
+        // Parsing it here in the background would cost every change a parse that few use, and on
+        // two cores that parse competes with the delivery of the next change.
     }
 
     /// Reports a bad payload: `read()` returns it and subscribers get it, once per distinct
