@@ -275,11 +275,11 @@ pub(crate) fn is_canonical(tree: &Value, text: &[u8]) -> bool {
     serde_json::to_writer(&mut rest, tree).is_ok() && rest.0.is_empty()
 }
 
-/// How deeply arrays and objects nest in a JSON text (brackets inside strings do not count).
-pub(crate) fn nesting(text: &[u8]) -> usize {
-    let (mut depth, mut deepest) = (0usize, 0usize);
+/// The bytes of a JSON text that are not inside a string: a string shows as its opening quote
+/// only (escapes are followed, so `"a\\"` ends where it should).
+pub(crate) fn outside_strings(text: &[u8]) -> impl Iterator<Item = u8> + '_ {
     let (mut in_string, mut escaped) = (false, false);
-    for &byte in text {
+    text.iter().copied().filter(move |&byte| {
         if in_string {
             match byte {
                 _ if escaped => escaped = false,
@@ -287,10 +287,18 @@ pub(crate) fn nesting(text: &[u8]) -> usize {
                 b'"' => in_string = false,
                 _ => {}
             }
-            continue;
+            return false;
         }
+        in_string = byte == b'"';
+        true
+    })
+}
+
+/// How deeply arrays and objects nest in a JSON text (brackets inside strings do not count).
+pub(crate) fn nesting(text: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    for byte in outside_strings(text) {
         match byte {
-            b'"' => in_string = true,
             b'[' | b'{' => {
                 depth += 1;
                 deepest = deepest.max(depth);

@@ -42,17 +42,7 @@ pub(crate) fn count_values(text: &[u8]) -> usize {
     let mut count = 1usize;
     // Whether the innermost open container has seen a first element yet.
     let mut empty = Vec::new();
-    let (mut in_string, mut escaped) = (false, false);
-    for &byte in text {
-        if in_string {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
+    for byte in crate::diff::text::outside_strings(text) {
         if matches!(byte, b' ' | b'\n' | b'\r' | b'\t') {
             continue;
         }
@@ -67,7 +57,6 @@ pub(crate) fn count_values(text: &[u8]) -> usize {
         match byte {
             b'[' | b'{' => empty.push(true),
             b',' => count += 1,
-            b'"' => in_string = true,
             _ => {}
         }
     }
