@@ -208,6 +208,16 @@ pub enum Error {
         /// The payload node.
         path: String,
     },
+    /// The history of the state does not hold this version's value ([`crate::history`]).
+    #[error("version {version} of {dir} is not kept: {reason}")]
+    NotKept {
+        /// The state directory.
+        dir: String,
+        /// The version asked for.
+        version: i32,
+        /// Why: not in the history, or the chain of undo patches back to it is broken.
+        reason: String,
+    },
     /// The update closure panicked: nothing was written and the lock was released.
     #[error("update closure for {path} panicked; nothing written")]
     UpdatePanicked {

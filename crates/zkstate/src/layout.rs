@@ -9,6 +9,7 @@
 //! /<dir>/lock/_c_<uuid>-lock-<n>  the write lock: Curator's InterProcessMutex layout
 //! /<dir>/writers/<id>             persistent commit marker, one per instance that wrote
 //! /<dir>/writers/<id>/alive       ephemeral: the marker's writer has a live session
+//! /<dir>/history/<v>-<czxid>-<n>  persistent, one per kept version (a JSON history entry)
 //! ```
 //!
 //! * **payload**: what the state holds. Plain JSON unless the writer turned compression on
@@ -30,6 +31,22 @@
 //!   `alive` says that the writer's session lives. A marker without `alive` that has not changed
 //!   for the grace period ([`StateOptions::with_marker_grace`](crate::StateOptions::with_marker_grace))
 //!   belongs to a writer that is gone, and live instances remove it.
+//! * **history**: one persistent node per kept version of the payload, created (and the oldest
+//!   removed) in the same transaction as the payload's write, so that a version is in the
+//!   history if and only if it was committed. Named `<version>-<czxid>-<bytes>`: the payload
+//!   version (10 digits), the payload's `czxid` as 16 hex digits (the incarnation: entries of a
+//!   payload deleted and re-created are another history and are removed by the next write), and
+//!   the entry's size in bytes, so that one listing gives a writer everything retention needs.
+//!   The data is a JSON object (in a zstd frame above 1 KiB), format 1:
+//!   `{"format":1, "version", "base", "undo", "undo_dropped", "outside", "time_ms", "author",
+//!   "message", "rollback_of", "changes"}`. `undo` is an RFC 6902 JSON patch that turns this
+//!   version's value into version `base`'s (null when none is known); the newest entry's value is
+//!   the payload itself, so any kept version is the payload with the newer entries' `undo`
+//!   patches applied, newest first. `author` is `{"id", "host", "pid", "program",
+//!   "program_version", "tool", "identity"}` (null for a version written by another tool, which
+//!   has `"outside": true` and its payload's `mtime` as `time_ms`); otherwise the time is the
+//!   entry node's `ctime`, the commit's server time. `changes` is `{"added", "modified",
+//!   "removed", "paths"}`. See [`crate::history`].
 
 pub(crate) use self::acl::AclPolicy;
 
@@ -41,6 +58,8 @@ pub const LISTENERS: &str = "listeners";
 pub const LOCK: &str = "lock";
 /// The commit markers' directory name.
 pub const WRITERS: &str = "writers";
+/// The history directory's name.
+pub const HISTORY: &str = "history";
 /// The name of a marker's ephemeral child that says its writer's session lives.
 pub const ALIVE: &str = "alive";
 /// The lock name in Curator's node names (`_c_<uuid>-lock-<sequence>`).
@@ -48,7 +67,7 @@ pub const LOCK_NAME: &str = "lock-";
 
 /// The children a state directory may have: a node with a `payload` child is a state, and these
 /// children belong to its layout (they hold no states).
-pub const CHILDREN: [&str; 4] = [PAYLOAD, LISTENERS, LOCK, WRITERS];
+pub const CHILDREN: [&str; 5] = [PAYLOAD, LISTENERS, LOCK, WRITERS, HISTORY];
 
 /// Whether a node with these children is a state directory (it has a payload).
 pub fn is_state<S: AsRef<str>>(children: &[S]) -> bool {
@@ -83,6 +102,8 @@ pub struct Layout {
     pub lock: String,
     /// `/<dir>/writers`
     pub writers: String,
+    /// `/<dir>/history`
+    pub history: String,
     pub(crate) acl: AclPolicy,
 }
 
@@ -95,6 +116,7 @@ impl Layout {
             listeners: child_path(dir, LISTENERS),
             lock: child_path(dir, LOCK),
             writers: child_path(dir, WRITERS),
+            history: child_path(dir, HISTORY),
             acl: AclPolicy::Open,
         }
     }
@@ -126,6 +148,11 @@ impl Layout {
     /// `/<dir>/writers/<id>/alive`
     pub fn writer_alive(&self, id: &str) -> String {
         format!("{}/{id}/{ALIVE}", self.writers)
+    }
+
+    /// `/<dir>/history/<name>`
+    pub fn history_entry(&self, name: &str) -> String {
+        format!("{}/{name}", self.history)
     }
 
     /// The layout directories, parents first: `dir`, `listeners`, `lock`, `writers`.

@@ -101,6 +101,7 @@
 pub mod connection;
 pub mod diff;
 mod error;
+pub mod history;
 pub mod layout;
 mod listeners;
 pub mod metrics;
@@ -119,12 +120,15 @@ pub use self::connection::{
 pub use self::diff::{Change, KeyPath, PathSegment};
 pub use self::error::{within, ConnectError, DecodeError, Error, TryUpdateError};
 pub use self::listeners::Listener;
-pub use self::options::{StateOptions, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_VALUES};
+pub use self::options::{StateOptions, Tool, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_VALUES};
 pub use self::state::fleet::{list_listeners, rollout, wait_for_rollout, watch_listeners, Rollout};
+pub use self::state::history::{read_history, value_at};
+pub use self::state::writes::Noted;
 pub use self::state::{unlock, Freshness, WeakState, ZkState};
 pub use self::store::changes::{ChangeBatch, Changes, Origin, StateEvent};
 pub use self::store::codec::{Compression, DEFAULT_MAX_DECOMPRESSED};
 pub use self::store::StateRef;
+pub use self::write::MAX_MESSAGE;
 
 /// Decodes a payload exactly as a state does (plain JSON or a zstd frame, then `T`), for tools
 /// and fuzzing, with the default limits ([`DEFAULT_MAX_DECOMPRESSED`], [`DEFAULT_MAX_VALUES`]).

@@ -101,6 +101,59 @@ pub struct StateOptions {
     pub(crate) compression: Compression,
     pub(crate) limits: Limits,
     pub(crate) marker_grace: Duration,
+    pub(crate) history: Retention,
+    pub(crate) program: Program,
+    pub(crate) tool: Tool,
+}
+
+/// The default number of versions a state's history keeps: 100.
+pub const DEFAULT_HISTORY_VERSIONS: usize = 100;
+/// The default total size of a state's history entries: 8 MiB.
+pub const DEFAULT_HISTORY_BYTES: usize = 8 * 1024 * 1024;
+
+/// How much of a state's history its writers keep: at most `max_versions` entries of at most
+/// `max_bytes` in all (the newest entry is kept whatever its size). `max_versions` 0: no history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Retention {
+    pub(crate) max_versions: usize,
+    pub(crate) max_bytes: usize,
+}
+
+/// The program that writes, as its history entries name it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Program {
+    pub(crate) name: String,
+    pub(crate) version: Option<String>,
+}
+
+impl Program {
+    /// The executable's file name, no version.
+    fn of_process() -> Program {
+        let name = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "unknown".to_string());
+        Program {
+            name,
+            version: None,
+        }
+    }
+}
+
+/// Which kind of zkstate program made a write, as its history entry says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Tool {
+    /// An application through the library (the default).
+    Library,
+    /// The `zkstate` command line.
+    Cli,
+    /// `zkstate serve`'s page or API.
+    Serve,
+    /// A tool this version does not know (read from a newer writer's entry).
+    #[serde(other)]
+    Other,
 }
 
 impl Default for StateOptions {
@@ -117,6 +170,12 @@ impl Default for StateOptions {
             compression: Compression::Keep,
             limits: Limits::default(),
             marker_grace: Duration::from_secs(600),
+            history: Retention {
+                max_versions: DEFAULT_HISTORY_VERSIONS,
+                max_bytes: DEFAULT_HISTORY_BYTES,
+            },
+            program: Program::of_process(),
+            tool: Tool::Library,
         }
     }
 }
@@ -239,6 +298,41 @@ impl StateOptions {
     #[must_use]
     pub fn with_marker_grace(mut self, grace: Duration) -> Self {
         self.marker_grace = grace.max(Duration::from_secs(2));
+        self
+    }
+
+    /// How much history this instance's writes keep: at most `max_versions` versions and
+    /// `max_bytes` of entries (the newest entry is kept whatever its size), the oldest removed in
+    /// the same transaction as each write. Defaults [`DEFAULT_HISTORY_VERSIONS`] and
+    /// [`DEFAULT_HISTORY_BYTES`]. `max_versions` 0 turns history off for this instance's
+    /// writes (entries already there stay until a writer with history on trims them, or the
+    /// state is removed). Every writer of a state should use the same values: each trims to its
+    /// own. See [`crate::history`].
+    #[must_use]
+    pub fn with_history(mut self, max_versions: usize, max_bytes: usize) -> Self {
+        self.history = Retention {
+            max_versions,
+            max_bytes,
+        };
+        self
+    }
+
+    /// The program's name and version, as the history entries of this instance's writes name
+    /// their author. Default: the executable's file name, no version.
+    #[must_use]
+    pub fn with_program(mut self, name: impl Into<String>, version: Option<String>) -> Self {
+        self.program = Program {
+            name: name.into(),
+            version,
+        };
+        self
+    }
+
+    /// Which kind of program writes ([`Tool::Library`] by default; zkstate's CLI and `serve`
+    /// give theirs).
+    #[must_use]
+    pub fn with_tool(mut self, tool: Tool) -> Self {
+        self.tool = tool;
         self
     }
 }

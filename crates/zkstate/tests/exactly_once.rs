@@ -83,6 +83,16 @@ async fn a_write_whose_reply_is_lost_is_resolved_as_landed_and_reported_once() {
         "applied exactly once"
     );
     assert_eq!(state.c_read().await.expect("c_read").counter, 1);
+    // The history entry was in the write's transaction: one, for version 1.
+    let history = state.history(10).await.expect("history");
+    let versions: Vec<i32> = history
+        .iter()
+        .filter_map(|item| match item {
+            zkstate::history::HistoryItem::Version(entry) => Some(entry.version),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(versions, vec![1], "one entry for the resolved write");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

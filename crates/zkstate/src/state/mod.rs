@@ -4,7 +4,9 @@
 
 mod core;
 pub(crate) mod fleet;
+pub(crate) mod history;
 mod unlock;
+pub(crate) mod writes;
 
 pub use self::unlock::unlock;
 
@@ -448,7 +450,7 @@ where
         F: FnMut(&mut T),
     {
         infallible(
-            self.write(Base::Local, |value: &mut T| {
+            self.write(&write::Intent::default(), Base::Local, |value: &mut T| {
                 f(value);
                 Ok::<(), std::convert::Infallible>(())
             })
@@ -466,7 +468,7 @@ where
     where
         F: FnMut(&mut T) -> Result<(), E>,
     {
-        self.write(Base::Local, f).await
+        self.write(&write::Intent::default(), Base::Local, f).await
     }
 
     /// The everyday update for counters and lists: under the lock it runs the closure on what
@@ -485,7 +487,7 @@ where
         F: FnMut(&mut T),
     {
         infallible(
-            self.write(Base::Latest, |value: &mut T| {
+            self.write(&write::Intent::default(), Base::Latest, |value: &mut T| {
                 f(value);
                 Ok::<(), std::convert::Infallible>(())
             })
@@ -501,7 +503,7 @@ where
     where
         F: FnMut(&mut T) -> Result<(), E>,
     {
-        self.write(Base::Latest, f).await
+        self.write(&write::Intent::default(), Base::Latest, f).await
     }
 
     /// Compare-and-set: writes `value` under the lock only if ZooKeeper holds payload version
@@ -522,17 +524,26 @@ where
         }
         let mut value = Some(value);
         infallible(
-            self.write(Base::Exact(version), |slot: &mut T| {
-                if let Some(new) = value.take() {
-                    *slot = new;
-                }
-                Ok::<(), std::convert::Infallible>(())
-            })
+            self.write(
+                &write::Intent::default(),
+                Base::Exact(version),
+                |slot: &mut T| {
+                    if let Some(new) = value.take() {
+                        *slot = new;
+                    }
+                    Ok::<(), std::convert::Infallible>(())
+                },
+            )
             .await,
         )
     }
 
-    async fn write<E, F>(&self, base: Base, f: F) -> Result<i32, TryUpdateError<E>>
+    pub(super) async fn write<E, F>(
+        &self,
+        intent: &write::Intent,
+        base: Base,
+        f: F,
+    ) -> Result<i32, TryUpdateError<E>>
     where
         F: FnMut(&mut T) -> Result<(), E>,
     {
@@ -544,7 +555,10 @@ where
             attempts = tracing::field::Empty,
             version = tracing::field::Empty,
         );
-        let result = self.write_once(base, f).instrument(span.clone()).await;
+        let result = self
+            .write_once(intent, base, f)
+            .instrument(span.clone())
+            .await;
         if let Ok(version) = &result {
             span.record("version", version);
         }
@@ -557,7 +571,12 @@ where
         result
     }
 
-    async fn write_once<E, F>(&self, base: Base, f: F) -> Result<i32, TryUpdateError<E>>
+    async fn write_once<E, F>(
+        &self,
+        intent: &write::Intent,
+        base: Base,
+        f: F,
+    ) -> Result<i32, TryUpdateError<E>>
     where
         F: FnMut(&mut T) -> Result<(), E>,
     {
@@ -580,6 +599,7 @@ where
                     layout: &core.layout,
                     id: &inner.id,
                     options: &inner.options,
+                    intent,
                 };
                 write::update(&cx, &mut marker, base, f).await
             }
@@ -776,7 +796,9 @@ async fn leave<T>(
     }
 }
 
-fn infallible<T>(result: Result<T, TryUpdateError<std::convert::Infallible>>) -> Result<T, Error> {
+pub(super) fn infallible<T>(
+    result: Result<T, TryUpdateError<std::convert::Infallible>>,
+) -> Result<T, Error> {
     result.map_err(|err| match err {
         TryUpdateError::State(err) => err,
         TryUpdateError::Aborted(never) => match never {},

@@ -60,3 +60,26 @@ where
     };
     Ok((value, json, (snapshot.stamp().mzxid, stored)))
 }
+
+/// For a rollback: `exact` is the JSON to store, as it is (fields `T` does not know included),
+/// and `T` is decoded from it. Also returns the stored JSON's tree, as [`run_closure`] does.
+///
+/// # Errors
+/// [`Error::Decode`] when `exact` does not fit `T` (named at the snapshot's version: the write
+/// is refused, nothing is sent).
+pub(crate) fn run_exact<T, E>(
+    snapshot: &StateRef<T>,
+    path: &str,
+    exact: &Value,
+) -> Result<(T, Value, VersionTree), TryUpdateError<E>>
+where
+    T: DeserializeOwned,
+{
+    let value = T::deserialize(exact).map_err(|e| Error::Decode {
+        path: path.to_string(),
+        version: snapshot.version(),
+        reason: crate::error::DecodeError::Json(e.to_string()),
+    })?;
+    let stored = snapshot.json_tree();
+    Ok((value, exact.clone(), (snapshot.stamp().mzxid, stored)))
+}

@@ -134,6 +134,8 @@ pub(crate) fn after_lock_failure(err: &Error) -> LockFailed {
 pub(crate) const PAYLOAD_OP: usize = 0;
 /// The commit marker's set.
 pub(crate) const MARKER_OP: usize = 1;
+/// The history's operations follow the lock's delete.
+pub(crate) const FIRST_HISTORY_OP: usize = 3;
 
 /// What a commit that did not succeed means. Except `Lost`, the server answered for the whole
 /// multi, so none of it was applied.
@@ -147,6 +149,9 @@ pub(crate) enum AfterCommit {
     /// Our commit marker changed or vanished (a reaper, an operator): learn it again and start
     /// over.
     MarkerMoved,
+    /// The history changed since the lock's listing (another tool created or removed an entry):
+    /// start over, which lists it again.
+    HistoryMoved,
     /// The server refused the request (permissions, a bad argument, …): fail with its error.
     Refused,
     /// No answer, or the link dropped: the write may have landed; resolve it through the marker.
@@ -160,6 +165,7 @@ pub(crate) enum AfterCommit {
 /// | `CheckFailed` (the lock node) | `LockLost` |
 /// | `OperationFailed` at the payload, `BadVersion` | `Bypassed` |
 /// | `OperationFailed` at the marker, any error | `MarkerMoved` |
+/// | `OperationFailed` at a history operation, `NodeExists` or `NoNode` | `HistoryMoved` |
 /// | `OperationFailed`, anything else | `Refused` |
 /// | `RequestFailed`, an error of kind `Refused` | `Refused` |
 /// | `RequestFailed`, any other error (link down, session over, a busy server, unknown) | `Lost`: the marker tells, whatever the error claims |
@@ -174,6 +180,10 @@ pub(crate) fn after_commit(failure: Option<&CheckWriteError>) -> AfterCommit {
         Some(CheckWriteError::OperationFailed {
             index: MARKER_OP, ..
         }) => AfterCommit::MarkerMoved,
+        Some(CheckWriteError::OperationFailed {
+            index,
+            source: zookeeper_client::Error::NodeExists | zookeeper_client::Error::NoNode,
+        }) if *index >= FIRST_HISTORY_OP => AfterCommit::HistoryMoved,
         Some(CheckWriteError::OperationFailed { .. }) => AfterCommit::Refused,
         Some(CheckWriteError::RequestFailed { source }) => match ZkFailure::of(source) {
             ZkFailure::Refused => AfterCommit::Refused,

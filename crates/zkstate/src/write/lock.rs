@@ -11,11 +11,17 @@
 //! is pipelined with a read of the payload too: its stat, or (for small payloads) its bytes,
 //! which the update hands to the store's writer (the previous holder most likely just wrote it).
 //!
+//! When the state keeps a history, the listing of `<dir>/history` travels with the create and
+//! with every listing after a wait, so that the holder knows the history as the previous holder
+//! left it without another round trip.
+//!
 //! The lock is released by the commit itself (the delete of the lock node is part of the write's
 //! transaction), or, when no commit happens, by a background delete when the [`Lock`] drops. A
 //! contender dropped before its create was answered finds its node by its uuid and deletes it in
 //! the background: no lock node outlives its contender by more than a round trip while a tokio
 //! runtime runs (one dropped outside a runtime goes with its session).
+
+use std::future::Future;
 
 use zookeeper_client::{Client, CreateMode, Stat};
 
@@ -31,6 +37,9 @@ pub(crate) struct Lock {
     /// The payload's bytes as of the acquisition, when the contender had to wait and asked for
     /// them (see [`acquire`]).
     pub(crate) fetched: Option<Vec<u8>>,
+    /// The history directory's listing as of the acquisition, when asked for (`Some(None)`: no
+    /// history directory).
+    pub(crate) history: Option<Option<Vec<String>>>,
     released: bool,
 }
 
@@ -192,6 +201,28 @@ struct Created {
     children: Vec<String>,
     /// The payload's stat (`None`: no payload).
     payload: Option<Stat>,
+    /// The history's listing, when asked for.
+    history: Option<Option<Vec<String>>>,
+}
+
+/// The history directory's listing, asked now (so that it is served in order with the requests
+/// made before it), or nothing when not `asked`. `Some(None)`: no history directory.
+fn list_history<'a>(
+    client: &'a Client,
+    layout: &'a Layout,
+    asked: bool,
+) -> impl Future<Output = Result<Option<Option<Vec<String>>>, zookeeper_client::Error>> + 'a {
+    let listing = asked.then(|| client.list_children(&layout.history));
+    async move {
+        let Some(listing) = listing else {
+            return Ok(None);
+        };
+        match listing.await {
+            Ok(names) => Ok(Some(Some(names))),
+            Err(zookeeper_client::Error::NoNode) => Ok(Some(None)),
+            Err(err) => Err(err),
+        }
+    }
 }
 
 /// Why the lock could not be taken.
@@ -211,7 +242,8 @@ impl From<zookeeper_client::Error> for LockError {
 
 /// Takes the lock of `layout`, as Curator's `InterProcessMutex` would. No deadline: the caller
 /// puts one (dropping this future deletes the node in the background). With `fetch_after_wait`,
-/// a contender that waited reads the payload (not only its stat) with its last listing.
+/// a contender that waited reads the payload (not only its stat) with its last listing; with
+/// `history`, every listing travels with one of the history directory.
 ///
 /// # Errors
 /// The client's errors; `RuntimeInconsistent` when our node vanished while waiting (the lock
@@ -222,6 +254,7 @@ pub(crate) async fn acquire(
     layout: &Layout,
     data: &[u8],
     fetch_after_wait: bool,
+    history: bool,
 ) -> Result<Lock, LockError> {
     let marker = format!("_c_{}-", uuid::Uuid::new_v4());
     let mut contending = Contending {
@@ -230,7 +263,7 @@ pub(crate) async fn acquire(
         marker: marker.clone(),
         armed: true,
     };
-    let created = create(client, layout, &marker, data).await?;
+    let created = create(client, layout, &marker, data, history).await?;
     // From here on the node's name is known: a drop deletes it through the `Lock`.
     contending.armed = false;
     let mut lock = Lock {
@@ -238,6 +271,7 @@ pub(crate) async fn acquire(
         path: format!("{}/{}", layout.lock, created.name),
         payload: created.payload,
         fetched: None,
+        history: created.history,
         released: false,
     };
     let mut children = created.children;
@@ -252,7 +286,7 @@ pub(crate) async fn acquire(
                 wait_for(client, layout, &lock.path, predecessor).await?;
             }
         }
-        children = list_again(client, layout, &mut lock, fetch_after_wait).await?;
+        children = list_again(client, layout, &mut lock, (fetch_after_wait, history)).await?;
     }
 }
 
@@ -263,6 +297,7 @@ async fn create(
     layout: &Layout,
     marker: &str,
     data: &[u8],
+    history: bool,
 ) -> Result<Created, zookeeper_client::Error> {
     let prefix = format!("{}/{marker}{LOCK_NAME}", layout.lock);
     let options = CreateMode::EphemeralSequential.with_acls(layout.acls());
@@ -270,18 +305,21 @@ async fn create(
         let create = client.create(&prefix, data, &options);
         let list = client.list_children(&layout.lock);
         let stat = client.check_stat(&layout.payload);
-        let (created, listed, stat) = futures::join!(create, list, stat);
+        let listed_history = list_history(client, layout, history);
+        let (created, listed, stat, listed_history) =
+            futures::join!(create, list, stat, listed_history);
         match after_create(created.map(|(_, sequence)| sequence)) {
             AfterCreate::Created(sequence) => {
                 return Ok(Created {
                     name: format!("{marker}{LOCK_NAME}{sequence}"),
                     children: listed?,
                     payload: stat?,
+                    history: listed_history?,
                 });
             }
             AfterCreate::MakeDir => make_lock_dir(client, layout).await?,
             AfterCreate::Find => {
-                if let Some(created) = find(client, layout, marker).await? {
+                if let Some(created) = find(client, layout, marker, history).await? {
                     return Ok(created);
                 }
             }
@@ -307,16 +345,19 @@ async fn find(
     client: &Client,
     layout: &Layout,
     marker: &str,
+    history: bool,
 ) -> Result<Option<Created>, zookeeper_client::Error> {
     let list = client.list_children(&layout.lock);
     let stat = client.check_stat(&layout.payload);
-    let (children, stat) = futures::join!(list, stat);
+    let listed_history = list_history(client, layout, history);
+    let (children, stat, listed_history) = futures::join!(list, stat, listed_history);
     let children = children?;
     match children.iter().find(|c| c.starts_with(marker)) {
         Some(name) => Ok(Some(Created {
             name: name.clone(),
             children,
             payload: stat?,
+            history: listed_history?,
         })),
         None => Ok(None),
     }
@@ -355,19 +396,23 @@ async fn list_again(
     client: &Client,
     layout: &Layout,
     lock: &mut Lock,
-    fetch_after_wait: bool,
+    (fetch_after_wait, history): (bool, bool),
 ) -> Result<Vec<String>, zookeeper_client::Error> {
     let list = client.list_children(&layout.lock);
     if !fetch_after_wait {
         let stat = client.check_stat(&layout.payload);
-        let (listed, stat) = futures::join!(list, stat);
+        let listed_history = list_history(client, layout, history);
+        let (listed, stat, listed_history) = futures::join!(list, stat, listed_history);
         let children = listed?;
         lock.payload = stat?;
+        lock.history = listed_history?;
         return Ok(children);
     }
     let read = client.get_data(&layout.payload);
-    let (listed, read) = futures::join!(list, read);
+    let listed_history = list_history(client, layout, history);
+    let (listed, read, listed_history) = futures::join!(list, read, listed_history);
     let children = listed?;
+    lock.history = listed_history?;
     match read {
         Ok((data, stat)) => {
             lock.payload = Some(stat);

@@ -21,6 +21,7 @@
 
 mod closure;
 mod decide;
+mod intent;
 pub(crate) mod lock;
 pub(crate) mod marker;
 mod resolve;
@@ -33,6 +34,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub(crate) use self::decide::Base;
+pub(crate) use self::intent::Intent;
+pub use self::intent::MAX_MESSAGE;
 pub(crate) use self::steps::{connected, Context};
 
 use self::closure::run_closure;

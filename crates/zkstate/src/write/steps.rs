@@ -7,14 +7,17 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use zookeeper_client::{CheckWriteError, CheckWriter, Client, MultiWriteResult, Stat};
+use zookeeper_client::{CheckWriteError, CheckWriter, Client, CreateMode, MultiWriteResult, Stat};
 
-use super::closure::run_closure;
+use super::closure::{run_closure, run_exact};
 use super::decide::{self, AfterCommit, Base, Choice, Held, LockFailed, Seen};
 use super::lock::{self, Lock};
 use super::marker::{self, committed_stats, Resolved, WriterState};
+use super::intent::Intent;
 use crate::connection::Connection;
 use crate::error::{within_state, Error, TryUpdateError};
+use crate::history::entry::Author;
+use crate::history::plan::{self, Commit, Plan};
 use crate::layout::Layout;
 use crate::options::StateOptions;
 use crate::store::codec;
@@ -47,6 +50,8 @@ pub(crate) struct Context<'a, T> {
     pub(crate) layout: &'a Layout,
     pub(crate) id: &'a Arc<str>,
     pub(crate) options: &'a StateOptions,
+    /// What the write says of itself in the history, and a rollback's exact value.
+    pub(crate) intent: &'a Intent,
 }
 
 /// Where an update is. The variants under the lock carry it: dropping one releases it.
@@ -169,7 +174,8 @@ async fn acquire<T>(cx: &Context<'_, T>, client: &Client) -> Result<Lock, Error>
     } = cx;
     let asked = std::time::Instant::now();
     let fetch_after_wait = store.load().fetch_with_lock();
-    let acquire = lock::acquire(client, layout, id.as_bytes(), fetch_after_wait);
+    let history = options.history.max_versions > 0;
+    let acquire = lock::acquire(client, layout, id.as_bytes(), fetch_after_wait, history);
     let acquired = match tokio::time::timeout(options.lock_timeout, acquire).await {
         Ok(Ok(lock)) => Ok(lock),
         Ok(Err(lock::LockError::ZooKeeper(e))) => {
@@ -273,7 +279,11 @@ where
         Err(err) => return Next::Done(Err(err)),
     };
     let token = marker.next_token(cx.id, locked.client.session_id().0);
-    let txn = match transaction(cx, &locked, at, &token, &written.bytes) {
+    let history = match history_plan(cx, &locked, (at, held), &written) {
+        Ok(history) => history,
+        Err(err) => return err.into(),
+    };
+    let txn = match transaction(cx, &locked, (at, &token), &written.bytes, history.as_ref()) {
         Ok(txn) => txn,
         Err(err) => return err.into(),
     };
@@ -306,8 +316,12 @@ where
     T: Serialize + DeserializeOwned,
     F: FnMut(&mut T) -> Result<(), E>,
 {
-    let (value, json, base_tree) = run_closure(&snapshot, &cx.layout.payload, f)?;
+    let (value, json, base_tree) = match &cx.intent.exact {
+        Some(exact) => run_exact(&snapshot, &cx.layout.payload, exact)?,
+        None => run_closure(&snapshot, &cx.layout.payload, f)?,
+    };
     let compression = cx.options.compression.for_payload(snapshot.is_compressed());
+    let stamp = snapshot.stamp();
     drop(snapshot);
     let bytes = encode(cx, &json, compression)?;
     Ok(Written {
@@ -315,17 +329,88 @@ where
         json,
         bytes,
         base_tree,
+        base: (stamp.version, stamp.mtime),
     })
 }
 
+/// The history's operations for this write ([`plan::plan`] over the lock's listing); `None`
+/// when the state keeps no history.
+///
+/// # Errors
+/// [`Error::PayloadTooLarge`] when even an entry without its undo patch does not fit beside the
+/// payload in one request.
+fn history_plan<T>(
+    cx: &Context<'_, T>,
+    locked: &Locked,
+    (at, held): (i32, Held),
+    written: &Written<T>,
+) -> Result<Option<Plan>, Error> {
+    let Some(listing) = &locked.lock.history else {
+        return Ok(None);
+    };
+    // The base the closure ran on is the version written over, unless that one did not
+    // decode (a repair): then its value is unknown.
+    let (version, mtime) = written.base;
+    let known = version == at;
+    let czxid = match (held.czxid, &locked.lock.payload) {
+        (0, Some(stat)) => stat.czxid,
+        (czxid, _) => czxid,
+    };
+    let room = cx.options.max_payload.saturating_sub(written.bytes.len());
+    let commit = Commit {
+        old: known.then_some(&*written.base_tree.1),
+        new: &written.json,
+        at,
+        czxid,
+        at_mtime: known.then_some(mtime),
+        author: author(cx),
+        message: cx.intent.message.clone(),
+        rollback_of: cx.intent.rollback_of,
+        room,
+        retention: cx.options.history,
+    };
+    let plan = plan::plan(listing.as_deref(), &commit);
+    let entries: usize = plan.create.iter().map(|(_, data)| data.len()).sum();
+    if entries > room {
+        return Err(Error::PayloadTooLarge {
+            path: cx.layout.payload.clone(),
+            size: written.bytes.len() + entries,
+            limit: cx.options.max_payload,
+        });
+    }
+    Ok(Some(plan))
+}
+
+/// Who this write is, for its history entry.
+fn author<T>(cx: &Context<'_, T>) -> Author {
+    let program = &cx.options.program;
+    Author {
+        id: Some(cx.id.to_string()),
+        host: hostname::get()
+            .ok()
+            .map(|h| h.to_string_lossy().into_owned()),
+        pid: Some(std::process::id()),
+        program: Some(program.name.clone()),
+        program_version: program.version.clone(),
+        tool: Some(cx.options.tool),
+        identity: cx
+            .conn
+            .settings()
+            .digest()
+            .first()
+            .map(|credential| format!("digest:{}", credential.user())),
+    }
+}
+
 /// The commit's transaction: check the lock, set the payload at `at`, set the marker to
-/// `token`, delete the lock.
+/// `token`, delete the lock; then the history's operations (create its directory, the new
+/// entries, delete the trimmed ones).
 fn transaction<'c, T>(
     cx: &Context<'_, T>,
     locked: &'c Locked,
-    at: i32,
-    token: &[u8],
+    (at, token): (i32, &[u8]),
     bytes: &[u8],
+    history: Option<&Plan>,
 ) -> Result<CheckWriter<'c>, Error> {
     let Context { layout, id, .. } = cx;
     let build = || {
@@ -333,6 +418,18 @@ fn transaction<'c, T>(
         txn.add_set_data(&layout.payload, bytes, Some(at))?;
         txn.add_set_data(&layout.writer(id), token, Some(locked.marker_version))?;
         txn.add_delete(locked.lock.path(), None)?;
+        if let Some(plan) = history {
+            let persistent = CreateMode::Persistent.with_acls(layout.acls());
+            if plan.create_dir {
+                txn.add_create(&layout.history, b"", &persistent)?;
+            }
+            for (name, data) in &plan.create {
+                txn.add_create(&layout.history_entry(name), data, &persistent)?;
+            }
+            for name in &plan.delete {
+                txn.add_delete(&layout.history_entry(name), None)?;
+            }
+        }
         Ok(txn)
     };
     build().map_err(|e| Error::from_zookeeper("writing", &layout.payload, e))
@@ -386,6 +483,7 @@ where
     let writing = |path: &str| Error::from_zookeeper("writing", path, source.clone());
     match decide::after_commit(failure.as_ref()) {
         AfterCommit::LockLost => start_over(writing(&layout.lock)),
+        AfterCommit::HistoryMoved => start_over(writing(&layout.history)),
         AfterCommit::MarkerMoved => {
             marker.forget();
             start_over(writing(&layout.writer(cx.id)))
@@ -427,6 +525,8 @@ struct Written<T> {
     json: serde_json::Value,
     bytes: Vec<u8>,
     base_tree: VersionTree,
+    /// The version the closure ran on and its server time (mtime).
+    base: (i32, i64),
 }
 
 /// A committed write: the marker's new version is learnt and the copy takes the write before
@@ -464,6 +564,7 @@ where
         json,
         bytes,
         base_tree,
+        ..
     } = written;
     let stamp = Stamp::of(&payload_stat);
     // A closed state cannot show it, but the write was applied all the same.

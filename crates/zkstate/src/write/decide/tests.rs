@@ -202,6 +202,23 @@ fn any_failure_at_the_marker_means_it_moved() {
 }
 
 #[test]
+fn an_entry_created_or_removed_by_another_tool_means_the_history_moved() {
+    use zookeeper_client::Error::*;
+    for (index, source) in [
+        (FIRST_HISTORY_OP, NodeExists),
+        (FIRST_HISTORY_OP + 2, NoNode),
+    ] {
+        let failure = CheckWriteError::OperationFailed { index, source };
+        assert_eq!(after_commit(Some(&failure)), AfterCommit::HistoryMoved);
+    }
+    let denied = CheckWriteError::OperationFailed {
+        index: FIRST_HISTORY_OP,
+        source: NoAuth,
+    };
+    assert_eq!(after_commit(Some(&denied)), AfterCommit::Refused);
+}
+
+#[test]
 fn another_failed_operation_is_refused() {
     use zookeeper_client::Error::*;
     let payload_denied = CheckWriteError::OperationFailed {
