@@ -41,6 +41,15 @@ pub struct WaitRollout {
     pub wait_rollout: Option<Duration>,
 }
 
+/// The history message of a write (`--message`, `-m`), kept in its history entry (cut to
+/// [`zkstate::MAX_MESSAGE`] bytes).
+#[derive(Clone, Debug, clap::Args)]
+pub struct Message {
+    /// A message for the write's history entry (`zkstate history` shows it)
+    #[arg(long, short = 'm', value_name = "TEXT")]
+    pub message: Option<String>,
+}
+
 /// What a bare `--wait-rollout` waits, in seconds.
 const DEFAULT_WAIT: &str = "60";
 

@@ -8,7 +8,10 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::args::parse_seconds;
-use crate::commands::{edit, get, listeners, ls, patch, rm, rollout, serve, set, unlock, watch};
+use crate::commands::{
+    diff, edit, get, history, listeners, ls, patch, rm, rollback, rollout, serve, set, unlock,
+    watch,
+};
 
 /// What `--help` shows after the options: the exit codes (from their table in `exit.rs`) and
 /// where output goes.
@@ -115,6 +118,12 @@ pub enum Command {
     Serve(serve::Args),
     /// List the state directories under a path
     Ls(ls::Args),
+    /// List the kept versions of a state, newest first: who wrote each, when, what changed
+    History(history::Args),
+    /// Print the changes from one kept version of a state to another (default: the current)
+    Diff(diff::Args),
+    /// Write the value of a kept version again, as a new version, under the state's lock
+    Rollback(rollback::Args),
     /// Remove a state directory and everything under it
     Rm(rm::Args),
     /// Remove the nodes of a state's lock that no session holds (planted persistent nodes that

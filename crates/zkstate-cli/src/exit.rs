@@ -42,7 +42,8 @@ exit_codes! {
         patch that does not apply; rm without --yes; a credential in --zk or $ZOOKEEPER_SERVERS; \
         an auth file that group or others may read or write)",
     Conflict = 3: "version conflict: ZooKeeper holds another version; nothing was written",
-    NotFound = 4: "not found: the state directory or path does not exist",
+    NotFound = 4: "not found: the state directory or path does not exist, or the history does \
+        not keep the version asked for (get --version, diff, rollback --to)",
     Unreachable = 5: "ZooKeeper unreachable, or no answer, within --timeout",
     Incomplete = 6: "rollout incomplete: some live instance has not applied the version \
         (rollout, and --wait-rollout after the write was made)",
@@ -100,7 +101,7 @@ impl Code {
     pub fn of_state_error(err: &zkstate::Error) -> Code {
         match err {
             zkstate::Error::StaleWrite { .. } => Code::Conflict,
-            zkstate::Error::Missing { .. } => Code::NotFound,
+            zkstate::Error::Missing { .. } | zkstate::Error::NotKept { .. } => Code::NotFound,
             // ZooKeeper answered: another writer holds the lock.
             _ if lock_waited(err).is_some() => Code::Failure,
             zkstate::Error::Timeout { .. } => Code::Unreachable,

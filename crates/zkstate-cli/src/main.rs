@@ -25,7 +25,8 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::commands::{
-    edit, get, listeners, ls, patch, rm, rollout, serve, set, unlock, watch, Global,
+    diff, edit, get, history, listeners, ls, patch, rm, rollback, rollout, serve, set, unlock,
+    watch, Global,
 };
 use crate::exit::Code;
 
@@ -84,6 +85,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Listeners(args) => listeners::run(&global, args).await,
         Command::Ls(args) => ls::run(&global, args).await,
         Command::Rm(args) => rm::run(&global, args).await,
+        Command::History(args) => history::run(&global, args).await,
+        Command::Diff(args) => diff::run(&global, args).await,
+        Command::Rollback(args) => rollback::run(&global, args).await,
         Command::Rollout(args) => rollout::run(&global, args).await,
         Command::Serve(args) => serve::run(&global, args).await,
         Command::Unlock(args) => unlock::run(&global, args).await,

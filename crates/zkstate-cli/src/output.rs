@@ -129,6 +129,12 @@ pub fn json_line(version: i32, change: &Change) -> String {
     serde_json::to_string(&line).unwrap_or_default()
 }
 
+/// Whether changes printed on stdout are coloured: a terminal, and `NO_COLOR` unset.
+pub fn colour_stdout() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
 /// Milliseconds since the Unix epoch as RFC 3339 UTC with milliseconds:
 /// `2024-03-01T12:00:00.000Z`.
 pub fn rfc3339_from_millis(millis: i64) -> String {

@@ -19,7 +19,7 @@ use tempfile::NamedTempFile;
 use zkstate::ZkState;
 
 use super::{closing, info, open_existing, resolve_dir, rollout, Global, Source};
-use crate::args::WaitRollout;
+use crate::args::{Message, WaitRollout};
 use crate::exit::{fail, Code};
 
 /// Arguments of `zkstate edit`.
@@ -31,6 +31,10 @@ pub struct Args {
     /// Waiting for the fleet after the write
     #[command(flatten)]
     pub rollout: WaitRollout,
+
+    /// The write's history message
+    #[command(flatten)]
+    pub message: Message,
 }
 
 /// Runs `zkstate edit`.
@@ -39,7 +43,8 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
         .with_connection(|conn| async move {
             let dir = resolve_dir(&conn, &args.dir)?;
             let state = open_existing(global, &conn, &dir, global.state_options()).await?;
-            let written = closing(state, |state| edit(state, dir.clone())).await?;
+            let message = args.message.message.clone();
+            let written = closing(state, |state| edit(state, dir.clone(), message)).await?;
             match written {
                 Some(version) => rollout::after_write(&args.rollout, &conn, &dir, version).await,
                 None => Ok(()),
@@ -49,7 +54,7 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
 }
 
 /// Edits; `Some(version)` when something was written.
-async fn edit(state: ZkState<Value>, dir: String) -> Result<Option<i32>> {
+async fn edit(state: ZkState<Value>, dir: String, message: Option<String>) -> Result<Option<i32>> {
     let current = state
         .c_read()
         .await
@@ -129,7 +134,7 @@ async fn edit(state: ZkState<Value>, dir: String) -> Result<Option<i32>> {
         return Ok(None);
     }
 
-    match state.replace_at(version, value).await {
+    match state.noted(message).replace_at(version, value).await {
         Ok(new_version) => {
             info(&format!("version {new_version}"));
             Ok(Some(new_version))

@@ -6,6 +6,9 @@
 //! for byte as stored (zkstate stores compact JSON, or a zstd frame) with a newline added, and
 //! without checking that it decodes, so a broken payload can be inspected. Without `--raw`, a
 //! payload that does not decode is an error (exit 1) that says to use `--raw`.
+//!
+//! With `--version N`, the value of kept version N from the state's history (exit 4 when the
+//! history does not keep it), printed as the current one is.
 
 use std::io::Write;
 
@@ -29,6 +32,11 @@ pub struct Args {
     /// Also print the payload's version and modification time on stderr
     #[arg(long)]
     pub stat: bool,
+
+    /// Print kept version N from the state's history instead (see `zkstate history`)
+    #[arg(long, value_name = "N", conflicts_with_all = ["raw", "stat"],
+          value_parser = clap::value_parser!(i32).range(0..))]
+    pub version: Option<i32>,
 }
 
 /// Runs `zkstate get`.
@@ -37,6 +45,15 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
     global
         .with_connection(|conn| async move {
             let dir = resolve_dir(&conn, &args.dir)?;
+            if let Some(version) = args.version {
+                let value = zkstate::value_at(&conn, &dir, version)
+                    .await
+                    .map_err(|err| match err {
+                        zkstate::Error::Missing { .. } => not_a_state(&dir),
+                        err => err.into(),
+                    })?;
+                return print_line(&serde_json::to_string_pretty(&value).unwrap_or_default());
+            }
             let path = payload_path(&dir);
             let client = client(&conn, timeout).await?;
             let read = async {

@@ -3,12 +3,15 @@
 //! stdout and stderr. The subcommands import from here; nothing here uses a subcommand (`main`
 //! dispatches to them).
 
+pub mod diff;
 pub mod edit;
 pub mod get;
+pub mod history;
 pub mod listeners;
 pub mod ls;
 pub mod patch;
 pub mod rm;
+pub mod rollback;
 pub mod rollout;
 pub mod serve;
 pub mod set;
@@ -140,6 +143,8 @@ impl Global {
             .with_request_timeout(self.timeout)
             .with_lock_timeout(self.timeout)
             .with_compression(zkstate::Compression::Keep)
+            .with_program("zkstate", Some(env!("CARGO_PKG_VERSION").to_string()))
+            .with_tool(zkstate::Tool::Cli)
     }
 }
 

@@ -20,7 +20,7 @@ use zkstate::{Change, TryUpdateError};
 use super::{
     closing, info, open_existing, parse_json, print_line, read_input, resolve_dir, rollout, Global,
 };
-use crate::args::WaitRollout;
+use crate::args::{Message, WaitRollout};
 use crate::exit::{fail, Code};
 use crate::output::{human_line, json_line};
 
@@ -46,6 +46,10 @@ pub struct Args {
     /// Print the resulting changes as JSON lines, as `zkstate watch --json` does
     #[arg(long)]
     pub json: bool,
+
+    /// The write's history message
+    #[command(flatten)]
+    pub message: Message,
 }
 
 /// A parsed patch.
@@ -87,11 +91,13 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
             let state = open_existing(global, &conn, &dir, global.state_options()).await?;
             let written_dir = dir.clone();
             let wait = args.rollout.clone();
+            let message = args.message.message.clone();
             let written = closing(state, |state| async move {
                 // The closure may run more than once (a writer that bypasses the lock makes the
                 // update start over): keep the changes of the last run, the one written.
                 let mut changes: Vec<Change> = Vec::new();
                 let written = state
+                    .noted(message)
                     .try_update_latest(|value: &mut Value| {
                         let before = value.clone();
                         match &patch {

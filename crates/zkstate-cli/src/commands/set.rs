@@ -24,7 +24,7 @@ use super::{
     client, closing, existing_payload, info, open_existing, parse_json, payload_path, read_input,
     resolve_dir, rollout, Global,
 };
-use crate::args::WaitRollout;
+use crate::args::{Message, WaitRollout};
 use crate::exit::{fail, Code};
 
 /// Arguments of `zkstate set`.
@@ -54,6 +54,10 @@ pub struct Args {
     #[arg(long)]
     pub create: bool,
 
+    /// The write's history message
+    #[command(flatten)]
+    pub message: Message,
+
     /// Store the payload as a zstd frame (for states larger than ZooKeeper's 1 MB limit as
     /// JSON; other clients then need zstd to read it) [default: as the payload is stored now]
     #[arg(long)]
@@ -82,13 +86,14 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
                     .await
                     .with_context(|| format!("cannot create {dir}"))?;
                 let written_dir = dir.clone();
+                let message = args.message.message.clone();
                 let written = closing(state, |state| async move {
                     // Another process may have created it first, with its own value: then ours
                     // was discarded and is written now, as for an existing state.
                     let version = if *state.d_read().json() == value {
                         state.version()
                     } else {
-                        write(&state, &dir, value, None).await?
+                        write(&state, &dir, value, (None, message)).await?
                     };
                     info(&format!("version {version}"));
                     Ok(version)
@@ -108,8 +113,9 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
                 Some(_) => open_existing(global, &conn, &dir, options).await?,
             };
             let written_dir = dir.clone();
+            let target = (args.if_version, args.message.message.clone());
             let written = closing(state, |state| async move {
-                let version = write(&state, &dir, value, args.if_version).await?;
+                let version = write(&state, &dir, value, target).await?;
                 info(&format!("version {version}"));
                 Ok(version)
             })
@@ -119,18 +125,24 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
         .await
 }
 
-/// Writes `value` whatever the version, or only at `if_version`.
+/// Writes `value` whatever the version, or only at `if_version`, with the history message.
 async fn write(
     state: &ZkState<Value>,
     dir: &str,
     value: Value,
-    if_version: Option<i32>,
+    (if_version, message): (Option<i32>, Option<String>),
 ) -> Result<i32> {
+    let noted = state.noted(message);
     let written = match if_version {
-        None => state.update_latest(|slot| *slot = value.clone()).await,
-        Some(expected) => state.replace_at(expected, value).await,
+        None => noted.update_latest(|slot| *slot = value.clone()).await,
+        Some(expected) => noted.replace_at(expected, value).await,
     };
-    written.map_err(|err| match err {
+    written.map_err(|err| write_failure(dir, err))
+}
+
+/// What a failed write of `dir` says: a version conflict (exit 3) names both versions.
+pub fn write_failure(dir: &str, err: zkstate::Error) -> anyhow::Error {
+    match err {
         zkstate::Error::StaleWrite { local, remote, .. } => fail(
             Code::Conflict,
             format!(
@@ -139,5 +151,5 @@ async fn write(
             ),
         ),
         err => crate::exit::write_error(dir, err),
-    })
+    }
 }

@@ -17,8 +17,6 @@
 //!
 //! Ctrl-C (SIGINT) and SIGTERM end it with exit 0; a closed stdout too (broken pipe).
 
-use std::io::IsTerminal;
-
 use anyhow::{Context, Result};
 use futures::StreamExt;
 use serde_json::Value;
@@ -51,8 +49,7 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
             _ = terminate.recv() => {},
         }
     };
-    let colour =
-        !args.json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let colour = !args.json && crate::output::colour_stdout();
     global
         .with_connection(|conn| async move {
             // Pinned here so that the same future spans opening and watching.

@@ -40,9 +40,15 @@ where
     /// # Ok(()) }
     /// ```
     pub fn with_message(&self, message: impl Into<String>) -> Noted<'_, T> {
+        self.noted(Some(message.into()))
+    }
+
+    /// [`with_message`](Self::with_message) for a message that may be absent (`None`: the
+    /// writes say nothing, as the state's own methods).
+    pub fn noted(&self, message: Option<String>) -> Noted<'_, T> {
         Noted {
             state: self,
-            intent: Intent::default().with_message(Some(message.into())),
+            intent: Intent::default().with_message(message),
         }
     }
 
@@ -78,14 +84,7 @@ where
     /// [`Error::NotKept`] when the history does not hold `version`; [`Error::Decode`] when its
     /// value does not fit `T`; as [`update_latest`](Self::update_latest) otherwise.
     pub async fn rollback_to(&self, version: i32) -> Result<i32, Error> {
-        self.noted(Intent::default()).rollback_to(version).await
-    }
-
-    fn noted(&self, intent: Intent) -> Noted<'_, T> {
-        Noted {
-            state: self,
-            intent,
-        }
+        self.noted(None).rollback_to(version).await
     }
 
     fn connected_core(&self) -> Result<(&crate::Connection, &super::core::Core<T>), Error> {

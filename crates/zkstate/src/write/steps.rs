@@ -11,9 +11,9 @@ use zookeeper_client::{CheckWriteError, CheckWriter, Client, CreateMode, MultiWr
 
 use super::closure::{run_closure, run_exact};
 use super::decide::{self, AfterCommit, Base, Choice, Held, LockFailed, Seen};
+use super::intent::Intent;
 use super::lock::{self, Lock};
 use super::marker::{self, committed_stats, Resolved, WriterState};
-use super::intent::Intent;
 use crate::connection::Connection;
 use crate::error::{within_state, Error, TryUpdateError};
 use crate::history::entry::Author;
