@@ -301,6 +301,14 @@ async fn run(options: Options) -> Result<()> {
             scenarios::reports::run(&env, &mut part)
         );
     }
+    if options.runs(11) {
+        run_scenario!(
+            "11",
+            "history",
+            part,
+            scenarios::history::run(&env, &mut part)
+        );
+    }
     drop(server);
 
     let elapsed = started.elapsed();

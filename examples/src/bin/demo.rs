@@ -1,7 +1,7 @@
 //! The whole seed story on one terminal: a private ZooKeeper, two process-monitor agents, an
 //! external actor (the `zkstate` CLI) that adds "firefox*", both agents reacting, `zkstate watch`
-//! printing the diff, `zkstate rollout` confirming that every live instance applied it, then
-//! everything stopped cleanly.
+//! printing the diff, `zkstate rollout` confirming that every live instance applied it,
+//! `zkstate history` showing who made the change and why, then everything stopped cleanly.
 //!
 //! Run it with `bash scripts/demo.sh` (which builds the binaries it starts).
 
@@ -211,6 +211,8 @@ async fn main() -> anyhow::Result<()> {
             DIR,
             "--json-patch",
             r#"[{"op":"add","path":"/-","value":"firefox*"}]"#,
+            "--message",
+            "watch firefox too",
         ],
     )
     .await?;
@@ -229,7 +231,10 @@ async fn main() -> anyhow::Result<()> {
     run_cli(&cli, &url, &["listeners", DIR]).await?;
     run_cli(&cli, &url, &["--timeout", "30", "rollout", "--wait", DIR]).await?;
 
-    step("7. Stopping everything");
+    step("7. The operator reads the state's history: who changed what, and why");
+    run_cli(&cli, &url, &["history", DIR]).await?;
+
+    step("8. Stopping everything");
     interrupt(watch, "zkstate watch").await;
     interrupt(agent_1, "agent-1").await;
     interrupt(agent_2, "agent-2").await;

@@ -6,6 +6,7 @@ pub mod compression;
 pub mod cread;
 pub mod deliver;
 pub mod fanout;
+pub mod history;
 pub mod memory;
 pub mod propagation;
 pub mod prototype;
