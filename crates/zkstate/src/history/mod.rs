@@ -31,6 +31,7 @@
 //! [`ZkState::history`](crate::ZkState::history); undo with
 //! [`ZkState::rollback_to`](crate::ZkState::rollback_to).
 
+pub(crate) mod cache;
 pub(crate) mod chain;
 pub(crate) mod entry;
 pub(crate) mod plan;

@@ -35,9 +35,12 @@ use crate::error::Error;
 use crate::layout::Layout;
 use crate::options::LEAVE_TIMEOUT;
 
-/// What this instance knows of its marker. Guarded by the handle's update mutex.
+/// What this instance knows between its writes: of its marker, and of the history as its last
+/// write left it. Guarded by the handle's update mutex.
 #[derive(Debug, Default)]
 pub(crate) struct WriterState {
+    /// The history as this writer's last write left it.
+    pub(crate) history: crate::history::cache::Cache,
     /// The marker's version as of our last write or fence; `None` until first needed.
     pub(crate) marker_version: Option<i32>,
     /// The session whose `alive` child exists.

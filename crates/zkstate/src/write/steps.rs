@@ -110,7 +110,9 @@ pub(super) async fn lock<T, E>(cx: &Context<'_, T>, marker: &mut WriterState) ->
         Ok(found) => found,
         Err(err) => return err.into(),
     };
-    let mut lock = match acquire(cx, &client).await {
+    let history = cx.options.history.max_versions > 0;
+    let ask = history && marker.history.ask_with_lock();
+    let mut lock = match acquire(cx, &client, ask).await {
         Ok(lock) => lock,
         Err(err) => match decide::after_lock_failure(&err) {
             LockFailed::StartOver => {
@@ -127,6 +129,12 @@ pub(super) async fn lock<T, E>(cx: &Context<'_, T>, marker: &mut WriterState) ->
         let path = cx.layout.payload.clone();
         return Error::Missing { path }.into();
     };
+    if history && lock.history.is_none() {
+        match known_history(cx, &client, marker, &stat).await {
+            Ok(listing) => lock.history = Some(listing),
+            Err(err) => return err.into(),
+        }
+    }
     catch_up(cx.feed, &mut lock, &stat).await;
     let held = Held {
         version: stat.version,
@@ -163,8 +171,34 @@ async fn with_marker<T>(
     Ok((client, version))
 }
 
-/// The lock, within the lock timeout.
-async fn acquire<T>(cx: &Context<'_, T>, client: &Client) -> Result<Lock, Error> {
+/// The history's listing when the lock's round trip did not carry one: as this writer's last
+/// write left it when that write is still the newest, else listed now.
+async fn known_history<T>(
+    cx: &Context<'_, T>,
+    client: &Client,
+    marker: &mut WriterState,
+    stat: &Stat,
+) -> Result<Option<Vec<String>>, Error> {
+    if let Some(listing) = marker.history.listing(stat.czxid, stat.mzxid) {
+        return Ok(listing);
+    }
+    let history = &cx.layout.history;
+    let listing = client.list_children(history);
+    match within_state("listing", history, cx.options.request_timeout, async {
+        listing
+            .await
+            .map_err(|e| Error::from_zookeeper("listing", history, e))
+    })
+    .await
+    {
+        Ok(names) => Ok(Some(names)),
+        Err(Error::Missing { .. }) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// The lock, within the lock timeout; with `history`, its round trip lists the history too.
+async fn acquire<T>(cx: &Context<'_, T>, client: &Client, history: bool) -> Result<Lock, Error> {
     let Context {
         store,
         layout,
@@ -174,7 +208,6 @@ async fn acquire<T>(cx: &Context<'_, T>, client: &Client) -> Result<Lock, Error>
     } = cx;
     let asked = std::time::Instant::now();
     let fetch_after_wait = store.load().fetch_with_lock();
-    let history = options.history.max_versions > 0;
     let acquire = lock::acquire(client, layout, id.as_bytes(), fetch_after_wait, history);
     let acquired = match tokio::time::timeout(options.lock_timeout, acquire).await {
         Ok(Ok(lock)) => Ok(lock),
@@ -290,9 +323,14 @@ where
     let in_flight = cx.feed.write_started();
     let failure = match send(txn, cx.options.request_timeout).await {
         Ok(results) => {
+            let planned = history.map(|plan| {
+                let listed = locked.lock.history.clone().flatten().unwrap_or_default();
+                (listed, plan)
+            });
             // The commit deleted the lock node.
             locked.lock.released();
-            return acknowledged(cx, marker, in_flight, results, (held, at), written).await;
+            let done = (held, at);
+            return acknowledged(cx, marker, in_flight, results, done, (written, planned)).await;
         }
         Err(failure) => failure,
     };
@@ -471,6 +509,8 @@ where
         token,
         failure,
     } = failed;
+    // Whatever happened to the commit, what this writer knew of the history may not hold.
+    marker.history.forget();
     let layout = cx.layout;
     let source = match &failure {
         Some(
@@ -537,7 +577,7 @@ async fn acknowledged<T, E>(
     in_flight: InFlight<'_, T>,
     results: Vec<MultiWriteResult>,
     (held, at): (Held, i32),
-    written: Written<T>,
+    (written, planned): (Written<T>, Option<(Vec<String>, Plan)>),
 ) -> Next<T, E>
 where
     T: DeserializeOwned + Send + Sync + 'static,
@@ -548,11 +588,19 @@ where
         // the marker again, and let the sync task bring the copy.
         tracing::error!(%payload, "a committed write's answer has no stats");
         marker.forget();
+        marker.history.forget();
         drop(in_flight);
         let _ = refresh(cx).await;
         return Next::Done(Ok(at.saturating_add(1)));
     };
     marker.wrote(marker_stat.version);
+    if let Some((listed, plan)) = planned {
+        let created: Vec<String> = plan.create.into_iter().map(|(name, _)| name).collect();
+        let stamp = (payload_stat.czxid, payload_stat.mzxid);
+        marker
+            .history
+            .committed(stamp, &listed, &created, &plan.delete);
+    }
     if held.czxid != 0 && payload_stat.czxid != held.czxid {
         // Deleted and re-created by an outside actor within the round trip between the lock's
         // stat and the commit: the one race a version check cannot see.
