@@ -292,6 +292,43 @@ async fn children(client: &zookeeper_client::Client, path: &str) -> HashSet<Stri
     }
 }
 
+/// The history after the run: its kept versions distinct and newest first, every reproducible
+/// one reproduced (the newest, when it is the payload's version, as the final payload), and how
+/// many entries and nodes it holds. Panics on a violation.
+async fn check_history(servers: &str, dir: &str, final_json: &Value) -> (usize, usize) {
+    use zkstate::history::HistoryItem;
+    let conn = zkstate::Connection::connect(&format!("zookeeper://{servers}"), settings())
+        .await
+        .expect("connect");
+    let items = zkstate::read_history(&conn, dir, zkstate::history::MAX_READ)
+        .await
+        .expect("history");
+    let entries: Vec<_> = items
+        .iter()
+        .filter_map(|item| match item {
+            HistoryItem::Version(entry) => Some(entry),
+            _ => None,
+        })
+        .collect();
+    let versions: Vec<i32> = entries.iter().map(|e| e.version).collect();
+    assert!(
+        versions.windows(2).all(|w| w[0] > w[1]),
+        "kept versions distinct and newest first: {versions:?}"
+    );
+    for entry in entries.iter().filter(|e| e.reproducible) {
+        let value = zkstate::value_at(&conn, dir, entry.version)
+            .await
+            .expect("a reproducible version reproduces");
+        if entry.version == versions[0] {
+            assert_eq!(&value, final_json, "the newest kept version is the payload");
+        }
+    }
+    let raw = raw_client(servers).await;
+    let nodes = children(&raw, &format!("{dir}/history")).await.len();
+    conn.close().await;
+    (entries.len(), nodes)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fleet_of_two_versions_restarting_and_crashing_loses_nothing_and_leaves_no_node() {
     common::init_tracing();
@@ -419,12 +456,13 @@ async fn a_fleet_of_two_versions_restarting_and_crashing_loses_nothing_and_leave
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 
+    let history = check_history(&cluster.connect_string(), &dir, &final_json).await;
     eprintln!(
         "fleet soak: {agents} agents, {} lives ({} clean, {} crashed, {} as version 2), \
          {} updates acknowledged ({} by version 2), {} not applied, {} unknown, \
          external {} acknowledged (+1 delete and re-create), lost = {lost}, duplicated = {duplicated}, \
          unacknowledged in payload = {unacknowledged}, version 2 fields lost = {v2_lost}, \
-         converged = yes, nodes of dead agents = {}, in {:.0} s",
+         converged = yes, nodes of dead agents = {}, history: {} kept, {} nodes, in {:.0} s",
         tally.lives,
         tally.clean,
         tally.crashed,
@@ -435,12 +473,20 @@ async fn a_fleet_of_two_versions_restarting_and_crashing_loses_nothing_and_leave
         unknown.len(),
         ext_acked.len(),
         dead_writers + dead_listeners + locks,
+        history.0,
+        history.1,
         started.elapsed().as_secs_f64()
     );
     assert_eq!(lost, 0, "acknowledged updates missing from the payload");
     assert_eq!(duplicated, 0, "updates applied twice");
     assert_eq!(unacknowledged, 0, "updates applied but reported as failed");
     assert_eq!(v2_lost, 0, "version 2 fields lost by version 1 updates");
+    assert!(
+        history.1
+            <= zkstate::history::DEFAULT_HISTORY_VERSIONS + zkstate::history::MAX_TRIMMED_PER_WRITE,
+        "the history stays bounded: {} nodes",
+        history.1
+    );
     assert!(
         tally.crashed > 0 && tally.clean > 0,
         "both kinds of restart happened"

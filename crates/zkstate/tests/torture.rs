@@ -288,6 +288,68 @@ async fn run_faults<T>(
     faults
 }
 
+/// What the history check found.
+struct HistoryCheck {
+    kept: usize,
+    checked: usize,
+    wrong: Vec<String>,
+}
+
+/// The history against the acknowledged updates: the kept versions are distinct and newest
+/// first; every acknowledged version at or above the oldest kept one is kept (below it, retention
+/// trimmed it), exactly once; and each reproduces to a ledger whose last entry is that update and
+/// whose counter is its length.
+async fn check_history(
+    conn: &Connection,
+    dir: &str,
+    acked: &[((usize, u64), i32)],
+) -> HistoryCheck {
+    use zkstate::history::HistoryItem;
+    let items = zkstate::read_history(conn, dir, zkstate::history::MAX_READ)
+        .await
+        .expect("history");
+    let kept: Vec<i32> = items
+        .iter()
+        .filter_map(|item| match item {
+            HistoryItem::Version(entry) => Some(entry.version),
+            _ => None,
+        })
+        .collect();
+    let mut wrong = Vec::new();
+    if kept.windows(2).any(|w| w[0] <= w[1]) {
+        wrong.push(format!("versions not distinct and newest first: {kept:?}"));
+    }
+    let oldest = kept.last().copied().unwrap_or(i32::MAX);
+    let mut checked = 0;
+    for ((w, seq), version) in acked.iter().filter(|(_, v)| *v >= oldest) {
+        if kept.iter().filter(|k| *k == version).count() != 1 {
+            wrong.push(format!(
+                "version {version} of ({w}, {seq}) kept other than once"
+            ));
+            continue;
+        }
+        let value = match zkstate::value_at(conn, dir, *version).await {
+            Ok(value) => value,
+            Err(err) => {
+                wrong.push(format!("version {version}: {err}"));
+                continue;
+            }
+        };
+        let ledger: Ledger = serde_json::from_value(value).expect("a ledger");
+        if ledger.log.last() != Some(&(*w, *seq)) || ledger.counter != ledger.log.len() as u64 {
+            wrong.push(format!(
+                "version {version} reproduces another value than ({w}, {seq})"
+            ));
+        }
+        checked += 1;
+    }
+    HistoryCheck {
+        kept: kept.len(),
+        checked,
+        wrong,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_acknowledged_update_is_lost_or_doubled_under_faults() {
     common::init_tracing();
@@ -331,8 +393,8 @@ async fn no_acknowledged_update_is_lost_or_doubled_under_faults() {
                     })
                     .await
                 {
-                    Ok(_) => {
-                        acked.push((w, seq));
+                    Ok(version) => {
+                        acked.push(((w, seq), version));
                         times.push(std::time::Instant::now());
                     }
                     Err(err) => {
@@ -355,15 +417,16 @@ async fn no_acknowledged_update_is_lost_or_doubled_under_faults() {
     )
     .await;
 
-    let mut acked: Vec<(usize, u64)> = Vec::new();
+    let mut acked_versions: Vec<((usize, u64), i32)> = Vec::new();
     let mut times = Vec::new();
     let mut failed = 0;
     for task in tasks {
         let (ok, at, err) = soon("a writer to finish", task).await.expect("writer task");
-        acked.extend(ok);
+        acked_versions.extend(ok);
         times.extend(at);
         failed += err;
     }
+    let acked: Vec<(usize, u64)> = acked_versions.iter().map(|(entry, _)| *entry).collect();
 
     // ZooKeeper's final payload, read directly.
     let raw = raw_client(&cluster.connect_string()).await;
@@ -404,12 +467,16 @@ async fn no_acknowledged_update_is_lost_or_doubled_under_faults() {
         }
     }
 
+    let history = check_history(&observer_conn, &dir, &acked_versions).await;
     eprintln!(
         "torture: updates acknowledged {}, not applied {failed}, faults injected {faults}, lost = {lost}, \
          duplicated = {duplicated}, unacknowledged in payload = {unacknowledged}, converged = {}, \
-         in {:.0} s; throughput as the payload grew: {}",
+         history: {} kept, {} checked, {} wrong, in {:.0} s; throughput as the payload grew: {}",
         acked.len(),
         if replayed_ok { "yes" } else { "no" },
+        history.kept,
+        history.checked,
+        history.wrong.len(),
         started.elapsed().as_secs_f64(),
         throughput(started, times, data.len())
     );
@@ -429,6 +496,15 @@ async fn no_acknowledged_update_is_lost_or_doubled_under_faults() {
     assert!(
         faults >= 3,
         "the schedule injected too few faults ({faults}) to mean anything"
+    );
+    assert!(
+        history.checked > 0,
+        "no acknowledged version was kept to check"
+    );
+    assert_eq!(
+        history.wrong,
+        Vec::<String>::new(),
+        "the history agrees with the acknowledged updates"
     );
 }
 
