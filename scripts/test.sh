@@ -10,28 +10,42 @@ source scripts/ensure-chromium.sh
 source scripts/ensure-toolchain.sh
 source scripts/ensure-python.sh
 
+# How long each phase took, on stderr, so that the CI budget (20 minutes on 2 cores) is visible.
+phase_started=$SECONDS
+phase() {
+  echo "zkstate: $1 took $((SECONDS - phase_started)) s (total $SECONDS s)" >&2
+  phase_started=$SECONDS
+}
+phase "installing what was missing"
+
 cargo fmt --all -- --check
 # Imports flow one way: no cycle between the files of any crate (see the script's doc).
 for src in crates/*/src examples/src; do
   python3 scripts/import-cycles.py "$src"
 done
 cargo clippy --workspace --all-targets --locked -- -D warnings
+phase "fmt, import cycles, clippy"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
+phase "doc"
 cargo test --workspace --locked
+phase "tests"
 
 # The benchmark harness in its quick mode (every scenario, few iterations, prints only), so that
 # it cannot rot. Full runs are made by hand: see BENCHMARKS.md.
 cargo run --locked --quiet -p zkstate-bench -- --quick
+phase "bench --quick"
 
 # The fuzz targets (URL and settings parser, diff engine, payload decoder), bounded.
 # cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP lets the stable toolchain provide them.
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked --quiet
 fi
+phase "cargo-fuzz installed"
 for target in url diff payload; do
   (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none "$target" -- \
      -max_total_time="${ZKSTATE_FUZZ_SECONDS:-10}" -print_final_stats=1 2>&1 | tail -n 3)
 done
+phase "fuzz"
 
 # No ZooKeeper JVM started by the tests may survive them.
 sleep 1

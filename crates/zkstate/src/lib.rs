@@ -23,6 +23,9 @@
 //! * **An update changes only what its closure changed.** Fields of the stored JSON that `T`
 //!   does not know (a newer version of the application added them) are kept: two versions of an
 //!   application can update one state during a rolling upgrade ([`diff::merge`]).
+//! * **A history, and undo.** Every write records its version in the state's history in the
+//!   same transaction as the payload: who wrote it, when, why, what changed, and how to get the
+//!   version before back ([`history`]); [`ZkState::rollback_to`] writes a kept version again.
 //! * **Changes in order.** [`ZkState::subscribe`] yields [`StateEvent`]s: batches of
 //!   [`Change::Added`], [`Change::Removed`] and [`Change::Modified`] with key paths and
 //!   `serde_json::Value` bodies, in version order, emitted before the local copy is replaced. The
@@ -63,7 +66,8 @@
 //! sessions, locks or the handle:
 //!
 //! ```text
-//! state/       ZkState (the handle), the shared core per connection, fleet views (rollout)
+//! state/       ZkState (the handle), the shared core per connection, fleet views (rollout),
+//!              history.rs (reading the history), writes.rs (messages, rollbacks)
 //!   ├─ sync/   the task that owns the store's Writer: recovery (a pure step), the machines it
 //!   │          drives (the remote watch, members' records, reports, the reaper of dead
 //!   │          writers' markers); the staleness watchdog
@@ -76,6 +80,8 @@
 //!              bound.rs (staleness), shared.rs, codec.rs, json.rs (what the copy keeps: a small
 //!              payload's text, else its tree), copy.rs (where its work runs), changes.rs
 //! diff/        diff (walk.rs), apply, merge, the text fast path (pure)
+//! history/     what a write adds to the history (plan.rs), which versions reproduce (chain.rs),
+//!              what a writer knows between writes (cache.rs), the stored entry (entry.rs): pure
 //! layout.rs (node names, AclPolicy), listeners.rs, options.rs (Compression), metrics.rs,
 //! error.rs and error/config.rs: leaf files, which import nothing of the crate but error.rs
 //! ```
@@ -89,8 +95,8 @@
 //! An update: `ZkState::update` → `write::update` (one loop over `write::steps::Next`) →
 //! `steps::lock` (the commit marker, then `write::lock::acquire`: create, list and stat in one
 //! round trip) → `decide::choose_base` → the closure on a copy and `diff::merge` (`write::closure`)
-//! → `store::codec::encode` → one multi (check the lock, set the payload, set the marker, delete
-//! the lock; a failure classified by `decide::after_commit`, a lost reply resolved by
+//! → `store::codec::encode` → `history::plan::plan` → one multi (check the lock, set the payload,
+//! set the marker, delete the lock, create the history entry, delete the trimmed ones; a failure classified by `decide::after_commit`, a lost reply resolved by
 //! `write::resolve`) → `store::InFlight::acknowledge` → the sync task's
 //! `store::Writer::apply_acknowledged` (diff → publish → swap) → `Ok(version)`.
 //!
