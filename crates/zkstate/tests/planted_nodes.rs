@@ -130,3 +130,75 @@ async fn a_persistent_listener_record_is_listed_as_planted_and_never_counted() {
     assert!(outside.pending.iter().all(|l| l.id != "ghost"));
     state.close().await;
 }
+
+#[tokio::test]
+async fn history_nodes_planted_by_another_client_neither_block_writes_nor_mislead_readers() {
+    let server = shared_server().await;
+    let dir = unique_dir("planted-history");
+    let conn = connect(&server.connect_string()).await;
+    let state = ZkState::new(&conn, &dir, json!({"n": 0}))
+        .await
+        .expect("state");
+    state.update(|v| v["n"] = json!(1)).await.expect("v1");
+    let raw = raw_client(&server.connect_string()).await;
+    let (_, stat) = raw
+        .get_data(&format!("{dir}/payload"))
+        .await
+        .expect("payload");
+    // A node named as the next write's entry will be (its size too) holding no entry, one of
+    // another incarnation, and one not named as an entry.
+    let history = format!("{dir}/history");
+    let next = zkstate_next_entry(&state, stat.czxid).await;
+    let planted = [
+        next.clone(),
+        format!("0000000000-{:016x}-5", stat.czxid as u64 + 1),
+        "README".to_string(),
+    ];
+    let create = CreateMode::Persistent.with_acls(Acls::anyone_all());
+    for name in &planted {
+        raw.create(&format!("{history}/{name}"), b"junk", &create)
+            .await
+            .expect("plant");
+    }
+    let version = state
+        .update(|v| v["n"] = json!(2))
+        .await
+        .expect("v2 is written");
+    assert_eq!(version, 2);
+    let items = state.history(10).await.expect("history");
+    let versions: Vec<i32> = items
+        .iter()
+        .filter_map(|item| match item {
+            zkstate::history::HistoryItem::Version(e) => Some(e.version),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(versions, vec![2, 1]);
+    assert_eq!(state.value_at(1).await.expect("v1"), json!({"n": 1}));
+    let left = raw.list_children(&history).await.expect("list");
+    assert!(
+        left.contains(&"README".to_string()),
+        "a name that is not an entry is not ours"
+    );
+    assert!(
+        !left.contains(&planted[1]),
+        "another incarnation's entry is removed"
+    );
+    state.close().await;
+    conn.close().await;
+}
+
+/// The name the next write's entry will have: what the plan of a one-field change makes.
+async fn zkstate_next_entry(state: &ZkState<serde_json::Value>, czxid: i64) -> String {
+    // The entry of version 1 changed the same field the same way: the next one has its size.
+    let items = state.history(1).await.expect("history");
+    let Some(zkstate::history::HistoryItem::Version(entry)) = items.first() else {
+        panic!("no entry");
+    };
+    format!(
+        "{:010}-{:016x}-{}",
+        entry.version + 1,
+        czxid as u64,
+        entry.bytes
+    )
+}

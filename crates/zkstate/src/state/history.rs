@@ -16,9 +16,18 @@ use crate::layout::Layout;
 use crate::options::Limits;
 use crate::store::codec;
 
+/// Entries read in one round trip.
+const READ_BATCH: usize = 100;
+/// The most JSON one entry may decompress to.
+const MAX_ENTRY_TEXT: usize = 16 * 1024 * 1024;
+/// The most JSON the entries of one read may hold in all.
+const MAX_READ_TEXT: usize = 64 * 1024 * 1024;
+
 /// The newest `limit` (at most [`MAX_READ`]) kept versions of the state at `dir` (resolved as
 /// [`Connection::resolve_dir`]), newest first, with the gaps between them; empty for a state
-/// with no history yet. No open state needed.
+/// with no history yet. No open state needed. What it reads is bounded whoever wrote the
+/// entries: at most [`MAX_READ`] entries and 64 MiB of their JSON (older entries past it are
+/// left out).
 ///
 /// # Errors
 /// [`Error::InvalidDir`], [`Error::Missing`] naming the payload when there is none,
@@ -142,23 +151,42 @@ async fn entries(
         .collect();
     names.sort_unstable_by_key(|(entry, _)| std::cmp::Reverse(*entry));
     names.truncate(limit);
-    // Requests on one session are served in order: all of them in one round trip.
-    let reads: Vec<_> = names
-        .iter()
-        .map(|(_, name)| client.get_data(&layout.history_entry(name)))
-        .collect();
-    let all = async { Ok::<_, zookeeper_client::Error>(futures::future::join_all(reads).await) };
-    let read = within("reading", &layout.history, timeout, all).await?;
     let mut out = Vec::with_capacity(names.len());
-    for ((entry, _), result) in names.iter().zip(read) {
-        let (data, stat) = match result {
-            Ok(found) => found,
-            Err(zookeeper_client::Error::NoNode) => break,
-            Err(source) => return Err(Error::from_zookeeper("reading", &layout.history, source)),
-        };
-        if let Ok((stored, ..)) = codec::decode::<Stored>(&data, Limits::default()) {
-            if stored.version == entry.version {
-                out.push((stored, stat, data.len()));
+    let mut text_bytes = 0;
+    for batch in names.chunks(READ_BATCH) {
+        // Requests on one session are served in order: a batch is one round trip.
+        let reads: Vec<_> = batch
+            .iter()
+            .map(|(_, name)| client.get_data(&layout.history_entry(name)))
+            .collect();
+        let all =
+            async { Ok::<_, zookeeper_client::Error>(futures::future::join_all(reads).await) };
+        let read = within("reading", &layout.history, timeout, all).await?;
+        for ((entry, _), result) in batch.iter().zip(read) {
+            let (data, stat) = match result {
+                Ok(found) => found,
+                Err(zookeeper_client::Error::NoNode) => return Ok(out),
+                Err(source) => {
+                    return Err(Error::from_zookeeper("reading", &layout.history, source))
+                }
+            };
+            // What the entries may cost, whoever wrote them: each is at most `MAX_ENTRY_TEXT`
+            // of JSON, all of them `MAX_READ_TEXT`; the older ones past it are not read.
+            let Ok(text) = codec::unframe(&data, MAX_ENTRY_TEXT) else {
+                continue;
+            };
+            text_bytes += text.len();
+            if text_bytes > MAX_READ_TEXT {
+                return Ok(out);
+            }
+            let limits = Limits {
+                max_decompressed: MAX_ENTRY_TEXT,
+                ..Limits::default()
+            };
+            if let Ok((stored, ..)) = codec::decode::<Stored>(&data, limits) {
+                if stored.version == entry.version {
+                    out.push((stored, stat, data.len()));
+                }
             }
         }
     }

@@ -441,8 +441,8 @@ fn author<T>(cx: &Context<'_, T>) -> Author {
 }
 
 /// The commit's transaction: check the lock, set the payload at `at`, set the marker to
-/// `token`, delete the lock; then the history's operations (create its directory, the new
-/// entries, delete the trimmed ones).
+/// `token`, delete the lock; then the history's operations (create its directory, delete the
+/// trimmed and stale entries, create the new ones).
 fn transaction<'c, T>(
     cx: &Context<'_, T>,
     locked: &'c Locked,
@@ -461,11 +461,12 @@ fn transaction<'c, T>(
             if plan.create_dir {
                 txn.add_create(&layout.history, b"", &persistent)?;
             }
-            for (name, data) in &plan.create {
-                txn.add_create(&layout.history_entry(name), data, &persistent)?;
-            }
+            // Deletes first: a planted node with a new entry's name goes before it is created.
             for name in &plan.delete {
                 txn.add_delete(&layout.history_entry(name), None)?;
+            }
+            for (name, data) in &plan.create {
+                txn.add_create(&layout.history_entry(name), data, &persistent)?;
             }
         }
         Ok(txn)
