@@ -9,31 +9,38 @@ use std::time::Duration;
 use zkstate::connection::settings::{CredentialProblem, SettingsError};
 use zkstate::Credential;
 
-/// A positive, finite number of seconds (`10`, `0.5`).
-pub fn parse_seconds(text: &str) -> Result<Duration, String> {
-    let seconds: f64 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
-    if !(seconds.is_finite() && seconds > 0.0) {
-        return Err(format!("`{text}`: expected a positive number of seconds"));
+/// A positive duration: a number of seconds (`20`, `0.5`) or a number with a unit (`20s`, `2m`,
+/// `500ms`, `1h 30m`: humantime's forms), as kubectl and etcdctl take them.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let duration = match text.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds > 0.0 => {
+            Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))?
+        }
+        Ok(_) => return Err(format!("`{text}`: expected a positive duration")),
+        Err(_) => humantime::parse_duration(text).map_err(|_| {
+            format!("`{text}` is not a duration (seconds, or with a unit: 20s, 2m, 500ms)")
+        })?,
+    };
+    if duration.is_zero() {
+        return Err(format!("`{text}`: expected a positive duration"));
     }
-    Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
+    Ok(duration)
 }
 
 /// `--wait-rollout [SECS]`, for the commands that write (`set`, `patch`, `edit`); the wait
 /// itself is `commands::rollout::after_write`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct WaitRollout {
-    /// After writing, wait until every live instance has applied the new version, at most SECS
-    /// (`--wait-rollout 30` or `--wait-rollout=30`; alone, last or before another flag: 60);
-    /// exit 6 if some has not (the write was made)
+    /// After writing, wait until every live instance has applied the new version, at most
+    /// DURATION (seconds, or 20s, 2m, 500ms: `--wait-rollout 30`, `--wait-rollout=2m`; alone,
+    /// last or before another flag: 60 s); exit 6 if some has not (the write was made)
     // No `require_equals`: with it, `set DIR --wait-rollout 60` took `60` as the JSON and wrote
-    // it. A value after the flag is always the timeout, and one that is not a number of seconds
+    // it. A value after the flag is always the timeout, and one that is not a duration
     // is a usage error that says how to write the flag.
     #[arg(
         long = "wait-rollout",
-        value_name = "SECS",
+        value_name = "DURATION",
         num_args = 0..=1,
         default_missing_value = DEFAULT_WAIT,
         value_parser = parse_wait
@@ -53,13 +60,13 @@ pub struct Message {
 /// What a bare `--wait-rollout` waits, in seconds.
 const DEFAULT_WAIT: &str = "60";
 
-/// The value of `--wait-rollout`: a number of seconds; anything else (a DIR or JSON written after
+/// The value of `--wait-rollout`: a duration; anything else (a DIR or JSON written after
 /// the flag) is refused with how to write it.
 fn parse_wait(text: &str) -> Result<Duration, String> {
-    parse_seconds(text).map_err(|err| {
+    parse_duration(text).map_err(|err| {
         format!(
-            "{err}; --wait-rollout takes the seconds to wait right after it (`--wait-rollout 30` or \
-             `--wait-rollout=30`); for the default {DEFAULT_WAIT} s put it last or before another \
+            "{err}; --wait-rollout takes the time to wait right after it (`--wait-rollout 30`, \
+             `--wait-rollout=2m`); for the default {DEFAULT_WAIT} s put it last or before another \
              flag, not before DIR or JSON"
         )
     })
@@ -152,12 +159,15 @@ mod tests {
 
     #[test]
     fn seconds_parse() {
-        assert_eq!(parse_seconds("10"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_seconds("0.5"), Ok(Duration::from_millis(500)));
-        assert!(parse_seconds("0").is_err());
-        assert!(parse_seconds("-1").is_err());
-        assert!(parse_seconds("inf").is_err());
-        assert!(parse_seconds("ten").is_err());
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("20s"), Ok(Duration::from_secs(20)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        for bad in ["0", "0s", "-1", "inf", "ten", "", "5 parsecs"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

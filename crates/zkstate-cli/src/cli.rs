@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use crate::args::parse_seconds;
+use crate::args::parse_duration;
 use crate::commands::{
     diff, edit, get, history, listeners, ls, patch, rm, rollback, rollout, serve, set, unlock,
     watch,
@@ -44,13 +44,14 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "URL")]
     pub zk: Option<String>,
 
-    /// Seconds to wait for ZooKeeper: to connect, and for each request
+    /// How long to wait for ZooKeeper: to connect, and for each request (seconds, or 20s, 2m,
+    /// 500ms)
     #[arg(
         long,
         global = true,
-        value_name = "SECS",
+        value_name = "DURATION",
         default_value = "10",
-        value_parser = parse_seconds
+        value_parser = parse_duration
     )]
     pub timeout: Duration,
 

@@ -163,6 +163,28 @@ async fn a_value_after_wait_rollout_is_its_timeout_never_the_json_written() {
     .await;
     out.success();
     assert_eq!(payload(&zk, &dir).await, (serde_json::json!({"n": 2}), 1));
+
+    // Durations as kubectl and etcdctl take them, for the wait and the global timeout.
+    let out = run(
+        &zk,
+        &[
+            "--timeout",
+            "2m",
+            "set",
+            &dir,
+            r#"{"n":3}"#,
+            "--wait-rollout=20s",
+        ],
+    )
+    .await;
+    out.success();
+    assert_eq!(payload(&zk, &dir).await, (serde_json::json!({"n": 3}), 2));
+    run(&zk, &["--timeout", "500ms", "get", &dir])
+        .await
+        .success();
+    run(&zk, &["--timeout", "5 parsecs", "get", &dir])
+        .await
+        .expect_code(2);
 }
 
 #[tokio::test]
