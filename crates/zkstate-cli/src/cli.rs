@@ -35,7 +35,7 @@ fn after_help() -> String {
 /// (`user:password@host`) is refused (exit 2). Credentials are never printed, and `edit` runs
 /// $EDITOR without $ZOOKEEPER_AUTH and $ZOOKEEPER_AUTH_FILE.
 #[derive(Debug, Parser)]
-#[command(name = "zkstate", version, after_help = after_help())]
+#[command(name = "zkstate", version, arg_required_else_help = true, after_help = after_help())]
 pub struct Cli {
     /// ZooKeeper to use: `zookeeper://h1:2181,h2/base`, `zookeeper:///abs`, `zookeeper:./rel`
     /// or `h1:2181,h2/chroot`; `zookeeper+tls://h1:2281/base` for TLS (needs --tls-ca)

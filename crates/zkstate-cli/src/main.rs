@@ -33,6 +33,14 @@ use crate::exit::Code;
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        // Bare `zkstate` (no subcommand): the help itself, not a line of it, on stderr.
+        Err(err)
+            if err.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            let help = <Cli as clap::CommandFactory>::command().render_help();
+            let _ = write!(std::io::stderr(), "{help}");
+            return ExitCode::from(Code::Usage.number());
+        }
         // A usage error, as every error: one line on stderr.
         Err(err) if err.use_stderr() => {
             let line = exit::one_line_usage_error(&err.to_string());

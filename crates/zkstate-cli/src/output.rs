@@ -5,7 +5,8 @@
 use std::borrow::Cow;
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Value};
+use zkstate::history::{HistoryEntry, HistoryItem};
 use zkstate::{Change, KeyPath, Listener};
 
 const GREEN: &str = "\x1b[32m";
@@ -302,6 +303,43 @@ pub fn listeners_table(rows: &[ListenerRow]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// A history item as `zkstate history --json` prints it and `zkstate serve` answers it:
+/// [`history_entry_json`], or `{"gap": true, "from", "to"}`. An item of
+/// a kind this version does not know is left out.
+pub fn history_item_json(item: &HistoryItem) -> Option<Value> {
+    match item {
+        HistoryItem::Version(entry) => Some(history_entry_json(entry)),
+        HistoryItem::Gap { from, to } => Some(json!({ "gap": true, "from": from, "to": to })),
+        _ => None,
+    }
+}
+
+/// `{"version", "time" (RFC 3339, UTC), "time_ms", "author": {"id", "host", "pid", "program",
+/// "program_version", "tool", "identity"}, "message", "rollback_of", "outside", "changes":
+/// {"added", "modified", "removed", "paths"} or null, "reproducible", "bytes"}`; what is not
+/// known is null.
+fn history_entry_json(entry: &HistoryEntry) -> Value {
+    // Field by field: the form stays what it documents whatever the library adds.
+    let a = &entry.author;
+    json!({
+        "version": entry.version,
+        "time": rfc3339_from_millis(entry.time_ms),
+        "time_ms": entry.time_ms,
+        "author": {
+            "id": a.id, "host": a.host, "pid": a.pid, "program": a.program,
+            "program_version": a.program_version, "tool": a.tool, "identity": a.identity,
+        },
+        "message": entry.message,
+        "rollback_of": entry.rollback_of,
+        "outside": entry.outside,
+        "changes": entry.changes.as_ref().map(|c| json!({
+            "added": c.added, "modified": c.modified, "removed": c.removed, "paths": c.paths,
+        })),
+        "reproducible": entry.reproducible,
+        "bytes": entry.bytes,
+    })
 }
 
 #[cfg(test)]

@@ -147,3 +147,17 @@ async fn garbage_json_in_every_json_argument_is_exit_2_with_line_and_column() {
             .error_line(&["line 1", "column"]);
     }
 }
+
+#[tokio::test]
+async fn bare_zkstate_prints_the_help_on_stderr_and_exits_2() {
+    let out = run_args(&[], None, &[]).await;
+    out.expect_code(2);
+    assert!(out.stdout.is_empty(), "{out}");
+    assert!(out.stderr.contains("Usage: zkstate"), "{out}");
+    assert!(out.stderr.contains("\nCommands:\n"), "{out}");
+    assert!(out.stderr.contains("Exit codes:"), "{out}");
+    assert!(
+        out.stderr.lines().count() > 20,
+        "the whole help, not one line\n{out}"
+    );
+}

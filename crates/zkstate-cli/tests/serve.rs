@@ -159,6 +159,31 @@ impl Server {
     }
 }
 
+impl Server {
+    /// `POST /api/states/{dir}/rollback` with `body`, and the token when given.
+    async fn rollback(&self, dir: &str, token: Option<&str>, body: &[u8]) -> Reply {
+        let bearer = token.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(bearer) = &bearer {
+            headers.push(("authorization", bearer));
+        }
+        let path = format!("/api/states/{}/rollback", encode(dir));
+        self.request("POST", &path, &headers, body.to_vec()).await
+    }
+
+    /// `GET /api/states/{dir}/history[?QUERY]`.
+    async fn history(&self, dir: &str, query: &str) -> Reply {
+        self.get(&format!("/api/states/{}/history{query}", encode(dir)))
+            .await
+    }
+
+    /// `GET /api/states/{dir}/versions/{version}`.
+    async fn version(&self, dir: &str, version: &str) -> Reply {
+        self.get(&format!("/api/states/{}/versions/{version}", encode(dir)))
+            .await
+    }
+}
+
 /// `encodeURIComponent` for a path.
 fn encode(dir: &str) -> String {
     dir.replace('%', "%25").replace('/', "%2F")
@@ -186,6 +211,7 @@ async fn the_page_and_read_only_api_answer_with_every_documented_status() {
         ("/assets/state-banners.js", "text/javascript"),
         ("/assets/state-changes.js", "text/javascript"),
         ("/assets/state-edit.js", "text/javascript"),
+        ("/assets/state-history.js", "text/javascript"),
         ("/assets/state-meta.js", "text/javascript"),
         ("/assets/state-model.js", "text/javascript"),
         ("/assets/state-stream.js", "text/javascript"),
@@ -1040,6 +1066,18 @@ async fn every_answer_carries_the_security_headers() {
 /// Sends a PUT whose body never ends (a huge Content-Length, or chunks that keep coming) and
 /// returns the status line the server answers with while the body is still being sent.
 async fn put_never_ending(server: &Server, dir: &str, token: &str, chunked: bool) -> String {
+    let target = format!("PUT /api/states/{}", encode(dir));
+    write_never_ending(server, &target, token, chunked).await
+}
+
+/// [`put_never_ending`] for a rollback.
+async fn rollback_never_ending(server: &Server, dir: &str, token: &str, chunked: bool) -> String {
+    let target = format!("POST /api/states/{}/rollback", encode(dir));
+    write_never_ending(server, &target, token, chunked).await
+}
+
+/// Sends `target` (`METHOD PATH`) with a body that never ends; the status line of the answer.
+async fn write_never_ending(server: &Server, target: &str, token: &str, chunked: bool) -> String {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
     let stream = tokio::net::TcpStream::connect(("127.0.0.1", server.port()))
@@ -1052,8 +1090,7 @@ async fn put_never_ending(server: &Server, dir: &str, token: &str, chunked: bool
         format!("Content-Length: {}", 10u64 << 30)
     };
     let head = format!(
-        "PUT /api/states/{} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nIf-Match: 0\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n{length}\r\n\r\n",
-        encode(dir),
+        "{target} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nIf-Match: 0\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n{length}\r\n\r\n",
         server.port()
     );
     write
@@ -1086,10 +1123,10 @@ async fn put_never_ending(server: &Server, dir: &str, token: &str, chunked: bool
     line.trim_end().to_string()
 }
 
-/// A PUT with a wrong token, or with writes off, is refused before its body is read: a body
-/// that never ends still gets its 403 at once.
+/// A PUT or a rollback with a wrong token, or with writes off, is refused before its body is
+/// read: a body that never ends still gets its 403 at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_put_is_refused_before_its_body_is_read() {
+async fn a_write_is_refused_before_its_body_is_read() {
     let zk = shared_zk().await;
     let root = unique_dir("serve-put-early");
     let dir = format!("{root}/s");
@@ -1108,11 +1145,27 @@ async fn a_put_is_refused_before_its_body_is_read() {
             "writes off, chunked {chunked}"
         );
     }
+    for chunked in [false, true] {
+        assert_eq!(
+            rollback_never_ending(&writable, &dir, "wrong", chunked).await,
+            "HTTP/1.1 403 Forbidden",
+            "a rollback with a wrong token, chunked {chunked}"
+        );
+        assert_eq!(
+            rollback_never_ending(&read_only, &dir, "anything", chunked).await,
+            "HTTP/1.1 403 Forbidden",
+            "a rollback with writes off, chunked {chunked}"
+        );
+    }
     assert_eq!(payload(&zk, &dir).await, (json!({"a": 1}), 0));
     // A good token with a body that does not fit is 413, still without reading it all.
     let token = writable.token.clone().expect("a token");
     assert_eq!(
         put_never_ending(&writable, &dir, &token, false).await,
+        "HTTP/1.1 413 Payload Too Large"
+    );
+    assert_eq!(
+        rollback_never_ending(&writable, &dir, &token, false).await,
         "HTTP/1.1 413 Payload Too Large"
     );
 }
@@ -1235,4 +1288,335 @@ async fn a_token_file_holds_the_write_token_readable_by_its_owner_only() {
     assert_eq!(put.status, 200, "{}", String::from_utf8_lossy(&put.body));
     assert_eq!(payload(&zk, &dir).await, (json!({"a": 2}), 1));
     let _ = std::fs::remove_file(&file);
+}
+
+/// The version items of a history answer, newest first (gaps left out).
+fn versions_of(history: &Value) -> Vec<Value> {
+    history["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no items: {history}"))
+        .iter()
+        .filter(|item| item.get("gap").is_none())
+        .cloned()
+        .collect()
+}
+
+/// Each write through the API has its history entry: tool `serve`, the message given with
+/// `?message=`, what it changed, and a time in both forms; each kept version's value reads back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_history_lists_each_write_through_the_api_with_its_message() {
+    let zk = shared_zk().await;
+    let root = unique_dir("serve-history");
+    let dir = format!("{root}/cfg");
+    create_state(&zk, &dir, r#"{"n":0}"#).await;
+    let server = serve(&zk, &["--root", &root, "--allow-write"]).await;
+    let token = server.token.clone().expect("a token");
+    let bearer = format!("Bearer {token}");
+    let headers = [
+        ("content-type", "application/json"),
+        ("if-match", "0"),
+        ("authorization", bearer.as_str()),
+    ];
+    // A message of any characters, as the page sends it (encodeURIComponent).
+    let path = format!(
+        "/api/states/{}?message=raise%20n%20%E2%80%94%20f%C3%BCr%20the%20batch",
+        encode(&dir)
+    );
+    let put = server
+        .request("PUT", &path, &headers, br#"{"n":1}"#.to_vec())
+        .await;
+    assert_eq!(put.status, 200, "{}", String::from_utf8_lossy(&put.body));
+    let put = server
+        .put(&dir, Some("1"), Some(&token), br#"{"n":2,"tag":"x"}"#)
+        .await;
+    assert_eq!(put.json(), json!({"version": 2}));
+
+    let reply = server.history(&dir, "").await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let history = reply.json();
+    assert_eq!(history["dir"], json!(dir));
+    let versions = versions_of(&history);
+    assert_eq!(versions.len(), 2, "{history}");
+    let (newest, older) = (&versions[0], &versions[1]);
+    assert_eq!(newest["version"], json!(2), "{history}");
+    assert_eq!(newest["author"]["tool"], json!("serve"), "{history}");
+    assert_eq!(newest["author"]["program"], json!("zkstate"), "{history}");
+    assert_eq!(
+        newest["author"]["program_version"],
+        json!(env!("CARGO_PKG_VERSION")),
+        "{history}"
+    );
+    assert!(newest["author"]["pid"].is_u64(), "{history}");
+    assert_eq!(newest["message"], Value::Null, "{history}");
+    assert_eq!(
+        newest["changes"],
+        json!({"added": 1, "modified": 1, "removed": 0, "paths": ["/n", "/tag"]}),
+        "{history}"
+    );
+    assert_eq!(
+        (
+            &newest["outside"],
+            &newest["rollback_of"],
+            &newest["reproducible"]
+        ),
+        (&json!(false), &Value::Null, &json!(true)),
+        "{history}"
+    );
+    assert!(newest["bytes"].as_u64().is_some_and(|b| b > 0), "{history}");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after the epoch")
+        .as_millis() as i64;
+    let time_ms = newest["time_ms"].as_i64().expect("time_ms");
+    assert!((now_ms - time_ms).abs() < 600_000, "{history}");
+    let time = newest["time"].as_str().expect("time");
+    assert!(
+        time.len() == 24 && time.ends_with('Z') && time.as_bytes()[10] == b'T',
+        "an RFC 3339 UTC time: {time}"
+    );
+    assert_eq!(older["version"], json!(1), "{history}");
+    assert_eq!(
+        older["message"],
+        json!("raise n — für the batch"),
+        "{history}"
+    );
+    assert_eq!(older["author"]["tool"], json!("serve"), "{history}");
+
+    // The limit: one item; out of bounds, a clear 400.
+    let one = server.history(&dir, "?limit=1").await.json();
+    assert_eq!(versions_of(&one).len(), 1, "{one}");
+    for bad in ["?limit=0", "?limit=1001", "?limit=lots"] {
+        let reply = server.history(&dir, bad).await;
+        assert_eq!(reply.status, 400, "{bad}");
+        assert!(
+            reply.json()["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("1 to 1000")),
+            "{bad}"
+        );
+    }
+
+    // The value of each kept version, as it was.
+    let reply = server.version(&dir, "1").await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(reply.json(), json!({"n": 1}));
+    assert_eq!(
+        server.version(&dir, "2").await.json(),
+        json!({"n": 2, "tag": "x"})
+    );
+    for bad in ["-1", "two"] {
+        assert_eq!(server.version(&dir, bad).await.status, 400, "{bad}");
+    }
+    // A version never kept: 404 in the API's error form.
+    let reply = server.version(&dir, "99").await;
+    assert_eq!(reply.status, 404);
+    assert!(
+        reply.json()["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("version 99") && e.contains("not kept")),
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    // A missing state.
+    let missing = format!("{root}/none");
+    assert_eq!(server.history(&missing, "").await.status, 404);
+    assert_eq!(server.version(&missing, "0").await.status, 404);
+}
+
+/// A rollback through the API writes the kept value again as a new version whose entry says
+/// `rollback_of`; it is a compare-and-set on `if_version` (409 with the current version and
+/// value), and a version not kept is 404. Nothing refused is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_restores_a_kept_version_only_over_the_version_shown() {
+    let zk = shared_zk().await;
+    let root = unique_dir("serve-rollback");
+    let dir = format!("{root}/cfg");
+    create_state(&zk, &dir, r#"{"n":0}"#).await;
+    let server = serve(&zk, &["--root", &root, "--allow-write"]).await;
+    let token = server.token.clone().expect("a token");
+    for (version, body) in [("0", r#"{"n":1}"#), ("1", r#"{"n":2}"#)] {
+        let put = server
+            .put(&dir, Some(version), Some(&token), body.as_bytes())
+            .await;
+        assert_eq!(put.status, 200, "{}", String::from_utf8_lossy(&put.body));
+    }
+
+    let ok = server
+        .rollback(
+            &dir,
+            Some(&token),
+            br#"{"to": 1, "if_version": 2, "message": "n=2 broke the batch"}"#,
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{}", String::from_utf8_lossy(&ok.body));
+    assert_eq!(ok.json(), json!({"version": 3}));
+    assert_eq!(payload(&zk, &dir).await, (json!({"n": 1}), 3));
+    let history = server.history(&dir, "?limit=1").await.json();
+    let entry = &versions_of(&history)[0];
+    assert_eq!(
+        (
+            &entry["version"],
+            &entry["rollback_of"],
+            &entry["message"],
+            &entry["author"]["tool"]
+        ),
+        (
+            &json!(3),
+            &json!(1),
+            &json!("n=2 broke the batch"),
+            &json!("serve")
+        ),
+        "{history}"
+    );
+
+    // A stale if_version: 409 with what ZooKeeper holds; nothing written.
+    let stale = server
+        .rollback(&dir, Some(&token), br#"{"to": 2, "if_version": 2}"#)
+        .await;
+    assert_eq!(stale.status, 409);
+    let body = stale.json();
+    assert_eq!(
+        (&body["version"], &body["value"]),
+        (&json!(3), &json!({"n": 1})),
+        "{body}"
+    );
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("version conflict")),
+        "{body}"
+    );
+    // A version never kept; then versions written before an outside write, whose values
+    // ZooKeeper no longer has.
+    let never = server
+        .rollback(&dir, Some(&token), br#"{"to": 99, "if_version": 3}"#)
+        .await;
+    assert_eq!(never.status, 404);
+    assert!(
+        never.json()["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not kept")),
+        "{}",
+        String::from_utf8_lossy(&never.body)
+    );
+    let outside = raw_set(&zk, &format!("{dir}/payload"), br#"{"n":7}"#).await;
+    let lost = server
+        .rollback(
+            &dir,
+            Some(&token),
+            format!(r#"{{"to": 2, "if_version": {outside}}}"#).as_bytes(),
+        )
+        .await;
+    assert_eq!(lost.status, 404, "{}", String::from_utf8_lossy(&lost.body));
+    assert_eq!(server.version(&dir, "2").await.status, 404);
+    assert_eq!(payload(&zk, &dir).await, (json!({"n": 7}), outside));
+}
+
+/// A rollback needs the token, writes on, a same-origin page, `if_version`, and a body that is
+/// the JSON documented; each refusal is a clear 4xx and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_is_refused_without_the_token_or_writes_and_for_a_bad_body() {
+    let zk = shared_zk().await;
+    let root = unique_dir("serve-rollback-refused");
+    let dir = format!("{root}/cfg");
+    create_state(&zk, &dir, r#"{"n":0}"#).await;
+    let server = serve(&zk, &["--root", &root, "--allow-write"]).await;
+    let read_only = serve(&zk, &["--root", &root]).await;
+    let token = server.token.clone().expect("a token");
+    let put = server
+        .put(&dir, Some("0"), Some(&token), br#"{"n":1}"#)
+        .await;
+    assert_eq!(put.status, 200);
+    let good = br#"{"to": 0, "if_version": 1}"#;
+
+    // No token, a wrong one, writes off (the read-only server still shows the history).
+    for (who, reply) in [
+        ("no token", server.rollback(&dir, None, good).await),
+        (
+            "a wrong token",
+            server.rollback(&dir, Some("wrong"), good).await,
+        ),
+        (
+            "writes off",
+            read_only.rollback(&dir, Some(&token), good).await,
+        ),
+    ] {
+        assert_eq!(reply.status, 403, "{who}");
+        assert!(reply.json()["error"].is_string(), "{who}");
+    }
+    let shown = read_only.history(&dir, "").await;
+    assert_eq!(shown.status, 200);
+    assert_eq!(versions_of(&shown.json()).len(), 1);
+    // A page of another origin, even with the token.
+    let bearer = format!("Bearer {token}");
+    let reply = server
+        .request(
+            "POST",
+            &format!("/api/states/{}/rollback", encode(&dir)),
+            &[
+                ("origin", "http://evil.example"),
+                ("authorization", bearer.as_str()),
+            ],
+            good.to_vec(),
+        )
+        .await;
+    assert_eq!(reply.status, 403);
+
+    // Bad bodies: 400 with the place, 428 without if_version, 413 past 64 KiB.
+    let bad = server
+        .rollback(&dir, Some(&token), b"{\n  \"to\": ,\n}")
+        .await;
+    assert_eq!(bad.status, 400);
+    let body = bad.json();
+    assert_eq!(
+        (body["line"].as_u64(), body["column"].as_u64()),
+        (Some(2), Some(9))
+    );
+    for text in [
+        r#"{"to": "one", "if_version": 1}"#,
+        r#"{"to": 0, "if_version": 1, "force": true}"#,
+        r#"{"if_version": 1}"#,
+        r#"{"to": -1, "if_version": 1}"#,
+        "[]",
+    ] {
+        let reply = server.rollback(&dir, Some(&token), text.as_bytes()).await;
+        assert_eq!(reply.status, 400, "{text}");
+    }
+    assert_eq!(
+        server
+            .rollback(&dir, Some(&token), br#"{"to": 0}"#)
+            .await
+            .status,
+        428
+    );
+    let huge = format!(
+        r#"{{"to": 0, "if_version": 1, "message": "{}"}}"#,
+        "x".repeat(70 * 1024)
+    );
+    assert_eq!(
+        server
+            .rollback(&dir, Some(&token), huge.as_bytes())
+            .await
+            .status,
+        413
+    );
+    // A missing state.
+    assert_eq!(
+        server
+            .rollback(&format!("{root}/none"), Some(&token), good)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(payload(&zk, &dir).await, (json!({"n": 1}), 1));
 }

@@ -2,7 +2,9 @@
 //! (scripts/test.sh installs both when missing). The state page shows an outside change without
 //! a reload, edits through the page reach ZooKeeper, invalid JSON shows the server's message
 //! with its line and column, a conflicting edit shows the conflict, the index lists the state,
-//! and a screenshot of the page is saved under target/. A page of another origin can neither
+//! and a screenshot of the page is saved under target/. The history panel lists the versions
+//! written, shows a version's differences, and rolls back to an older one (a save's message
+//! typed beside Save, which stays in view at 1280×900). A page of another origin can neither
 //! read the API (`fetch` with `mode: 'no-cors'`) nor frame the page.
 
 mod common;
@@ -541,5 +543,185 @@ return true;"#
 
     client.close().await.expect("close the browser");
     drop(other);
+    server.kill().await;
+}
+
+/// `zkstate serve --allow-write --root ROOT`: the running server, its base URL and token.
+async fn serve_writable(zk: &str, root: &str) -> (Running, String, String) {
+    let mut server = Running::spawn(&[
+        "--zk",
+        zk,
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--root",
+        root,
+        "--allow-write",
+    ]);
+    let base = server
+        .line_where(Stream::Stdout, |l| l.starts_with("listening on "))
+        .await
+        .trim_start_matches("listening on ")
+        .trim_end_matches('/')
+        .to_string();
+    let token = server
+        .line_where(Stream::Stdout, |l| l.starts_with("write token: "))
+        .await
+        .trim_start_matches("write token: ")
+        .to_string();
+    (server, base, token)
+}
+
+/// Resizes the window so that the page's viewport is `width`×`height`.
+async fn viewport(client: &fantoccini::Client, width: u32, height: u32) {
+    client
+        .set_window_size(width, height)
+        .await
+        .expect("resize the window");
+    let frame = js(
+        client,
+        "return [window.outerWidth - window.innerWidth, window.outerHeight - window.innerHeight];",
+    )
+    .await;
+    let extra = |at: usize| {
+        frame[at]
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0)
+    };
+    client
+        .set_window_size(width + extra(0), height + extra(1))
+        .await
+        .expect("resize the window");
+    let inner = js(client, "return [window.innerWidth, window.innerHeight];").await;
+    assert_eq!(inner, json!([width, height]), "the viewport");
+}
+
+/// The text of the history row of `version`, once it is listed.
+async fn history_row(client: &fantoccini::Client, version: i32) -> String {
+    text_where(
+        client,
+        &format!(r#"tr.history-entry[data-version="{version}"]"#),
+        |t| !t.is_empty(),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_history_panel_lists_versions_and_rolls_back_to_one_in_a_real_browser() {
+    let zk = shared_zk().await;
+    let root = unique_dir("browser-history");
+    let dir = format!("{root}/batch");
+    create_state(&zk, &dir, r#"{"interval_s":5,"limits":{"cpu":2}}"#).await;
+    let (server, base, token) = serve_writable(&zk, &root).await;
+    let profile = tempfile::Builder::new()
+        .prefix(MARKER)
+        .tempdir()
+        .expect("profile dir");
+    let (_driver, client) = browser(profile.path()).await;
+    let page = format!("{base}/state?dir={}", dir.replace('/', "%2F"));
+    client.goto(&page).await.expect("open the state page");
+    text_where(&client, "#version", |t| t == "0").await;
+    viewport(&client, 1280, 900).await;
+
+    // A save through the page with a message typed beside Save, which stays in view.
+    click(&client, "#edit").await;
+    let save_in_view = "const r = document.getElementById('save').getBoundingClientRect(); \
+        return r.bottom <= window.innerHeight && r.right <= window.innerWidth && r.top >= 0;";
+    assert_eq!(
+        js(&client, save_in_view).await,
+        json!(true),
+        "Save is out of view"
+    );
+    type_into_editor(&client, r#"{"interval_s":10,"limits":{"cpu":2}}"#).await;
+    client
+        .find(Locator::Css("#save-message"))
+        .await
+        .expect("the message input")
+        .send_keys("slower polling")
+        .await
+        .expect("type the message");
+    click(&client, "#save").await;
+    client
+        .wait()
+        .at_most(SOON)
+        .for_element(Locator::Css("#token"))
+        .await
+        .expect("the token dialog")
+        .send_keys(&token)
+        .await
+        .expect("type the token");
+    click(&client, "#token-ok").await;
+    text_where(&client, "#save-result", |t| {
+        t.contains("saved as version 1")
+    })
+    .await;
+    // A second write, from the command line: the panel reloads on the new version.
+    run(
+        &zk,
+        &[
+            "set",
+            &dir,
+            r#"{"interval_s":60,"limits":{"cpu":2}}"#,
+            "-m",
+            "from the cli",
+        ],
+    )
+    .await
+    .success();
+    text_where(&client, "#version", |t| t == "2").await;
+    let first = history_row(&client, 1).await;
+    assert!(
+        first.contains("slower polling") && first.contains("serve") && first.contains("~1"),
+        "{first}"
+    );
+    let second = history_row(&client, 2).await;
+    assert!(
+        second.contains("from the cli") && second.contains("cli"),
+        "{second}"
+    );
+
+    // A click on a version shows what it changed from the one before it.
+    click(&client, r#"tr.history-entry[data-version="2"] td.version"#).await;
+    text_where(&client, "#history-diff", |t| {
+        t.contains(".interval_s") && t.contains("60")
+    })
+    .await;
+
+    // Roll back to version 1: a new version holding version 1's value, listed as a rollback.
+    click(
+        &client,
+        r#"tr.history-entry[data-version="1"] button.rollback"#,
+    )
+    .await;
+    text_where(&client, "#save-result", |t| {
+        t.contains("rolled back to version 1 as version 3")
+    })
+    .await;
+    let (stored, version) = payload(&zk, &dir).await;
+    assert_eq!(
+        (stored, version),
+        (json!({"interval_s": 10, "limits": {"cpu": 2}}), 3)
+    );
+    text_where(&client, "#version", |t| t == "3").await;
+    text_where(
+        &client,
+        r#"tr.history-entry[data-version="3"] .badge.rollback-of"#,
+        |t| t == "rollback of 1",
+    )
+    .await;
+    // The version shown now has no rollback of its own; the older ones keep theirs.
+    client
+        .find(Locator::Css(
+            r#"tr.history-entry[data-version="2"] button.rollback"#,
+        ))
+        .await
+        .expect("a rollback button on version 2");
+    let png = client.screenshot().await.expect("screenshot");
+    let shot =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/zkstate-serve-history.png");
+    std::fs::write(shot, &png).expect("save the screenshot");
+
+    client.close().await.expect("close the browser");
     server.kill().await;
 }

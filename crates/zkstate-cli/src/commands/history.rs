@@ -5,14 +5,14 @@
 //! (`+added ~modified -removed` and the first paths), the message, and a note for a rollback or
 //! a version whose value can no longer be reproduced. A gap (versions written by another tool and
 //! overwritten before any zkstate writer saw them) is a line of its own. `--json`: an array,
-//! newest first (see [`entry_json`]).
+//! newest first, in the form `zkstate serve` answers (`output::history_item_json`).
 
 use anyhow::Result;
-use serde_json::{json, Value};
+use serde_json::Value;
 use zkstate::history::{HistoryEntry, HistoryItem};
 
 use super::{print_line, resolve_dir, Global};
-use crate::output::{escape, rfc3339_from_millis};
+use crate::output::{escape, history_item_json, rfc3339_from_millis};
 
 /// Arguments of `zkstate history`.
 #[derive(Debug, clap::Args)]
@@ -42,7 +42,7 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
                     err => err.into(),
                 })?;
             if args.json {
-                let array: Vec<Value> = items.iter().map(item_json).collect();
+                let array: Vec<Value> = items.iter().filter_map(history_item_json).collect();
                 // A `Value` always serialises.
                 return print_line(&serde_json::to_string_pretty(&array).unwrap_or_default());
             }
@@ -129,36 +129,4 @@ fn tool_name(tool: zkstate::Tool) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
-}
-
-/// An item in the `--json` form.
-fn item_json(item: &HistoryItem) -> Value {
-    match item {
-        HistoryItem::Version(entry) => entry_json(entry),
-        HistoryItem::Gap { from, to } => json!({"gap": true, "from": from, "to": to}),
-        _ => json!({}),
-    }
-}
-
-/// `{"version", "time", "author": {"id", "host", "pid", "program", "program_version", "tool",
-/// "identity"}, "message", "outside", "rollback_of", "changes": {"added", "modified",
-/// "removed", "paths"}, "reproducible", "bytes"}`; absent fields are null.
-fn entry_json(entry: &HistoryEntry) -> Value {
-    let a = &entry.author;
-    json!({
-        "version": entry.version,
-        "time": rfc3339_from_millis(entry.time_ms),
-        "author": {
-            "id": a.id, "host": a.host, "pid": a.pid, "program": a.program,
-            "program_version": a.program_version, "tool": a.tool, "identity": a.identity,
-        },
-        "message": entry.message,
-        "outside": entry.outside,
-        "rollback_of": entry.rollback_of,
-        "changes": entry.changes.as_ref().map(|c| json!({
-            "added": c.added, "modified": c.modified, "removed": c.removed, "paths": c.paths,
-        })),
-        "reproducible": entry.reproducible,
-        "bytes": entry.bytes,
-    })
 }

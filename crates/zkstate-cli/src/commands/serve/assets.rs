@@ -35,6 +35,7 @@ const FILES: &[(&str, &str)] = &[
     ("state-banners.js", include_str!("assets/state-banners.js")),
     ("state-changes.js", include_str!("assets/state-changes.js")),
     ("state-edit.js", include_str!("assets/state-edit.js")),
+    ("state-history.js", include_str!("assets/state-history.js")),
     ("state-meta.js", include_str!("assets/state-meta.js")),
     ("state-model.js", include_str!("assets/state-model.js")),
     ("state-stream.js", include_str!("assets/state-stream.js")),

@@ -34,7 +34,10 @@ impl From<zkstate::Error> for ApiError {
             );
         }
         let status = match &err {
-            zkstate::Error::Missing { .. } => StatusCode::NOT_FOUND,
+            zkstate::Error::Missing { .. } | zkstate::Error::NotKept { .. } => {
+                StatusCode::NOT_FOUND
+            }
+            zkstate::Error::StaleWrite { .. } => StatusCode::CONFLICT,
             zkstate::Error::InvalidDir(_) | zkstate::Error::InvalidVersion { .. } => {
                 StatusCode::BAD_REQUEST
             }

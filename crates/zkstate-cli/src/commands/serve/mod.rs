@@ -7,9 +7,12 @@
 //!   size and mtime, its live instances and what each applied, and its changes as they happen,
 //!   pushed by Server-Sent Events from one `ZkState<serde_json::Value>` per watched state (no
 //!   polling, no reload; a lost stream reconnects and resyncs).
+//!   Its history panel lists the kept versions (who wrote each, when, what it changed, its
+//!   message), reloaded on each new version.
 //! * With `--allow-write`, the page edits a value with compare-and-set on the version it shows,
-//!   through the same locked write path as `zkstate set --if-version`; writes need the token
-//!   printed at start. Reads need none.
+//!   through the same locked write path as `zkstate set --if-version`, with an optional history
+//!   message, and rolls back to a kept version the same way (`zkstate rollback --if-version`);
+//!   writes need the token printed at start. Reads need none.
 //!
 //! The API (`{dir}` is the state's absolute path as one URL segment, `encodeURIComponent`):
 //!
@@ -20,7 +23,10 @@
 //! | `GET /api/states` | `{"root", "states": [{"dir", "version", "size", "mtime_ms", "listeners", "applied"}]}`; a node the server may not list (ACL) is a row `{"dir", "unreadable": true, "error"}` |
 //! | `GET /api/states/{dir}` | `{"dir", "value", "version", "mzxid", "czxid", "size", "mtime_ms", "listeners": [...], "rollout": {"version", "applied", "total"}}`; 404 when missing |
 //! | `GET /api/states/{dir}/events` | SSE: `snapshot` (as above) first, then `change` (`{"version", "mzxid", "origin", "changes", "value", "size", "mtime_ms"}`), `listeners`, `fault`, `lagged` (`{"missed"}`, then a fresh `snapshot`); 503 past `--max-streams` |
-//! | `PUT /api/states/{dir}` with `If-Match: <version>` and `Authorization: Bearer <token>`, body the new JSON | 200 `{"version"}`; 409 `{"error", "version", "value"}` (the current ones); 400 invalid JSON (`{"error", "line", "column"}`) or a bad version or path; 403 without the token or with writes off (before the body is read); 404 missing state; 413 body over 16 MiB; 428 without `If-Match`; 503 when another writer holds the state's lock for all of `--timeout` |
+//! | `GET /api/states/{dir}/history?limit=N` | `{"dir", "items"}`, newest first, at most N (default 50, 1 to 1000; else 400): a version `{"version", "time" (RFC 3339 UTC), "time_ms", "author": {"id", "host", "pid", "program", "program_version", "tool", "identity"}, "message", "rollback_of", "outside", "changes": {"added", "modified", "removed", "paths"} or null, "reproducible", "bytes"}`, a gap `{"gap": true, "from", "to"}`; 404 when missing |
+//! | `GET /api/states/{dir}/versions/{version}` | the value of that version, as the JSON it was; 404 when it is not kept (`{"error"}` says why) |
+//! | `PUT /api/states/{dir}[?message=TEXT]` with `If-Match: <version>` and `Authorization: Bearer <token>`, body the new JSON | 200 `{"version"}`; the message goes to the version's history entry; 409 `{"error", "version", "value"}` (the current ones); 400 invalid JSON (`{"error", "line", "column"}`) or a bad version or path; 403 without the token or with writes off (before the body is read); 404 missing state; 413 body over 16 MiB; 428 without `If-Match`; 503 when another writer holds the state's lock for all of `--timeout` |
+//! | `POST /api/states/{dir}/rollback` with `Authorization: Bearer <token>`, body `{"to", "if_version", "message"}` (`message` optional) | 200 `{"version"}`: the value of kept version `to` written again as a new version (its history entry says `rollback_of`), only if ZooKeeper holds `if_version`; refused as the `PUT` (403 before the body is read, 409 with the current version and value, 503), and 404 when `to` is not kept; 400 for a body that is not that JSON; 428 without `if_version`; 413 over 64 KiB |
 //!
 //! Bounds: at most `--max-streams` event streams (default 64); each change is serialized once
 //! and shared by every stream, a stream more than 16 events behind skips to `lagged` and a fresh
@@ -46,9 +52,11 @@ mod error;
 mod events;
 mod frames;
 mod guard;
+mod history;
 mod listing;
 mod plain;
 mod watched;
+mod writes;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -57,7 +65,7 @@ use anyhow::{Context, Result};
 use tokio::signal::unix::{signal, SignalKind};
 
 use super::{note, print_line, resolve_dir, Global};
-use crate::args::parse_seconds;
+use crate::args::parse_duration;
 
 /// Where the page listens by default: loopback, a fixed port.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:7780";
@@ -81,8 +89,8 @@ Cache-Control: no-store. An API request sent by a page of another site or origin
 (Sec-Fetch-Site: cross-site or same-site, or a foreign Origin) gets 403. A Host header that \
 does not name this server gets 403 (against DNS rebinding): on loopback, localhost, 127.0.0.1, \
 [::1] or the address with its port; beyond loopback, this host's IP addresses and the names \
-given with --allow-host. With writes off, opening a state creates no node; a PUT is refused \
-before its body is read unless its token is right.";
+given with --allow-host. With writes off, opening a state creates no node; a PUT or a \
+rollback is refused before its body is read unless its token is right.";
 
 /// A `--allow-host` value: a DNS name, without port or scheme.
 fn parse_host_name(text: &str) -> Result<String, String> {
@@ -139,7 +147,7 @@ pub struct Args {
     pub max_streams: usize,
 
     /// Close a watched state when no page has watched or read it for SECS
-    #[arg(long, value_name = "SECS", default_value = DEFAULT_IDLE_CLOSE, value_parser = parse_seconds)]
+    #[arg(long, value_name = "DURATION", default_value = DEFAULT_IDLE_CLOSE, value_parser = parse_duration)]
     pub idle_close: Duration,
 }
 

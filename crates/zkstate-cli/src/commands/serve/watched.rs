@@ -85,13 +85,15 @@ impl Watched {
         let instances = follow_listeners(records, tx, frames.clone());
         let (source, follow) = if writes || exists.iter().all(|e| *e) {
             // Not an instance of the application: no listener record, no reports; writes keep
-            // the payload's encoding.
+            // the payload's encoding, and their history entries say they came through serve.
             let options = StateOptions::default()
                 .with_listener_record(false)
                 .with_report_interval(None)
                 .with_request_timeout(timeout)
                 .with_lock_timeout(timeout)
-                .with_compression(zkstate::Compression::Keep);
+                .with_compression(zkstate::Compression::Keep)
+                .with_program("zkstate", Some(env!("CARGO_PKG_VERSION").to_string()))
+                .with_tool(zkstate::Tool::Serve);
             let state =
                 ZkState::<Value>::expect_with_options(conn, dir, Some(timeout), options).await?;
             let changes = follow_state(state.subscribe(), frames.clone());

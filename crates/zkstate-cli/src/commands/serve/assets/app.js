@@ -242,6 +242,12 @@ export async function request(url, opts) {
   return { status: resp.status, ok: resp.ok, body, text };
 }
 
+/** What a reply of request() says went wrong: the server's {"error"}, else its text. */
+export function replyError(r) {
+  const b = r.body && typeof r.body === 'object' ? r.body : {};
+  return b.error || r.text.trim().slice(0, 500) || `HTTP ${r.status}`;
+}
+
 /** GET a JSON document; throws Error with a readable message on any failure. */
 export async function getJSON(url) {
   const r = await request(url);

@@ -1,11 +1,11 @@
 // zkstate serve, state page: editing the value (with --allow-write): a PUT with If-Match on the
-// version being edited; a conflict shows the current value and the difference, a bad JSON the
-// server's message with the place selected.
+// version being edited and the history message typed beside Save; a conflict shows the current
+// value and the difference, a bad JSON the server's message with the place selected.
 
-import { el, $, setText, request, apiState, diff, changeList } from './app.js';
+import { el, $, setText, request, replyError, apiState, diff, changeList } from './app.js';
 import { showBanner } from './state-banners.js';
 import { S, dir, server } from './state-model.js';
-import { askToken, storedToken, forgetToken } from './state-token.js';
+import { sendWithToken } from './state-token.js';
 
 const E = { active: false, base: null, initialText: '', busy: false, conflict: null };
 const editor = $('editor');
@@ -86,6 +86,33 @@ function selectAt(line, column) {
   editor.setSelectionRange(off, Math.min(off + 1, editor.value.length));
 }
 
+/** The PUT of the edited text over E.base, with the history message when one is given. */
+function put(text, token) {
+  const message = $('save-message').value.trim();
+  const query = message ? `?message=${encodeURIComponent(message)}` : '';
+  return request(`${apiState(dir)}${query}`, {
+    method: 'PUT',
+    headers: { 'If-Match': String(E.base), Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: text,
+  });
+}
+
+/** How a refused save is shown: a conflict, the place of a JSON error, or the server's words. */
+function showRefusal(r, text) {
+  const b = r.body && typeof r.body === 'object' ? r.body : {};
+  const msg = replyError(r);
+  if (r.status === 409) {
+    showConflict(b, text, msg);
+  } else if (r.status === 400) {
+    showEditError(`Not saved: ${msg}`);
+    if (b.line != null && b.column != null) selectAt(Number(b.line), Number(b.column));
+  } else if (r.status === 404) {
+    showEditError(`Not saved: the state does not exist (any more): ${msg}`);
+  } else {
+    showEditError(`Not saved: HTTP ${r.status}: ${msg}`);
+  }
+}
+
 async function save() {
   if (!E.active || E.busy) return;
   showEditError('');
@@ -97,48 +124,19 @@ async function save() {
   $('save').disabled = true;
   $('edit-busy').hidden = false;
   try {
-    let token = storedToken() || await askToken();
-    for (;;) {
-      if (!token) {
-        showEditError('Not saved: no token given.');
-        return;
-      }
-      let r;
-      try {
-        r = await request(apiState(dir), {
-          method: 'PUT',
-          headers: { 'If-Match': String(E.base), Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-          body: text,
-        });
-      } catch (e) {
-        showEditError(`Not saved: ${e.message}`);
-        return;
-      }
-      const b = r.body && typeof r.body === 'object' ? r.body : {};
-      const msg = b.error || r.text.trim().slice(0, 500) || `HTTP ${r.status}`;
-      if (r.ok) {
-        stopEdit();
-        showBanner('save-result', b.version != null ? `saved as version ${b.version}` : 'saved');
-        return;
-      }
-      if (r.status === 403 || r.status === 401) {
-        forgetToken();
-        token = await askToken(`The server refused the token: ${msg}`);
-        continue;
-      }
-      if (r.status === 409) {
-        showConflict(b, text, msg);
-      } else if (r.status === 400) {
-        const hasPos = b.line != null && b.column != null;
-        showEditError(`Not saved: ${msg}`);
-        if (hasPos) selectAt(Number(b.line), Number(b.column));
-      } else if (r.status === 404) {
-        showEditError(`Not saved: the state does not exist (any more): ${msg}`);
-      } else {
-        showEditError(`Not saved: HTTP ${r.status}: ${msg}`);
-      }
-      return;
+    const r = await sendWithToken((token) => put(text, token));
+    if (r === null) {
+      showEditError('Not saved: no token given.');
+    } else if (r.ok) {
+      const version = r.body && typeof r.body === 'object' ? r.body.version : null;
+      stopEdit();
+      $('save-message').value = '';
+      showBanner('save-result', version != null ? `saved as version ${version}` : 'saved');
+    } else {
+      showRefusal(r, text);
     }
+  } catch (e) {
+    showEditError(`Not saved: ${e.message}`);
   } finally {
     E.busy = false;
     $('save').disabled = false;

@@ -1,11 +1,13 @@
 // zkstate serve, state page: follows the state through its Server-Sent Events stream (no
 // polling): a snapshot on every (re)connection, then changes, instances and faults, each applied
-// to S and rendered. A lost stream reconnects and resyncs from the next snapshot.
+// to S and rendered (a new version also reloads the history). A lost stream reconnects and
+// resyncs from the next snapshot.
 
 import { $, fmtClock, getJSON, apiState, diff } from './app.js';
 import { showBanner, showStreamError, clearStreamError } from './state-banners.js';
 import { addBatch } from './state-changes.js';
 import { updateEditStale } from './state-edit.js';
+import { reloadHistory } from './state-history.js';
 import { renderMeta, renderListeners, renderFault } from './state-meta.js';
 import { S, dir } from './state-model.js';
 import { markChanged, clearChanged, renderValue } from './state-tree.js';
@@ -63,6 +65,7 @@ function applySnapshot(d) {
     addBatch({ version: d.version, mzxid: S.mzxid, origin: 'resync', changes, note: `differences from version ${prev.version}` });
   }
   renderAll();
+  reloadHistory();
   if (resync) {
     const when = fmtClock(Date.now());
     showBanner('resynced', dropped
@@ -101,6 +104,8 @@ function applyChange(d) {
   markChanged(changes);
   addBatch({ version: d.version, mzxid: d.mzxid, origin: d.origin, changes });
   renderAll();
+  // Each new version has its history entry (committed with it): read it.
+  reloadHistory();
 }
 
 function renderAll() {

@@ -1,7 +1,7 @@
 // zkstate serve, state page: the write token, asked for once and kept in this tab's session
 // storage (never in local storage, never in the URL).
 
-import { $, setText } from './app.js';
+import { $, setText, replyError } from './app.js';
 
 const TOKEN_KEY = 'zkstate-token';
 
@@ -42,4 +42,18 @@ export function forgetToken() {
   try {
     sessionStorage.removeItem(TOKEN_KEY);
   } catch (e) { /* ignore */ }
+}
+
+/** Sends a write with the token: asked for when none is kept, and again while the server
+ *  refuses it (401, 403). send(token) resolves to a reply of request(); resolves to the first
+ *  reply not refused for the token, or null when no token was given. */
+export async function sendWithToken(send) {
+  let token = storedToken() || await askToken();
+  for (;;) {
+    if (!token) return null;
+    const r = await send(token);
+    if (r.status !== 401 && r.status !== 403) return r;
+    forgetToken();
+    token = await askToken(`The server refused the token: ${replyError(r)}`);
+  }
 }

@@ -8,6 +8,7 @@
 //   state-changes.js  the list of changes since the page opened
 //   state-stream.js   the Server-Sent Events stream that keeps S current (no polling)
 //   state-edit.js     editing: PUT with If-Match, conflicts, the server's JSON errors
+//   state-history.js  the kept versions, their differences, rolling back to one
 //   state-token.js    the write token, kept in session storage
 //
 // and app.js, the helpers shared with the index page. Imports go one way, from here down.
@@ -15,6 +16,7 @@
 import { setText, getJSON } from './app.js';
 import { showError } from './state-banners.js';
 import { setupEditing, showEditButton } from './state-edit.js';
+import { renderHistory, setupHistory } from './state-history.js';
 import { renderListeners } from './state-meta.js';
 import { dir, server } from './state-model.js';
 import { connect, setStatus } from './state-stream.js';
@@ -31,11 +33,13 @@ async function loadConfig() {
     showError(`Could not load /api/config (editing disabled): ${e.message}`);
   }
   showEditButton();
+  renderHistory();
 }
 
 function start() {
   setupTree();
   setupEditing();
+  setupHistory();
   if (!dir) {
     setText('dir', '(no state given)');
     setStatus('down', 'no state');
