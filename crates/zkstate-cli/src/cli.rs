@@ -9,8 +9,8 @@ use clap::{Parser, Subcommand};
 
 use crate::args::parse_duration;
 use crate::commands::{
-    diff, edit, get, history, listeners, ls, patch, rm, rollback, rollout, serve, set, unlock,
-    watch,
+    diff, docs, edit, get, history, listeners, ls, patch, rm, rollback, rollout, serve, set,
+    unlock, watch,
 };
 
 /// What `--help` shows after the options: the exit codes (from their table in `exit.rs`) and
@@ -127,6 +127,10 @@ pub enum Command {
     Rollback(rollback::Args),
     /// Remove a state directory and everything under it
     Rm(rm::Args),
+    /// Print the shell completions (bash, zsh, fish, elvish, powershell) on stdout
+    Completions(docs::CompletionsArgs),
+    /// Print the man page (roff) on stdout: `zkstate man > zkstate.1`
+    Man,
     /// Remove the nodes of a state's lock that no session holds (planted persistent nodes that
     /// block every write); live writers' nodes are never touched
     Unlock(unlock::Args),

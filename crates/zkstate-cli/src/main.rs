@@ -25,8 +25,8 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::commands::{
-    diff, edit, get, history, listeners, ls, patch, rm, rollback, rollout, serve, set, unlock,
-    watch, Global,
+    diff, docs, edit, get, history, listeners, ls, patch, rm, rollback, rollout, serve, set,
+    unlock, watch, Global,
 };
 use crate::exit::Code;
 
@@ -53,11 +53,18 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
     };
-    let outcome = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|err| anyhow::Error::new(err).context("cannot start the async runtime"))
-        .and_then(|runtime| runtime.block_on(run(cli)));
+    let outcome = match &cli.command {
+        // Generated from the command line itself: no ZooKeeper, no credentials.
+        Command::Completions(args) => {
+            docs::completions(<Cli as clap::CommandFactory>::command(), args)
+        }
+        Command::Man => docs::man(<Cli as clap::CommandFactory>::command()),
+        _ => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|err| anyhow::Error::new(err).context("cannot start the async runtime"))
+            .and_then(|runtime| runtime.block_on(run(cli))),
+    };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -99,5 +106,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rollout(args) => rollout::run(&global, args).await,
         Command::Serve(args) => serve::run(&global, args).await,
         Command::Unlock(args) => unlock::run(&global, args).await,
+        Command::Completions(_) | Command::Man => Ok(()),
     }
 }

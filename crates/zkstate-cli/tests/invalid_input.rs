@@ -161,3 +161,27 @@ async fn bare_zkstate_prints_the_help_on_stderr_and_exits_2() {
         "the whole help, not one line\n{out}"
     );
 }
+
+#[tokio::test]
+async fn completions_and_the_man_page_are_generated_without_zookeeper() {
+    for (shell, marker) in [
+        ("bash", "_zkstate()"),
+        ("zsh", "#compdef zkstate"),
+        ("fish", "complete -c zkstate"),
+    ] {
+        let out = run_args(&["completions", shell], None, &[]).await;
+        out.success();
+        assert!(out.stdout.contains(marker), "{shell}\n{out}");
+        assert!(out.stdout.contains("rollback"), "every subcommand\n{out}");
+    }
+    let out = run_args(&["man"], None, &[]).await;
+    out.success();
+    assert!(
+        out.stdout.starts_with(".ie") || out.stdout.contains(".TH zkstate"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("history"), "{out}");
+    run_args(&["completions", "tcsh"], None, &[])
+        .await
+        .expect_code(2);
+}

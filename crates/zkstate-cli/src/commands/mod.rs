@@ -4,6 +4,7 @@
 //! dispatches to them).
 
 pub mod diff;
+pub mod docs;
 pub mod edit;
 pub mod get;
 pub mod history;
