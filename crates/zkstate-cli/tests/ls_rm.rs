@@ -71,10 +71,11 @@ async fn rm_removes_the_whole_state_dir() {
     let dir = unique_dir("rm");
     create_state(&zk, &dir, r#"{"a":1}"#).await;
     create_state(&zk, &format!("{dir}/nested"), "2").await;
-    // A live instance: its ephemeral listener record goes too.
+    // A live instance: its ephemeral listener record goes too (with --force; the nested state
+    // with --recursive).
     let watch = Running::watch(&zk, &dir, &[]).await;
     wait_listeners(&zk, &dir, 1).await;
-    let out = run(&zk, &["rm", "--yes", &dir]).await;
+    let out = run(&zk, &["rm", "--yes", "--recursive", "--force", &dir]).await;
     out.success();
     assert!(out.stderr.starts_with(&format!("removed {dir} (")), "{out}");
     assert!(!exists(&zk, &dir).await, "{dir} still there");
@@ -195,7 +196,7 @@ async fn rm_that_runs_out_of_attempts_with_the_dir_still_there_fails() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 
-    let out = run(&zk, &["rm", "--yes", &dir]).await;
+    let out = run(&zk, &["rm", "--yes", "--force", &dir]).await;
     stop.store(true, Ordering::SeqCst);
     churn.await.expect("the churn task");
     out.expect_code(1)
@@ -267,4 +268,34 @@ async fn ls_reports_a_node_it_may_not_read_and_lists_the_rest() {
 
     // A `zkstate ls` from the root by another test of this binary need not meet it.
     other.delete(&secret, None).await.expect("remove the node");
+}
+
+/// The README's own layout: `/apps/monitor` is a state and `globs` a state nested under it.
+/// `rm` of the parent names the nested state and refuses; with live instances it says how many
+/// and refuses; with `--recursive --force` it removes both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rm_refuses_nested_states_without_recursive_and_live_instances_without_force() {
+    let zk = shared_zk().await;
+    let dir = unique_dir("rm-nested");
+    let nested = format!("{dir}/globs");
+    create_state(&zk, &dir, "{}").await;
+    create_state(&zk, &nested, "[]").await;
+    run(&zk, &["rm", "--yes", &dir])
+        .await
+        .expect_code(2)
+        .error_line(&["1 nested state", &nested, "--recursive", "nothing removed"]);
+    assert!(exists(&zk, &nested).await);
+
+    let watch = Running::watch(&zk, &nested, &[]).await;
+    wait_listeners(&zk, &nested, 1).await;
+    run(&zk, &["rm", "--yes", "--recursive", &dir])
+        .await
+        .expect_code(2)
+        .error_line(&["1 live instance uses", "--force", "nothing removed"]);
+    assert!(exists(&zk, &nested).await);
+    run(&zk, &["rm", "--yes", "-r", "--force", &dir])
+        .await
+        .success();
+    assert!(!exists(&zk, &dir).await, "{dir} is gone");
+    watch.kill().await;
 }

@@ -2,7 +2,10 @@
 //!
 //! Without `--yes` it refuses (exit 2) before connecting. DIR must exist (else exit 4) and look
 //! like a state directory: have a `payload`, `listeners`, `lock` or `writers` child (else
-//! exit 2), so that a typo cannot wipe an unrelated tree; `/` is always refused.
+//! exit 2), so that a typo cannot wipe an unrelated tree; `/` is always refused. A state with
+//! other states nested under it is removed with them only with `--recursive`, and one that live
+//! instances use (listener records, its own or its nested states') only with `--force`; without,
+//! `rm` names what it would take and removes nothing (exit 2). See [`refusal`].
 //!
 //! The subtree is deleted deepest nodes first, in transactions of at most [`BATCH`] deletes:
 //! ZooKeeper refuses a request above `jute.maxbuffer` (1 MB by default, about 15,000 deletes), so
@@ -28,6 +31,67 @@ pub struct Args {
     /// Really remove it (required)
     #[arg(long)]
     pub yes: bool,
+
+    /// Also remove the states nested under it (refused without)
+    #[arg(long, short = 'r')]
+    pub recursive: bool,
+
+    /// Remove it even while live instances use it (refused without)
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// How many nested states a refusal names.
+const NAMED: usize = 5;
+
+/// Why `rm` refuses the subtree `nodes` of `dir` (parents before children), if it does:
+///
+/// | The subtree | `--recursive` | `--force` | Refused |
+/// |---|---|---|---|
+/// | states nested under `dir` | no | any | yes: names them (at most five) |
+/// | listener records under `dir` or a nested state | any | no | yes: says how many |
+/// | otherwise | any | any | no |
+pub fn refusal(dir: &str, nodes: &[String], recursive: bool, force: bool) -> Option<String> {
+    let payload = format!("/{}", zkstate::layout::PAYLOAD);
+    let nested: Vec<&str> = nodes
+        .iter()
+        .filter_map(|node| node.strip_suffix(&payload))
+        .filter(|state| *state != dir)
+        .collect();
+    if !nested.is_empty() && !recursive {
+        let mut named = nested
+            .iter()
+            .take(NAMED)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if nested.len() > NAMED {
+            named.push_str(&format!(" and {} more", nested.len() - NAMED));
+        }
+        return Some(format!(
+            "{dir} holds {} nested state{} ({named}); add --recursive to remove {} too; nothing removed",
+            nested.len(),
+            if nested.len() == 1 { "" } else { "s" },
+            if nested.len() == 1 { "it" } else { "them" },
+        ));
+    }
+    let listeners = format!("/{}", zkstate::layout::LISTENERS);
+    let live = nodes
+        .iter()
+        .filter(|node| {
+            node.rsplit_once('/')
+                .is_some_and(|(parent, _)| parent.ends_with(&listeners))
+        })
+        .count();
+    if live > 0 && !force {
+        return Some(format!(
+            "{live} live instance{} use{} {dir} (listener records); add --force to remove it under \
+             them (they report it missing); nothing removed",
+            if live == 1 { "" } else { "s" },
+            if live == 1 { "s" } else { "" },
+        ));
+    }
+    None
 }
 
 /// Deletes per transaction: well under the request limit (about 67 bytes a delete).
@@ -72,6 +136,11 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
                     ));
                     return Ok(());
                 };
+                if attempt == 0 {
+                    if let Some(why) = refusal(&dir, &nodes, args.recursive, args.force) {
+                        return Err(fail(Code::Usage, why));
+                    }
+                }
                 match delete_deepest_first(&client, &dir, &nodes, timeout).await? {
                     Ok(count) => {
                         removed += count;
@@ -173,4 +242,63 @@ async fn walk(
         level = next;
     }
     Ok(Some(nodes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(nodes: &[&str]) -> Vec<String> {
+        nodes.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn nested_states_are_named_and_refused_without_recursive() {
+        let nodes = tree(&[
+            "/a",
+            "/a/payload",
+            "/a/globs",
+            "/a/globs/payload",
+            "/a/x/y/payload",
+        ]);
+        let why = refusal("/a", &nodes, false, true).expect("refused");
+        assert!(why.contains("2 nested states (/a/globs, /a/x/y)"), "{why}");
+        assert!(why.contains("--recursive"), "{why}");
+        assert_eq!(refusal("/a", &nodes, true, false), None);
+    }
+
+    #[test]
+    fn live_instances_are_counted_and_refused_without_force() {
+        let nodes = tree(&[
+            "/a",
+            "/a/payload",
+            "/a/listeners",
+            "/a/listeners/i1",
+            "/a/listeners/i2",
+        ]);
+        let why = refusal("/a", &nodes, false, false).expect("refused");
+        assert!(why.starts_with("2 live instances use /a"), "{why}");
+        assert_eq!(refusal("/a", &nodes, false, true), None);
+    }
+
+    #[test]
+    fn a_lone_state_without_instances_is_removed() {
+        let nodes = tree(&[
+            "/a",
+            "/a/payload",
+            "/a/listeners",
+            "/a/lock",
+            "/a/history",
+            "/a/history/0000000001-0000000000000001-3",
+        ]);
+        assert_eq!(refusal("/a", &nodes, false, false), None);
+    }
+
+    #[test]
+    fn more_than_five_nested_states_are_counted() {
+        let mut nodes = tree(&["/a", "/a/payload"]);
+        nodes.extend((0..7).map(|i| format!("/a/s{i}/payload")));
+        let why = refusal("/a", &nodes, false, false).expect("refused");
+        assert!(why.contains("and 2 more"), "{why}");
+    }
 }
