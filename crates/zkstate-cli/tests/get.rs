@@ -95,3 +95,49 @@ async fn relative_dirs_resolve_under_the_url_path() {
     out.success();
     assert_eq!(out.stdout, "\"x\"\n", "{out}");
 }
+
+/// `get` of a node that is not a state says what it is, and how to read it.
+#[tokio::test]
+async fn get_of_a_plain_znode_or_a_payload_node_says_what_it_is() {
+    let zk = shared_zk().await;
+    let base = unique_dir("get-plain");
+    let state = format!("{base}/s");
+    create_state(&zk, &state, r#"{"a":1}"#).await;
+    raw_set(&zk, &base, b"plain data").await;
+
+    run(&zk, &["get", &base]).await.expect_code(4).error_line(&[
+        "is a plain znode",
+        "zkstate ls",
+        "--raw-node",
+    ]);
+    let out = run(&zk, &["get", "--raw-node", &base]).await;
+    out.success();
+    assert_eq!(out.stdout, "plain data\n", "{out}");
+    run(&zk, &["get", &format!("{state}/payload")])
+        .await
+        .expect_code(4)
+        .error_line(&["is the payload node of the state", &state]);
+    run(&zk, &["get", "--raw-node", &format!("{base}/missing")])
+        .await
+        .expect_code(4)
+        .error_line(&["does not exist"]);
+}
+
+/// Settings in the wrong place are named with where they belong.
+#[tokio::test]
+async fn a_url_in_zookeeper_servers_and_tls_without_a_ca_say_where_things_go() {
+    let zk = shared_zk().await;
+    let url = format!("zookeeper://{zk}");
+    run_args(&["ls"], None, &[("ZOOKEEPER_SERVERS", &url)])
+        .await
+        .expect_code(2)
+        .error_line(&["ZOOKEEPER_SERVERS holds a url", "servers only", "--zk"]);
+    run_args(
+        &["--zk", &format!("zookeeper+tls://{zk}/x"), "ls"],
+        None,
+        &[],
+    )
+    .await
+    .expect_code(2)
+    .error_line(&["zookeeper+tls://", "--tls-ca"]);
+}

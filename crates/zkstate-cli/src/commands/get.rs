@@ -7,7 +7,8 @@
 //! without checking that it decodes, so a broken payload can be inspected. Without `--raw`, a
 //! payload that does not decode is an error (exit 1) that says to use `--raw`.
 //!
-//! With `--version N`, the value of kept version N from the state's history (exit 4 when the
+//! With `--raw-node`, the data of the node DIR itself, whatever it is (a plain znode too), as
+//! `--raw` prints a payload. With `--version N`, the value of kept version N from the state's history (exit 4 when the
 //! history does not keep it), printed as the current one is.
 
 use std::io::Write;
@@ -33,6 +34,10 @@ pub struct Args {
     #[arg(long)]
     pub stat: bool,
 
+    /// Print the data of the node DIR itself, byte for byte (any znode, not only a state)
+    #[arg(long, conflicts_with_all = ["raw", "stat", "version"])]
+    pub raw_node: bool,
+
     /// Print kept version N from the state's history instead (see `zkstate history`)
     #[arg(long, value_name = "N", conflicts_with_all = ["raw", "stat"],
           value_parser = clap::value_parser!(i32).range(0..))]
@@ -54,8 +59,12 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
                     })?;
                 return print_line(&serde_json::to_string_pretty(&value).unwrap_or_default());
             }
-            let path = payload_path(&dir);
             let client = client(&conn, timeout).await?;
+            let path = if args.raw_node {
+                dir.clone()
+            } else {
+                payload_path(&dir)
+            };
             let read = async {
                 // Both are sent before either is awaited: one round trip.
                 let (synced, read) = futures::join!(client.sync(&path), client.get_data(&path));
@@ -65,10 +74,15 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
             };
             let (data, stat) = match zkstate::within("reading", &path, timeout, read).await {
                 Ok(read) => read,
-                Err(zkstate::Error::Missing { .. }) => return Err(not_a_state(&dir)),
+                Err(zkstate::Error::Missing { .. }) if args.raw_node => {
+                    return Err(fail(Code::NotFound, format!("node {dir} does not exist")))
+                }
+                Err(zkstate::Error::Missing { .. }) => {
+                    return Err(super::missing_state(&client, timeout, &dir).await)
+                }
                 Err(err) => return Err(err.into()),
             };
-            if args.raw {
+            if args.raw || args.raw_node {
                 let mut out = std::io::stdout().lock();
                 out.write_all(&data)
                     .and_then(|()| out.write_all(b"\n"))

@@ -111,6 +111,15 @@ impl Global {
             settings = settings.with_tls(tls);
         }
         let url = self.zk.as_deref().unwrap_or("");
+        if url.starts_with("zookeeper+tls:") && settings.tls().is_none() {
+            return Err(fail(
+                Code::Usage,
+                format!(
+                    "a zookeeper+tls:// url needs the servers' CA certificates: give --tls-ca FILE \
+                     (or {ENV_TLS_CA})"
+                ),
+            ));
+        }
         Ok(Connection::connect(url, settings).await?)
     }
 
@@ -290,8 +299,32 @@ pub async fn existing_payload(conn: &Connection, timeout: Duration, dir: &str) -
     let client = client(conn, timeout).await?;
     match zkstate::within("reading", &path, timeout, client.check_stat(&path)).await? {
         Some(stat) => Ok(stat),
-        None => Err(not_a_state(dir)),
+        None => Err(missing_state(&client, timeout, dir).await),
     }
+}
+
+/// The error for a DIR without a payload, saying what DIR is: absent, a state's payload node,
+/// or a plain znode (with how to read it or the states under it).
+pub async fn missing_state(client: &Client, timeout: Duration, dir: &str) -> anyhow::Error {
+    let exists = zkstate::within("reading", dir, timeout, client.check_stat(dir)).await;
+    if !matches!(exists, Ok(Some(_))) {
+        return not_a_state(dir);
+    }
+    let payload = format!("/{}", zkstate::layout::PAYLOAD);
+    if let Some(state) = dir.strip_suffix(&payload).filter(|s| !s.is_empty()) {
+        return fail(
+            Code::NotFound,
+            format!("{dir} is the payload node of the state {state}; give {state} as DIR"),
+        );
+    }
+    fail(
+        Code::NotFound,
+        format!(
+            "{dir} is a plain znode, not a state directory (it has no payload child): \
+             `zkstate ls {dir}` lists the states under it, `zkstate get --raw-node {dir}` prints \
+             its data"
+        ),
+    )
 }
 
 /// The error for a DIR without a payload.

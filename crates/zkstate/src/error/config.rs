@@ -146,6 +146,17 @@ pub enum SettingsError {
         #[source]
         source: UrlError,
     },
+    /// A server list is a URL (`zookeeper://h1:2181/app`): the setting takes servers only.
+    #[error(
+        "{origin} holds a url (`{servers}`), but it takes servers only (`host:port[,host:port…]`); \
+         give the url where a url goes (the zkstate cli's --zk), or its servers and `path` apart"
+    )]
+    ServersAsUrl {
+        /// Where the list came from.
+        origin: String,
+        /// The list as given.
+        servers: String,
+    },
     /// A server list has a chroot (`h1:2181/app`); the base path belongs in `path`.
     #[error(
         "servers in {origin} (`{servers}`) contain a path; put the base path in `path` instead"

@@ -180,6 +180,12 @@ impl Settings {
 
 /// Parses a server list from a setting into a normalised connect string.
 pub(super) fn normalise_servers(servers: &str, origin: &str) -> Result<String, SettingsError> {
+    if servers.contains("://") || servers.starts_with("zookeeper:") {
+        return Err(SettingsError::ServersAsUrl {
+            origin: origin.to_string(),
+            servers: servers.to_string(),
+        });
+    }
     if servers.contains('/') {
         return Err(SettingsError::ServersWithPath {
             origin: origin.to_string(),
