@@ -165,6 +165,16 @@ pub fn write_error(dir: &str, err: zkstate::Error) -> anyhow::Error {
             ),
         );
     }
+    if let zkstate::Error::PayloadTooLarge { size, limit, .. } = &err {
+        return fail(
+            Code::Usage,
+            format!(
+                "cannot write {dir}: the payload is {size} bytes, over the {limit}-byte limit (about \
+                 ZooKeeper's 1 MB node limit); `--compress` stores it as a zstd frame, which JSON \
+                 shrinks to a fraction; nothing written"
+            ),
+        );
+    }
     match lock_waited(&err) {
         Some(waited) => fail(
             Code::Failure,

@@ -91,3 +91,25 @@ async fn a_5_mb_compressed_state_through_every_command() {
     assert_eq!(now["hosts"], value["hosts"], "the rest untouched");
     watch.kill().await;
 }
+
+/// A payload over the size guard is refused before anything is sent, and the message says how
+/// to store it anyway.
+#[tokio::test]
+async fn a_payload_over_the_size_guard_suggests_compress() {
+    let zk = shared_zk().await;
+    let dir = unique_dir("too-large");
+    create_state(&zk, &dir, "{}").await;
+    let names: Vec<String> = (0..60_000)
+        .map(|i| format!("host-{i:06}.example"))
+        .collect();
+    let text = serde_json::to_string(&json!({ "hosts": names })).expect("json");
+    assert!(text.len() > 1_100_000);
+    run_with(&zk, &["set", &dir, "-"], Some(&text), &[])
+        .await
+        .expect_code(2)
+        .error_line(&["over the", "--compress", "nothing written"]);
+    assert_eq!(stored(&zk, &dir).await.1, 0, "nothing written");
+    run_with(&zk, &["set", "--compress", &dir, "-"], Some(&text), &[])
+        .await
+        .success();
+}
