@@ -44,7 +44,8 @@ exit_codes! {
     Conflict = 3: "version conflict: ZooKeeper holds another version; nothing was written",
     NotFound = 4: "not found: the state directory or path does not exist, or the history does \
         not keep the version asked for (get --version, diff, rollback --to)",
-    Unreachable = 5: "ZooKeeper unreachable, or no answer, within --timeout",
+    Unreachable = 5: "ZooKeeper unreachable: every server refused the connection or its name \
+        did not resolve (said at once, per server), or no answer within --timeout",
     Incomplete = 6: "rollout incomplete: some live instance has not applied the version \
         (rollout, and --wait-rollout after the write was made)",
 }
@@ -120,6 +121,7 @@ impl Code {
     pub fn of_connect_error(err: &zkstate::ConnectError) -> Code {
         match err {
             zkstate::ConnectError::Unreachable { .. }
+            | zkstate::ConnectError::Refused { .. }
             | zkstate::ConnectError::TlsUnreachable { .. } => Code::Unreachable,
             // TLS files that cannot be read or used are the input's fault, as a bad URL is.
             zkstate::ConnectError::Url(_)

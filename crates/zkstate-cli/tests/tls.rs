@@ -125,10 +125,10 @@ async fn bad_tls_options_are_usage_errors() {
     let out = run(zk, &["--tls-ca", &missing, "get", "/x"]).await;
     out.expect_code(2).error_line(&[&missing]);
 
-    // A zookeeper+tls:// URL without a CA.
+    // A zookeeper+tls:// URL without a CA: the CLI's own flag is named.
     let out = run(zk, &["get", "/x"]).await;
     out.expect_code(2)
-        .error_line(&["zookeeper+tls://", "tls_ca"]);
+        .error_line(&["zookeeper+tls://", "--tls-ca"]);
 
     // Half of the pair from the environment.
     let out = run_with(

@@ -56,6 +56,15 @@ pub enum ConnectError {
         /// How long we waited.
         waited: Duration,
     },
+    /// Every server turned the connection away at once: its port refused it, or its name did
+    /// not resolve (`causes` says which, per server). Reported without waiting for the timeout.
+    #[error("zookeeper at {servers} cannot be reached: {causes}")]
+    Refused {
+        /// The connect string tried.
+        servers: String,
+        /// Per server: `h1:2181: connection refused`, `h2:2181: name not resolved`.
+        causes: String,
+    },
     /// The server rejected the credentials given in the settings.
     #[error("zookeeper at {servers} rejected the credentials")]
     AuthFailed {

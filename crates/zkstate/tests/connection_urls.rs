@@ -148,7 +148,7 @@ async fn missing_servers_is_a_settings_error() {
 }
 
 #[tokio::test]
-async fn unreachable_server_is_a_typed_error_within_the_connect_timeout() {
+async fn a_port_nobody_listens_on_is_unreachable_after_the_timeout_or_refused_at_once() {
     // A port nobody listens on: bind then release.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
@@ -156,8 +156,16 @@ async fn unreachable_server_is_a_typed_error_within_the_connect_timeout() {
         .expect("addr")
         .port();
     let settings = Settings::default().with_connect_timeout(std::time::Duration::from_secs(2));
-    match Connection::connect(&format!("zookeeper://127.0.0.1:{port}/x"), settings).await {
+    match Connection::connect(&format!("zookeeper://127.0.0.1:{port}/x"), settings.clone()).await {
         Err(ConnectError::Unreachable { .. }) => {}
-        other => panic!("expected Unreachable, got {other:?}"),
+        other => panic!("expected Unreachable after the timeout, got {other:?}"),
+    }
+    match Connection::connect_fail_fast(&format!("zookeeper://127.0.0.1:{port}/x"), settings).await
+    {
+        // Nobody listens: refused at once, not after the timeout.
+        Err(ConnectError::Refused { causes, .. }) => {
+            assert!(causes.contains("connection refused"), "{causes}");
+        }
+        other => panic!("expected Refused, got {other:?}"),
     }
 }

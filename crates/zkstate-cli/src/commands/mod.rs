@@ -120,7 +120,8 @@ impl Global {
                 ),
             ));
         }
-        Ok(Connection::connect(url, settings).await?)
+        // A person waits: a refused connection or an unknown name is said at once.
+        Ok(Connection::connect_fail_fast(url, settings).await?)
     }
 
     /// The TLS settings of `--tls-ca`, `--tls-cert` and `--tls-key` (or their variables), when

@@ -184,12 +184,54 @@ impl Connection {
     /// URL comes without a CA;
     /// [`ConnectError::Unreachable`] when no session could be opened in time, or
     /// [`ConnectError::TlsUnreachable`] when TLS was on (a failed handshake looks the same);
-    /// [`ConnectError::AuthFailed`] when the server rejected the credentials.
+    /// [`ConnectError::AuthFailed`] when the server rejected the credentials. A server that
+    /// refuses the connection (not started yet, restarting) is tried again until the timeout;
+    /// [`connect_fail_fast`](Self::connect_fail_fast) says so at once instead.
     pub async fn connect(url: &str, settings: Settings) -> Result<Connection, ConnectError> {
+        Self::connect_with(url, settings, false).await
+    }
+
+    /// [`connect`](Self::connect) for a tool that a person waits on: when every server refuses
+    /// the connection or its name does not resolve, it fails at once with
+    /// [`ConnectError::Refused`], naming the cause per server, instead of after the timeout
+    /// (which stays the bound for servers that do not answer at all).
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect), and [`ConnectError::Refused`].
+    pub async fn connect_fail_fast(
+        url: &str,
+        settings: Settings,
+    ) -> Result<Connection, ConnectError> {
+        Self::connect_with(url, settings, true).await
+    }
+
+    async fn connect_with(
+        url: &str,
+        settings: Settings,
+        fail_fast: bool,
+    ) -> Result<Connection, ConnectError> {
         let conn = Self::start(url, settings)?;
         let waited = conn.owner.shared.settings.connect_timeout();
-        match conn.wait_connected(waited).await {
-            Ok(_) => Ok(conn),
+        let servers = conn.owner.shared.target.servers.clone();
+        let refused = async {
+            match fail_fast.then(|| super::probe::all_refuse(&servers)) {
+                Some(probe) => match probe.await {
+                    Some(refused) => refused,
+                    // One may answer: the session attempt decides, within the timeout.
+                    None => std::future::pending().await,
+                },
+                None => std::future::pending().await,
+            }
+        };
+        let outcome = tokio::select! {
+            connected = conn.wait_connected(waited) => connected.map(drop),
+            refused = refused => Err(ConnectError::Refused {
+                servers: servers.clone(),
+                causes: super::probe::describe(&refused),
+            }),
+        };
+        match outcome {
+            Ok(()) => Ok(conn),
             Err(err) => {
                 conn.close().await;
                 Err(err)

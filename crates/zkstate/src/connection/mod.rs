@@ -2,6 +2,7 @@
 
 pub mod acl;
 mod container;
+mod probe;
 pub mod settings;
 mod state;
 pub mod tls;
