@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 
 use crate::args::parse_duration;
 use crate::commands::{
-    diff, docs, edit, get, history, listeners, ls, patch, rm, rollback, rollout, serve, set,
+    diff, docs, edit, get, history, listeners, ls, patch, rm, rollback, rollout, serve, set, stat,
     unlock, watch,
 };
 
@@ -117,6 +117,9 @@ pub enum Command {
     Rollout(rollout::Args),
     /// Serve a live operator page and a JSON API for the states under a path
     Serve(serve::Args),
+    /// Describe a state: version, zxids, sizes, compression, instances, lock holder, markers,
+    /// history
+    Stat(stat::Args),
     /// List the state directories under a path
     Ls(ls::Args),
     /// List the kept versions of a state, newest first: who wrote each, when, what changed

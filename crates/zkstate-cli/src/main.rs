@@ -25,7 +25,7 @@ use clap::Parser;
 
 use crate::cli::{Cli, Command};
 use crate::commands::{
-    diff, docs, edit, get, history, listeners, ls, patch, rm, rollback, rollout, serve, set,
+    diff, docs, edit, get, history, listeners, ls, patch, rm, rollback, rollout, serve, set, stat,
     unlock, watch, Global,
 };
 use crate::exit::Code;
@@ -99,6 +99,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Watch(args) => watch::run(&global, args).await,
         Command::Listeners(args) => listeners::run(&global, args).await,
         Command::Ls(args) => ls::run(&global, args).await,
+        Command::Stat(args) => stat::run(&global, args).await,
         Command::Rm(args) => rm::run(&global, args).await,
         Command::History(args) => history::run(&global, args).await,
         Command::Diff(args) => diff::run(&global, args).await,

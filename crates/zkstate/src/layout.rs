@@ -69,6 +69,13 @@ pub const LOCK_NAME: &str = "lock-";
 /// children belong to its layout (they hold no states).
 pub const CHILDREN: [&str; 5] = [PAYLOAD, LISTENERS, LOCK, WRITERS, HISTORY];
 
+/// The sequence number of a Curator lock node name (`_c_<uuid>-lock-<sequence>`), if it is
+/// one: the lowest holds the lock.
+pub fn lock_sequence(name: &str) -> Option<u64> {
+    let at = name.rfind(LOCK_NAME)?;
+    name[at + LOCK_NAME.len()..].parse().ok()
+}
+
 /// Whether a node with these children is a state directory (it has a payload).
 pub fn is_state<S: AsRef<str>>(children: &[S]) -> bool {
     children.iter().any(|c| c.as_ref() == PAYLOAD)

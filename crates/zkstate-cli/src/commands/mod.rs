@@ -16,6 +16,7 @@ pub mod rollback;
 pub mod rollout;
 pub mod serve;
 pub mod set;
+pub mod stat;
 pub mod unlock;
 pub mod watch;
 

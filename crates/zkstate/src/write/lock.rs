@@ -123,11 +123,7 @@ impl Drop for Contending {
     }
 }
 
-/// The sequence number of a Curator lock node name, if it is one.
-pub(crate) fn sequence(name: &str) -> Option<u64> {
-    let at = name.rfind(LOCK_NAME)?;
-    name[at + LOCK_NAME.len()..].parse().ok()
-}
+pub(crate) use crate::layout::lock_sequence as sequence;
 
 /// Contenders in lock order (lowest sequence first); names that are not lock nodes are ignored.
 fn in_order(children: &[String]) -> Vec<(u64, &str)> {
