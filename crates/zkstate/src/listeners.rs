@@ -45,13 +45,22 @@ pub(crate) fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// This machine's host name (empty when it cannot be read), read once per process: records and
+/// history entries name it.
+pub(crate) fn host_name() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        hostname::get()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    })
+}
+
 impl Listener {
     pub(crate) fn this_process(id: &str) -> Listener {
         Listener {
             id: id.to_string(),
-            hostname: hostname::get()
-                .map(|h| h.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            hostname: host_name().to_string(),
             pid: std::process::id(),
             started_at_ms: now_ms(),
             applied_version: None,

@@ -57,7 +57,13 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
             let dir = resolve_dir(&conn, &args.dir)?;
             let client = client(&conn, timeout).await?;
             let layout = Layout::new(&dir);
-            let found = zkstate::within("reading", &dir, timeout, read(&client, &layout)).await;
+            let listeners = match zkstate::list_listeners(&conn, &dir).await {
+                Ok(listeners) => listeners,
+                Err(zkstate::Error::Missing { .. }) => Vec::new(),
+                Err(err) => return Err(err.into()),
+            };
+            let read = read(&client, &layout, listeners);
+            let found = zkstate::within("reading", &dir, timeout, read).await;
             let found = match found {
                 Ok(Some(found)) => found,
                 Ok(None) | Err(zkstate::Error::Missing { .. }) => {
@@ -79,15 +85,18 @@ pub async fn run(global: &Global, args: Args) -> Result<()> {
         .await
 }
 
-/// Reads the state (its listings pipelined in one round trip); `None` when it has no payload.
-async fn read(client: &Client, layout: &Layout) -> Result<Option<Found>, zookeeper_client::Error> {
+/// Reads the state (the payload and the listings in one round trip); `None` when it has no
+/// payload.
+async fn read(
+    client: &Client,
+    layout: &Layout,
+    listeners: Vec<Listener>,
+) -> Result<Option<Found>, zookeeper_client::Error> {
     let payload = client.get_data(&layout.payload);
     let locks = client.list_children(&layout.lock);
     let writers = client.list_children(&layout.writers);
     let history = client.list_children(&layout.history);
-    let listeners = zkstate_listeners(client, layout);
-    let (payload, locks, writers, history, listeners) =
-        futures::join!(payload, locks, writers, history, listeners);
+    let (payload, locks, writers, history) = futures::join!(payload, locks, writers, history);
     let (data, stat) = match payload {
         Ok(found) => found,
         Err(zookeeper_client::Error::NoNode) => return Ok(None),
@@ -99,12 +108,9 @@ async fn read(client: &Client, layout: &Layout) -> Result<Option<Found>, zookeep
         Err(err) => Err(err),
     };
     let locks = count(locks)?;
-    let listeners = listeners?;
     let holder = holder(client, layout, &locks, &listeners).await?;
     let compressed = zkstate::is_compressed(&data);
-    let json = zkstate::decode_payload::<serde::de::IgnoredAny>(&data)
-        .ok()
-        .map(|_| json_size(&data));
+    let json = json_size(&data);
     Ok(Some(Found {
         stored: data.len(),
         json,
@@ -118,38 +124,16 @@ async fn read(client: &Client, layout: &Layout) -> Result<Option<Found>, zookeep
     }))
 }
 
-/// The size of a payload's JSON text: the bytes, or the decompressed frame.
-fn json_size(data: &[u8]) -> usize {
+/// The size of a payload's JSON text (the bytes, or the frame's JSON as zkstate writes it);
+/// `None` when it does not decode.
+fn json_size(data: &[u8]) -> Option<usize> {
     if !zkstate::is_compressed(data) {
-        return data.len();
+        return zkstate::decode_payload::<serde::de::IgnoredAny>(data)
+            .ok()
+            .map(|_| data.len());
     }
-    zkstate::decode_payload::<Value>(data)
-        .ok()
-        .and_then(|value| serde_json::to_vec(&value).ok())
-        .map_or(0, |text| text.len())
-}
-
-/// The listener records (none when the directory is missing).
-async fn zkstate_listeners(
-    client: &Client,
-    layout: &Layout,
-) -> Result<Vec<Listener>, zookeeper_client::Error> {
-    let names = match client.list_children(&layout.listeners).await {
-        Ok(names) => names,
-        Err(zookeeper_client::Error::NoNode) => return Ok(Vec::new()),
-        Err(err) => return Err(err),
-    };
-    let reads: Vec<_> = names
-        .iter()
-        .map(|name| client.get_data(&layout.listener(name)))
-        .collect();
-    let mut records = Vec::new();
-    for (name, read) in names.iter().zip(futures::future::join_all(reads).await) {
-        if let Ok((data, _)) = read {
-            records.push(Listener::parse(name, &data));
-        }
-    }
-    Ok(records)
+    let value: Value = zkstate::decode_payload(data).ok()?;
+    serde_json::to_vec(&value).ok().map(|text| text.len())
 }
 
 /// The lowest lock node's holder, when the lock is held.

@@ -15,6 +15,7 @@
 //! not overflow the thread's stack.
 //!
 //! ```
+//! # fn main() -> Result<(), zkstate::diff::ApplyError> {
 //! # use serde_json::json;
 //! # use zkstate::diff::{apply, diff, Change};
 //! let old = json!(["systemd*", "rsync*"]);
@@ -23,8 +24,9 @@
 //! assert_eq!(changes.len(), 1);
 //! assert_eq!(changes[0].path().to_string(), "[2]");
 //! let mut copy = old.clone();
-//! apply(&mut copy, &changes).unwrap();
+//! apply(&mut copy, &changes)?;
 //! assert_eq!(copy, new);
+//! # Ok(()) }
 //! ```
 
 mod apply;

@@ -39,12 +39,13 @@ impl Cache {
     }
 
     /// The history's listing, if what is known still holds for the payload at (`czxid`,
-    /// `mzxid`) (`Some(None)`: there was no history directory). Records a miss.
+    /// `mzxid`); records a miss. What is known is handed over, not copied: the write that uses
+    /// it leaves the next one ([`committed`](Self::committed)), or nothing.
     pub(crate) fn listing(&mut self, czxid: i64, mzxid: i64) -> Option<Option<Vec<String>>> {
-        match &self.known {
+        match self.known.take() {
             Some(known) if known.czxid == czxid && known.mzxid == mzxid => {
                 self.contended = false;
-                Some(Some(known.names.clone()))
+                Some(Some(known.names))
             }
             _ => {
                 self.contended = true;
@@ -102,6 +103,9 @@ mod tests {
         cache.committed((1, 10), &names(&["a", "b"]), &names(&["c"]), &names(&["a"]));
         assert!(!cache.ask_with_lock());
         assert_eq!(cache.listing(1, 10), Some(Some(names(&["b", "c"]))));
+        // Handed over: nothing is known until the write that took it commits.
+        assert!(cache.ask_with_lock());
+        cache.committed((1, 11), &names(&["b", "c"]), &names(&["d"]), &[]);
         assert!(!cache.ask_with_lock());
     }
 
@@ -114,6 +118,7 @@ mod tests {
         cache.committed((1, 12), &names(&["c"]), &names(&["d"]), &[]);
         assert!(cache.ask_with_lock(), "still asks while writers alternate");
         assert_eq!(cache.listing(1, 12), Some(Some(names(&["c", "d"]))));
+        cache.committed((1, 13), &names(&["c", "d"]), &names(&["e"]), &[]);
         assert!(!cache.ask_with_lock(), "a hit: alone again");
     }
 

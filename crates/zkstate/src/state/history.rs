@@ -183,7 +183,8 @@ async fn entries(
                 max_decompressed: MAX_ENTRY_TEXT,
                 ..Limits::default()
             };
-            if let Ok((stored, ..)) = codec::decode::<Stored>(&data, limits) {
+            // The text is plain JSON now: decoding it does not decompress again.
+            if let Ok((stored, ..)) = codec::decode::<Stored>(&text, limits) {
                 if stored.version == entry.version {
                     out.push((stored, stat, data.len()));
                 }

@@ -300,7 +300,7 @@ pub(super) async fn commit<T, E, F>(
     cx: &Context<'_, T>,
     marker: &mut WriterState,
     base: Base,
-    (locked, held, at, snapshot): (Locked, Held, i32, StateRef<T>),
+    (mut locked, held, at, snapshot): (Locked, Held, i32, StateRef<T>),
     f: &mut F,
 ) -> Next<T, E>
 where
@@ -324,7 +324,7 @@ where
     let failure = match send(txn, cx.options.request_timeout).await {
         Ok(results) => {
             let planned = history.map(|plan| {
-                let listed = locked.lock.history.clone().flatten().unwrap_or_default();
+                let listed = locked.lock.history.take().flatten().unwrap_or_default();
                 (listed, plan)
             });
             // The commit deleted the lock node.
@@ -424,9 +424,9 @@ fn author<T>(cx: &Context<'_, T>) -> Author {
     let program = &cx.options.program;
     Author {
         id: Some(cx.id.to_string()),
-        host: hostname::get()
-            .ok()
-            .map(|h| h.to_string_lossy().into_owned()),
+        host: Some(crate::listeners::host_name())
+            .filter(|h| !h.is_empty())
+            .map(str::to_string),
         pid: Some(std::process::id()),
         program: Some(program.name.clone()),
         program_version: program.version.clone(),
